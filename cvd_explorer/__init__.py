@@ -1,0 +1,41 @@
+"""cvd_explorer: see what a Cats-vs-Dogs CNN looks at, layer by layer.
+
+Importing the package is cheap: TensorFlow and ipywidgets load only when a name that needs them
+is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("cvd-explorer")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+# public name -> module that defines it (imported on first use)
+_LAZY = {
+    "build": "cvd_explorer.models",
+    "conv_layers": "cvd_explorer.models",
+    "block_outputs": "cvd_explorer.models",
+    "scan": "cvd_explorer.data.scan",
+    "ensure_manifest": "cvd_explorer.data.split",
+    "read_manifest": "cvd_explorer.data.split",
+    "load_image": "cvd_explorer.data.loader",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cvd_explorer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

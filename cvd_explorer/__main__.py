@@ -1,0 +1,5 @@
+import sys
+
+from cvd_explorer.cli import main
+
+sys.exit(main())

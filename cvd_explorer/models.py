@@ -1,0 +1,189 @@
+"""Model builders for the reference study and layer listings that see through nested models.
+
+Every built model takes RGB values 0-255 ``(N, S, S, 3)`` and holds its own preprocessing layer,
+so a saved model says how to feed it. The head is one sigmoid unit: P(positive class).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import keras
+
+from cvd_explorer.errors import ModelError
+from cvd_explorer.layers import CaffePreprocess
+
+ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
+_BLOCK_OUT = re.compile(r"^conv\d+_block\d+_out$")
+_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101"}
+# resnet-mini: (stage, bottleneck filters, blocks, first stride); output width is 4x filters.
+_MINI_STAGES = ((2, 8, 1, 1), (3, 16, 1, 2), (4, 32, 2, 2), (5, 64, 1, 2))
+
+
+def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -> keras.Model:
+    """Build an uncompiled binary classifier.
+
+    Args:
+        arch: ``"resnet50"``, ``"resnet101"`` (``keras.applications``) or ``"resnet-mini"`` (a
+            small ResNet with ResNet50's bottleneck blocks and layer names, for CPU demos).
+        input_size: side S of the square input ``(S, S, 3)``; at least 32.
+        weights: None (random init), ``"imagenet"`` (backbone weights from Keras' cache; needs
+            the internet once or a copied file), a Keras ImageNet "notop" ``.h5`` backbone file,
+            or a ``.weights.h5`` / ``.keras`` file with weights of this very model.
+
+    Returns:
+        Model mapping float RGB 0-255 ``(N, S, S, 3)`` to P(positive) ``(N, 1)`` float32.
+    """
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if int(input_size) < 32:
+        raise ModelError(f"input_size {input_size} is too small; use 32 px or more")
+    whole_model_weights, backbone_weights = _split_weights(arch, weights)
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    if backbone_weights is not None:
+        x = CaffePreprocess(name="imagenet_preprocess")(inputs)
+    else:
+        x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if arch == "resnet-mini":
+        features = _mini_backbone(x)
+    else:
+        features = _application_backbone(arch, x, backbone_weights)
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(pooled)
+    model = keras.Model(inputs, outputs, name=arch.replace("-", "_"))
+    if whole_model_weights is not None:
+        try:
+            model.load_weights(whole_model_weights)
+        except Exception as exc:  # Keras raises several types for mismatched files
+            raise ModelError(
+                f"could not load weights from {whole_model_weights} into {arch} at {input_size} px: {exc}"
+            ) from exc
+    return model
+
+
+def compile_reference(model: keras.Model, lr: float = 0.001, momentum: float = 0.9) -> keras.Model:
+    """Compile as the reference study did: SGD(lr, momentum), binary cross-entropy, accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def conv_layers(model: keras.Model) -> list[str]:
+    """Names of every Conv2D layer in depth order, looking inside nested models.
+
+    Nested layers are listed by their own names (``conv2_block1_1_conv``), which
+    :func:`find_layer` resolves.
+    """
+    return [layer.name for layer in iter_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+
+
+def block_outputs(model: keras.Model) -> list[str]:
+    """Names of the residual block outputs (``convN_blockM_out``) in depth order, nested included."""
+    return [layer.name for layer in iter_layers(model) if _BLOCK_OUT.match(layer.name)]
+
+
+def iter_layers(model: keras.Model):
+    """Yield every leaf layer in depth order, descending into nested models."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from iter_layers(layer)
+        else:
+            yield layer
+
+
+def find_layer(model: keras.Model, name: str) -> tuple[keras.layers.Layer, list[keras.Model]]:
+    """Find a layer by name anywhere in ``model``.
+
+    Returns:
+        The layer and the chain of models from ``model`` down to the one that owns it.
+    """
+    for layer in model.layers:
+        if layer.name == name:
+            return layer, [model]
+        if isinstance(layer, keras.Model):
+            try:
+                found, chain = find_layer(layer, name)
+            except ModelError:
+                continue
+            return found, [model, *chain]
+    raise ModelError(f"model {model.name!r} has no layer named {name!r}")
+
+
+def stage_of(layer_name: str) -> int | None:
+    """ResNet stage (1-5) from a Keras-style layer name such as ``conv4_block3_2_conv``, else None."""
+    match = re.match(r"^conv(\d+)_", layer_name)
+    return int(match.group(1)) if match else None
+
+
+def _split_weights(arch: str, weights) -> tuple[Path | None, str | Path | None]:
+    """Sort ``weights`` into (whole-model weights file, backbone weights for keras.applications)."""
+    if weights is None or str(weights).lower() == "none":
+        return None, None
+    if str(weights) == "imagenet":
+        if arch == "resnet-mini":
+            raise ModelError("resnet-mini has no ImageNet weights; use weights=None or a weights file")
+        return None, "imagenet"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ModelError(f"weights file {path} does not exist; pass None, 'imagenet' or an existing file")
+    if path.name.endswith((".weights.h5", ".keras")):
+        return path, None
+    if path.suffix == ".h5" and arch != "resnet-mini":
+        return None, str(path)
+    raise ModelError(
+        f"weights file {path} is not a .weights.h5 or .keras file of this model nor a Keras "
+        "ImageNet 'notop' .h5 backbone file"
+    )
+
+
+def _application_backbone(arch: str, x, weights):
+    constructor = getattr(keras.applications, _APPLICATIONS[arch])
+    try:
+        backbone = constructor(include_top=False, weights=weights, input_tensor=x)
+    except Exception as exc:
+        if weights == "imagenet":
+            raise ModelError(
+                f"ImageNet weights for {arch} could not be loaded ({exc.__class__.__name__}: {exc}). "
+                "They are downloaded on first use; offline, copy Keras' "
+                f"'{arch}_weights_tf_dim_ordering_tf_kernels_notop.h5' into ~/.keras/models/ "
+                "or pass its path as weights"
+            ) from exc
+        raise ModelError(f"could not build {arch}: {exc}") from exc
+    return backbone.output
+
+
+def _mini_backbone(x):
+    bn_axis = -1
+    x = keras.layers.ZeroPadding2D(padding=2, name="conv1_pad")(x)
+    x = keras.layers.Conv2D(16, 5, strides=2, name="conv1_conv")(x)
+    x = keras.layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = keras.layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    for stage, filters, blocks, stride in _MINI_STAGES:
+        for block in range(1, blocks + 1):
+            x = _bottleneck(x, filters, stride if block == 1 else 1, block == 1, f"conv{stage}_block{block}")
+    return x
+
+
+def _bottleneck(x, filters: int, stride: int, project: bool, name: str):
+    """ResNet50's bottleneck block (Keras' ``residual_block_v1``) with its layer names."""
+    if project:
+        shortcut = keras.layers.Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x)
+        shortcut = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_0_bn")(shortcut)
+    else:
+        shortcut = x
+    x = keras.layers.Conv2D(filters, 1, strides=stride, name=name + "_1_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_1_bn")(x)
+    x = keras.layers.Activation("relu", name=name + "_1_relu")(x)
+    x = keras.layers.Conv2D(filters, 3, padding="same", name=name + "_2_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_2_bn")(x)
+    x = keras.layers.Activation("relu", name=name + "_2_relu")(x)
+    x = keras.layers.Conv2D(4 * filters, 1, name=name + "_3_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_3_bn")(x)
+    x = keras.layers.Add(name=name + "_add")([shortcut, x])
+    return keras.layers.Activation("relu", name=name + "_out")(x)
