@@ -56,8 +56,8 @@ def sample_params(seed: tf.Tensor, spec: AugmentSpec = STUDY_AUGMENTATION) -> di
 def transform_matrix(params: dict[str, tf.Tensor], height: int, width: int) -> tf.Tensor:
     """3x3 matrix mapping OUTPUT pixel (x, y, 1) to INPUT pixel, as Keras 2 composed it.
 
-    Keras 2 ``apply_affine_transform`` multiplies rotation @ shear @ zoom (in row/column
-    coordinates) and centres the result on the image; the flip is applied afterwards.
+    Keras 2 ``apply_affine_transform`` multiplies rotation @ shear @ zoom and centres the result
+    on the image; the flip is applied afterwards.
 
     Returns:
         float32 tensor of shape (3, 3) in (x=column, y=row) coordinates.
@@ -65,17 +65,16 @@ def transform_matrix(params: dict[str, tf.Tensor], height: int, width: int) -> t
     theta, shear, zx, zy = params["theta"], params["shear"], params["zx"], params["zy"]
     c, s = tf.cos(theta), tf.sin(theta)
     one, zero = tf.ones_like(c), tf.zeros_like(c)
-    # Keras 2 matrices act on (row, col); written here on (row, col) and converted below.
+    # Keras 2 (keras-preprocessing >= 1.1) swaps the image axes before warping, so its matrices
+    # act on (x=column, y=row): zx scales columns, zy rows.
     rotation = tf.stack([[c, -s, zero], [s, c, zero], [zero, zero, one]])
     shear_m = tf.stack([[one, -tf.sin(shear), zero], [zero, tf.cos(shear), zero], [zero, zero, one]])
     zoom = tf.stack([[zx, zero, zero], [zero, zy, zero], [zero, zero, one]])
-    m_rc = rotation @ shear_m @ zoom
-    oy, ox = (height - 1) / 2.0, (width - 1) / 2.0
-    to_center = tf.constant([[1.0, 0.0, oy], [0.0, 1.0, ox], [0.0, 0.0, 1.0]])
-    back = tf.constant([[1.0, 0.0, -oy], [0.0, 1.0, -ox], [0.0, 0.0, 1.0]])
-    m_rc = to_center @ m_rc @ back
-    swap = tf.constant([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # (row, col) <-> (x, y)
-    m_xy = swap @ m_rc @ swap
+    # about the image centre (pixel centres at integer coordinates; Keras 2 used n/2 + 0.5)
+    ox, oy = (width - 1) / 2.0, (height - 1) / 2.0
+    to_center = tf.constant([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
+    back = tf.constant([[1.0, 0.0, -ox], [0.0, 1.0, -oy], [0.0, 0.0, 1.0]])
+    m_xy = to_center @ rotation @ shear_m @ zoom @ back
     # the flip happens after the affine warp: output column x reads warped column (W-1-x)
     flip = tf.where(
         params["flip"],
