@@ -1,0 +1,39 @@
+"""Helpers shared by the benchmarks: timing, memory, a small synthetic data set."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_manifest(folder: Path, n: int, size: int):
+    """Generate (or reuse) ``n`` synthetic images at ``size`` px in ``folder`` and split them."""
+    from cvd_explorer.data.split import ensure_manifest
+    from cvd_explorer.data.synthetic import generate
+
+    generate(folder, n=n, size=size, seed=0)
+    manifest, _ = ensure_manifest(folder)
+    return manifest

@@ -1,0 +1,208 @@
+"""Tests of the synthetic cats-and-dogs generator (cvd_explorer.data.synthetic, `synth` CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cvd_explorer.cli import main
+from cvd_explorer.data.synthetic import (
+    CASES,
+    HARD_CASES,
+    LABELS,
+    case_of,
+    generate,
+    render_sample,
+    render_scene,
+)
+from cvd_explorer.errors import DataError
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# ---- determinism -------------------------------------------------------------------------------
+
+
+def test_render_sample_is_deterministic_and_seed_sensitive():
+    for case in CASES:
+        a_img, a_mask = render_sample(3, "cat", 64, case)
+        b_img, b_mask = render_sample(np.random.default_rng(3), "cat", 64, case)
+        assert a_img.dtype == np.uint8 and a_img.shape == (64, 64, 3)
+        assert a_mask.dtype == np.uint8 and a_mask.shape == (64, 64)
+        np.testing.assert_array_equal(a_img, b_img)
+        np.testing.assert_array_equal(a_mask, b_mask)
+        c_img, _ = render_sample(4, "cat", 64, case)
+        assert not np.array_equal(a_img, c_img)
+
+
+def test_generate_is_byte_identical_and_extends_with_n(tmp_path):
+    generate(tmp_path / "a", n=20, size=48, seed=5, hard_fraction=0.3)
+    generate(tmp_path / "b", n=20, size=48, seed=5, hard_fraction=0.3)
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert a == b and len(a) == 41
+    generate(tmp_path / "c", n=40, size=48, seed=5, hard_fraction=0.3)
+    c = _files(tmp_path / "c")
+    for name, data in a.items():
+        if name != "synthetic.json":
+            assert c[name] == data, name
+    generate(tmp_path / "d", n=20, size=48, seed=6, hard_fraction=0.3)
+    assert _files(tmp_path / "d")["train/cat.0.jpg"] != a["train/cat.0.jpg"]
+
+
+# ---- layout and counts -------------------------------------------------------------------------
+
+
+def test_layout_counts_and_metadata(tmp_path):
+    out = tmp_path / "synth"
+    info = generate(out, n=40, size=48, seed=1)
+    assert not info.reused and sum(info.cases.values()) == 40
+    images = sorted(p.name for p in (out / "train").iterdir())
+    assert sum(n.startswith("cat.") for n in images) == 20
+    assert sum(n.startswith("dog.") for n in images) == 20
+    masks = sorted(p.name for p in (out / "_masks" / "train").iterdir())
+    assert masks == sorted(n.replace(".jpg", ".png") for n in images)
+    meta = json.loads((out / "synthetic.json").read_text())
+    assert (meta["seed"], meta["n"], meta["size"], meta["complete"]) == (1, 40, 48, True)
+    assert sorted(Path(e["path"]).name for e in meta["images"]) == images
+    for e in meta["images"]:
+        img = Image.open(out / e["path"])
+        assert img.mode == "RGB" and img.size == (48, 48)
+        mask = np.asarray(Image.open(out / e["mask"]))
+        assert e["case"] in CASES
+        ys, xs = np.nonzero(mask == 1)
+        assert e["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_hard_share_is_as_asked(tmp_path):
+    info = generate(tmp_path / "s", n=200, size=32, seed=0, hard_fraction=0.1)
+    hard = {c: info.cases[c] for c in HARD_CASES}
+    assert sum(hard.values()) == 20 and all(v > 0 for v in hard.values())
+    meta = json.loads((tmp_path / "s" / "synthetic.json").read_text())
+    for label in LABELS:
+        kinds = [e["case"] for e in meta["images"] if e["label"] == label and e["case"] != "normal"]
+        assert len(kinds) == 10 and set(kinds) == set(HARD_CASES)
+    # the per-image case does not depend on n: the first images keep their case
+    assert [case_of(0, "cat", i, 0.1) for i in range(100)] == [
+        e["case"] for e in meta["images"] if e["label"] == "cat"
+    ]
+    assert all(case_of(3, "dog", i, 0.0) == "normal" for i in range(50))
+
+
+# ---- masks -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_mask_values_and_area(case):
+    size = 64
+    for seed in range(12):
+        label = LABELS[seed % 2]
+        sample = render_scene([11, seed], label, size, case)
+        mask = sample.mask
+        values = set(np.unique(mask).tolist())
+        share1 = (mask == 1).mean()
+        if case == "both":
+            assert values == {0, 1, 2}
+            assert share1 > (mask == 2).mean()
+        else:
+            assert values == {0, 1}
+        assert 0.03 <= share1 <= 0.6, (seed, share1)
+        if case == "occluded":
+            assert 0.3 <= sample.info["occluded_fraction"] <= 0.6
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_mask_covers_exactly_the_animal(case):
+    """Inside the mask the image differs from the same scene without animals; outside it (one
+    pixel of antialiased edge aside) the two are identical."""
+    for seed in range(8):
+        label = LABELS[seed % 2]
+        img, mask = render_sample([2, seed], label, 64, case)
+        bg, bg_mask = render_sample([2, seed], label, 64, case, draw_animal=False)
+        np.testing.assert_array_equal(mask, bg_mask)
+        differs = np.any(img != bg, axis=2)
+        animal = mask > 0
+        assert differs[animal].mean() >= 0.97
+        diff = np.abs(img.astype(int) - bg).max(axis=2)
+        rim1 = cv2.dilate(animal.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        rim2 = cv2.dilate(animal.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        assert diff[~rim1].max(initial=0) <= 3  # faint antialiased fringe of whisker tips
+        assert not differs[~rim2].any()
+
+
+# ---- colour is not a cue -----------------------------------------------------------------------
+
+
+def _mean_colours(seeds, label) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image mean RGB, (len(seeds), 3) float64: whole image and inside mask 1."""
+    whole, inside = [], []
+    for s in seeds:
+        img, mask = render_sample(s, label, 32)
+        whole.append(img.reshape(-1, 3).mean(axis=0))
+        inside.append(img[mask == 1].mean(axis=0))
+    return np.array(whole), np.array(inside)
+
+
+def test_colour_is_not_a_cue():
+    """Mean RGB of 300 cats vs 300 dogs, over the whole image and inside the mask.
+
+    Paired (same seeds, only the label differs): colours and background are shared, so any
+    difference comes from shape alone: under 1 level (whole image) and 4 levels (inside the mask)
+    per channel. Independent seeds: under 3 standard errors of the difference of the two means
+    (about 9 levels per channel at most: fur colour varies a lot from image to image).
+    """
+    seeds = [[21, i] for i in range(300)]
+    cat_whole, cat_inside = _mean_colours(seeds, "cat")
+    dog_whole, dog_inside = _mean_colours(seeds, "dog")
+    assert np.abs(cat_whole.mean(0) - dog_whole.mean(0)).max() < 1.0
+    assert np.abs(cat_inside.mean(0) - dog_inside.mean(0)).max() < 4.0
+    dog_whole, dog_inside = _mean_colours([[22, i] for i in range(300)], "dog")
+    for cat, dog in ((cat_whole, dog_whole), (cat_inside, dog_inside)):
+        se = np.sqrt(cat.var(0) / len(cat) + dog.var(0) / len(dog))
+        assert se.max() < 3.5
+        assert np.all(np.abs(cat.mean(0) - dog.mean(0)) < 3 * se)
+
+
+# ---- refusals and reuse ------------------------------------------------------------------------
+
+
+def test_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a synthetic output"):
+        generate(tmp_path, n=4, size=32)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_rerun_reuses_and_other_parameters_refuse(tmp_path):
+    out = tmp_path / "s"
+    generate(out, n=8, size=32, seed=2)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    info = generate(out, n=8, size=32, seed=2)
+    assert info.reused
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    with pytest.raises(DataError, match="choose another folder"):
+        generate(out, n=8, size=32, seed=3)
+    with pytest.raises(DataError):
+        generate(tmp_path / "odd", n=7)
+
+
+# ---- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_synth(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["synth", str(out), "--n", "20", "--size", "64", "--seed", "1"]) == 0
+    assert len(list((out / "train").glob("*.jpg"))) == 20
+    assert len(list((out / "_masks" / "train").glob("*.png"))) == 20
+    assert "wrote 20 images" in capsys.readouterr().out
+    assert main(["synth", str(out), "--n", "20", "--size", "64", "--seed", "1", "--quiet"]) == 0
+    assert "reused" in capsys.readouterr().out
+    assert main(["synth", str(out), "--n", "20", "--size", "64", "--seed", "2"]) == 2
+    assert "choose another folder" in capsys.readouterr().err
