@@ -64,7 +64,8 @@ def make_dataset(
         manifest: a :class:`cvd_explorer.data.split.Manifest`.
         split: "train", "val" or "test".
         image_size: side S; images are squashed to S x S as Keras 2 did.
-        data_root: folder the manifest's relative paths start from (default: the manifest's folder).
+        data_root: folder the manifest's relative paths start from (default: ``manifest.root``,
+            else the manifest's folder).
         augment: the study's augmentation; default on for "train" only.
         shuffle, repeat: default on for "train"; a repeating stream is shuffled per pass.
             "test" and non-repeating "val" keep manifest order and end after one pass.
@@ -142,6 +143,8 @@ def _memory_loader(paths: list[str], image_size: int):
 def _data_root(manifest, data_root) -> Path:
     if data_root is not None:
         return Path(data_root)
+    if getattr(manifest, "root", None) is not None:
+        return Path(manifest.root)
     if getattr(manifest, "path", None) is None:
         raise DataError("the manifest has no file location; pass data_root (the folder its paths start from)")
     return Path(manifest.path).parent
