@@ -176,18 +176,24 @@ def _decode_all(
             if progress:
                 progress(len(results), total)
         return results
-    # Forking a process that already runs TensorFlow's threads can deadlock: spawn then.
-    context = multiprocessing.get_context("spawn") if "tensorflow" in sys.modules else None
+    # Forking a process that already runs TensorFlow's threads can deadlock, and spawning
+    # re-imports the caller's script: inside a TensorFlow process, decode on threads instead
+    # (Pillow releases the GIL while it decodes, so both cores still work).
+    if "tensorflow" in sys.modules:
+        pool_factory = lambda: cf.ThreadPoolExecutor(max_workers=workers)  # noqa: E731
+    else:
+        pool_factory = lambda: cf.ProcessPoolExecutor(  # noqa: E731
+            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        )
     results: list[tuple[str, str | None, str | None]] = []
     try:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with pool_factory() as pool:
             futures = [pool.submit(check_files, chunk, max_pixels) for chunk in _chunks(paths, workers)]
             for future in cf.as_completed(futures):
                 results.extend(future.result())
                 if progress:
                     progress(len(results), total)
     except (cf.process.BrokenProcessPool, OSError) as exc:
-        # e.g. a spawned worker cannot re-import the caller's __main__ (stdin, unguarded script)
         logger.warning("worker processes failed (%s); checking the remaining files in-process", exc)
         done = {r[0] for r in results}
         for path in paths:
