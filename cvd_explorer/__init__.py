@@ -16,6 +16,16 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 # public name -> module that defines it (imported on first use)
 _LAZY = {
+    "Explorer": "cvd_explorer.widgets",
+    "Compare": "cvd_explorer.widgets",
+    "TrainingPanel": "cvd_explorer.widgets",
+    "Run": "cvd_explorer.runs",
+    "train": "cvd_explorer.runs",
+    "TrainConfig": "cvd_explorer.config",
+    "compute_cams": "cvd_explorer.explain",
+    "feature_maps": "cvd_explorer.explain",
+    "explain_all": "cvd_explorer.explain",
+    "build_report": "cvd_explorer.report",
     "build": "cvd_explorer.models",
     "conv_layers": "cvd_explorer.models",
     "block_outputs": "cvd_explorer.models",

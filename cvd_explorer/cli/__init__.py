@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from types import ModuleType
 
 from cvd_explorer.errors import CvdError
+
+
+# TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notices) is noise on a terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _command_modules() -> list[ModuleType]:
