@@ -1,0 +1,281 @@
+"""compute_cams and explain_all: every requested layer from one forward and one backward pass.
+
+For the gradient methods a traced step (cached per model, layer tuple, method, target kind and
+output size) runs the view of :mod:`cvd_explorer.explain.view` once, takes the gradients of the
+summed per-image target scores with respect to every requested activation in one
+``GradientTape.gradient`` call, combines them per layer with the method (``keras.ops``), and
+resizes and normalises inside the same graph, so only the maps leave it. Eigen-CAM needs the
+forward pass only; Score-CAM is one layer at a time with batched masked forward passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from cvd_explorer.explain import _tf_grad
+from cvd_explorer.explain.activations import cached_step, check_images, check_model, head_of, resolve_layers
+from cvd_explorer.explain.cam import CAMMethod, get_method
+from cvd_explorer.explain.errors import ExplainError
+from cvd_explorer.explain.targets import Target, class_weights, resolve_target, scores
+from cvd_explorer.explain.view import run_view
+
+TargetLike = str | int | Callable
+
+
+@dataclass
+class Explanation:
+    """Everything the Explorer needs for a batch of images, computed once.
+
+    Attributes:
+        layers: layer names in depth order.
+        activations: ``{layer: (N, h, w, C) float32}``.
+        cams: ``{layer: (N, h, w) float32}`` at the layer's native resolution, raw (not ReLU'd
+            or normalised; apply :func:`normalize_maps` or let the renderer do it).
+        channel_weights: ``{layer: (N, C) float32}``: the method's per-channel weights (for
+            Grad-CAM the pooled gradients; for HiResCAM / Layer-CAM the spatial mean of the
+            element-wise weights; for Eigen-CAM the principal direction), for
+            ``render.feature_grid(order="cam-weight")``.
+        logits: ``(N,)`` float32 for a one-unit head (z), else ``(N, K)``.
+        probs: ``(N,)`` float32 P(positive class) for a one-unit head, else ``(N, K)``.
+        method: the CAM method used.
+    """
+
+    layers: tuple[str, ...]
+    activations: dict[str, np.ndarray]
+    cams: dict[str, np.ndarray]
+    channel_weights: dict[str, np.ndarray]
+    logits: np.ndarray
+    probs: np.ndarray
+    method: str
+
+
+def normalize_maps(maps):
+    """ReLU, then scale each map to [0, 1] by its maximum; an all-zero map stays all zeros.
+
+    Args:
+        maps: ``(N, h, w)`` tensor or array. Returns the same shape, float32.
+    """
+    maps = ops.relu(ops.cast(maps, "float32"))
+    peak = ops.max(maps, axis=(1, 2), keepdims=True)
+    ok = peak > 0
+    return ops.where(ok, maps / ops.where(ok, peak, ops.ones_like(peak)), ops.zeros_like(maps))
+
+
+def _finish(cam, out_hw, normalize: bool):
+    if out_hw is not None:
+        cam = ops.image.resize(cam[..., None], out_hw, interpolation="bilinear")[..., 0]
+    return normalize_maps(cam) if normalize else cam
+
+
+def _grad_step_builder(names, head, method: CAMMethod, target: Target, out_hw, normalize, keep_acts, jit):
+    wanted = frozenset(names)
+
+    def build(ref):
+        def step(x, w):
+            def forward(inp):
+                record, logits, probs = run_view(ref(), inp, wanted, head)
+                return [record[n] for n in names], scores(target, logits, w), (logits, probs)
+
+            if method.family == "gradient":
+                tensors, grads, (logits, probs) = _tf_grad.score_and_gradients(forward, x)
+            else:
+                tensors, _, (logits, probs) = forward(x)
+                grads = [None] * len(tensors)
+            out_cams, out_w, out_a = {}, {}, {}
+            for name, a, g in zip(names, tensors, grads):
+                a = ops.cast(a, "float32")
+                g = None if g is None else ops.cast(g, "float32")
+                cam, cw = method.combine(a, g)
+                out_cams[name] = _finish(cam, out_hw, normalize)
+                out_w[name] = cw
+                if keep_acts:
+                    out_a[name] = a
+            return out_cams, out_w, out_a, ops.cast(logits, "float32"), ops.cast(probs, "float32")
+
+        return _tf_grad.trace(step, jit_compile=jit)
+
+    return build
+
+
+def _logits_builder(head):
+    def build(ref):
+        def step(x):
+            _, logits, _ = run_view(ref(), x, frozenset(), head)
+            return logits
+
+        return _tf_grad.trace(step)
+
+    return build
+
+
+def _run_batched(step, x, w, batch_size):
+    parts = [step(x[i : i + batch_size], w[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    cams = {k: np.concatenate([np.asarray(p[0][k]) for p in parts]) for k in parts[0][0]}
+    weights = {k: np.concatenate([np.asarray(p[1][k]) for p in parts]) for k in parts[0][1]}
+    acts = {k: np.concatenate([np.asarray(p[2][k]) for p in parts]) for k in parts[0][2]}
+    logits = np.concatenate([np.asarray(p[3]) for p in parts])
+    probs = np.concatenate([np.asarray(p[4]) for p in parts])
+    return cams, weights, acts, logits, probs
+
+
+def _prepare(model, images, layers, method, target, classes, batch_size):
+    check_model(model)
+    x = check_images(model, images)
+    m = get_method(method)
+    names = resolve_layers(model, layers)
+    if int(batch_size) < 1:
+        raise ExplainError(f"batch_size must be at least 1, got {batch_size}")
+    head = head_of(model)
+    tgt = resolve_target(target, head.units, classes)
+    return x, m, names, head, tgt
+
+
+def compute_cams(
+    model: keras.Model,
+    images,
+    layers: Sequence[str] | str | None = None,
+    method: str = "gradcam",
+    target: TargetLike = "predicted",
+    batch_size: int = 16,
+    normalize: bool = True,
+    size: str = "input",
+    *,
+    classes: Sequence[str] | None = None,
+    top_k: int = 32,
+    jit_compile: bool = False,
+) -> dict[str, np.ndarray]:
+    """Class activation maps for many layers at once.
+
+    Args:
+        model: functional or Sequential Keras model with one output (nested models are fine).
+        images: float32 ``(N, H, W, 3)``, preprocessed as the model expects (0-255 RGB for the
+            project's models).
+        layers: layer names; None means every Conv2D layer (``models.conv_layers``). Block
+            outputs and other layers with 4-D outputs are accepted.
+        method: one of :data:`~cvd_explorer.explain.METHODS`. ``scorecam`` takes one layer.
+        target: ``"predicted"`` (per image), a class name (``"dog"``/``"cat"``, or names from
+            ``classes``), a class index, or ``callable(logits (N, K)) -> (N,)``. A one-unit head
+            scores the positive class with the logit z and the negative with -z.
+        batch_size: images per pass.
+        normalize: True: ReLU, then scale each map to [0, 1] (all-zero maps stay zero).
+            False: raw maps (may be negative).
+        size: ``"input"`` (bilinear to ``(H, W)``) or ``"native"`` (the layer's ``(h, w)``).
+        classes: class names in index order; default ``("cat", "dog")``, dog positive.
+        top_k: Score-CAM only: channels probed (highest mean activation).
+        jit_compile: compile the traced step with XLA (off by default).
+
+    Returns:
+        ``{layer: (N, H, W) float32}`` (or ``(N, h, w)`` with ``size="native"``).
+
+    Raises:
+        ExplainError (a ValueError): unknown method, target or layer, non-spatial layer, images
+        of the wrong shape.
+    """
+    if size not in ("input", "native"):
+        raise ExplainError(f"size must be 'input' or 'native', got {size!r}")
+    x, m, names, head, tgt = _prepare(model, images, layers, method, target, classes, batch_size)
+    out_hw = tuple(x.shape[1:3]) if size == "input" else None
+    if m.family == "score":
+        cam, _ = _score_cam(model, x, names, head, tgt, m, batch_size, top_k)
+        return {names[0]: np.asarray(_finish(cam, out_hw, normalize))}
+    key = ("cams", names, m.name, tgt.key, out_hw, bool(normalize), bool(jit_compile))
+    step = cached_step(
+        model, key, _grad_step_builder(names, head, m, tgt, out_hw, bool(normalize), False, bool(jit_compile))
+    )
+    w = class_weights(tgt, len(x), head.units)
+    cams, _, _, _, _ = _run_batched(step, x, w, int(batch_size))
+    return cams
+
+
+def explain_all(
+    model: keras.Model,
+    images,
+    layers: Sequence[str] | str | None = None,
+    method: str = "gradcam",
+    target: TargetLike = "predicted",
+    batch_size: int = 16,
+    *,
+    classes: Sequence[str] | None = None,
+    top_k: int = 32,
+) -> Explanation:
+    """Activations, native-resolution CAMs, channel weights and logits in one pass, for caching.
+
+    This is the Explorer's call: per sample it computes everything a slider may show, once.
+    Arguments are those of :func:`compute_cams`. With ``method="scorecam"``, ``layers`` must
+    name one layer (its masked forward passes are too costly for every layer).
+
+    Returns:
+        An :class:`Explanation`; maps are raw (use :func:`normalize_maps` to display).
+    """
+    x, m, names, head, tgt = _prepare(model, images, layers, method, target, classes, batch_size)
+    if m.family == "score":
+        from cvd_explorer.explain.activations import feature_maps
+
+        cam, cw = _score_cam(model, x, names, head, tgt, m, batch_size, top_k)
+        logits = _logits(model, x, head, batch_size)
+        acts = feature_maps(model, x, names, batch_size)
+        cams, weights = {names[0]: np.asarray(cam)}, {names[0]: np.asarray(cw)}
+        probs = np.asarray(_probs(head, logits))
+    else:
+        key = ("all", names, m.name, tgt.key)
+        step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, None, False, True, False))
+        w = class_weights(tgt, len(x), head.units)
+        cams, weights, acts, logits, probs = _run_batched(step, x, w, int(batch_size))
+    if head.units == 1:
+        logits, probs = logits[:, 0], probs[:, 0]
+    return Explanation(names, acts, cams, weights, logits, probs, m.name)
+
+
+def _probs(head, logits):
+    return ops.softmax(logits, axis=-1) if head.squash == "softmax" else ops.sigmoid(logits)
+
+
+def _logits(model, x, head, batch_size) -> np.ndarray:
+    step = cached_step(model, ("logits",), _logits_builder(head))
+    return np.concatenate([np.asarray(step(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
+def _score_cam(model, x, names, head, tgt, m, batch_size, top_k):
+    """Score-CAM for one layer: returns raw maps ``(N, h, w)`` and channel weights ``(N, C)``."""
+    from cvd_explorer.explain.activations import feature_maps
+
+    if len(names) != 1:
+        raise ExplainError(f"scorecam explains one layer per call (got {len(names)}); pass layers=[name]")
+    acts = feature_maps(model, x, names, batch_size)[names[0]]
+    n, h, w, c = acts.shape
+    k = max(1, min(int(top_k), c))
+    H, W = x.shape[1:3]
+    weights = class_weights(tgt, n, head.units)
+    tgt_used = tgt
+    if tgt.kind == "predicted":  # the class predicted on the unmasked image, scored on every masked copy
+        weights = _predicted_weights(_logits(model, x, head, batch_size), head.units)
+        tgt_used = Target("fixed")
+    channel_scores = np.full((n, c), -np.inf, np.float32)
+    for i in range(n):
+        idx = np.argsort(-acts[i].mean(axis=(0, 1)), kind="stable")[:k]
+        masks = np.stack([_upsample_unit(acts[i, :, :, j], (H, W)) for j in idx])  # (k, H, W)
+        masked = x[i][None] * masks[..., None]
+        logits = _logits(model, masked, head, batch_size)
+        s = scores(tgt_used, ops.convert_to_tensor(logits), np.repeat(weights[i : i + 1], len(idx), axis=0))
+        channel_scores[i, idx] = np.asarray(s)
+    cam, cw = m.combine(acts, channel_scores)
+    return np.asarray(cam, np.float32), np.asarray(cw, np.float32)
+
+
+def _predicted_weights(logits, units):
+    if units == 1:
+        return np.where(logits >= 0, 1.0, -1.0).astype(np.float32)
+    return np.eye(units, dtype=np.float32)[np.argmax(logits, axis=-1)]
+
+
+def _upsample_unit(channel: np.ndarray, hw) -> np.ndarray:
+    import cv2
+
+    up = cv2.resize(channel.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
+    lo, hi = float(up.min()), float(up.max())
+    return (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)

@@ -1,0 +1,102 @@
+"""Which score to explain: a class name, a class index, the prediction, or a callable on logits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from keras import ops
+
+from cvd_explorer.explain.errors import ExplainError
+
+DEFAULT_CLASSES = ("cat", "dog")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved target.
+
+    Attributes:
+        kind: ``"fixed"`` (score = sum(logits * sign_or_onehot)), ``"predicted"`` (per image,
+            the predicted class) or ``"callable"``.
+        index: class index for ``"fixed"`` (for a one-unit head: 1 = positive, 0 = negative).
+        fn: the user's callable for ``"callable"``.
+    """
+
+    kind: str
+    index: int = 0
+    fn: Callable | None = None
+
+    @property
+    def key(self) -> tuple:
+        """Part of the trace-cache key (fixed indices share one trace)."""
+        return (self.kind, id(self.fn) if self.fn is not None else None)
+
+
+def resolve_target(target, units: int, classes: Sequence[str] | None = None) -> Target:
+    """Turn the user's ``target`` into a :class:`Target`.
+
+    Args:
+        target: ``"predicted"``; a class name from ``classes`` (for a one-unit head,
+            ``classes[1]`` is the positive class: its score is the logit z, the other's is -z);
+            an int class index; or ``callable(logits (N, K) float32 tensor) -> (N,) scores``.
+        units: K, the number of head outputs.
+        classes: class names in index order; defaults to ``("cat", "dog")`` (dog positive).
+    """
+    classes = tuple(classes) if classes is not None else DEFAULT_CLASSES
+    n_classes = 2 if units == 1 else units
+    if callable(target):
+        return Target("callable", fn=target)
+    if isinstance(target, str):
+        if target == "predicted":
+            return Target("predicted")
+        if target in classes:
+            index = classes.index(target)
+        else:
+            raise ExplainError(
+                f"unknown target {target!r}; choose 'predicted', a class name ({', '.join(map(repr, classes))}), "
+                f"a class index 0..{n_classes - 1} or a callable on the logits"
+            )
+    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        index = int(target)
+    else:
+        raise ExplainError(f"target must be a str, an int or a callable, not {type(target).__name__}")
+    if not 0 <= index < n_classes:
+        raise ExplainError(f"target index {index} is out of range; the model has classes 0..{n_classes - 1}")
+    return Target("fixed", index=index)
+
+
+def class_weights(target: Target, n: int, units: int) -> np.ndarray:
+    """Weights ``(n, K)`` float32 such that the score is ``sum(logits * weights, axis=-1)``.
+
+    A one-unit head scores the positive class with +z and the negative with -z.
+    """
+    w = np.zeros((n, units), np.float32)
+    if target.kind != "fixed":
+        return w
+    if units == 1:
+        w[:, 0] = 1.0 if target.index == 1 else -1.0
+    else:
+        w[:, target.index] = 1.0
+    return w
+
+
+def scores(target: Target, logits, weights):
+    """Per-image scores ``(N,)`` (keras.ops; runs inside the traced graph).
+
+    Args:
+        target: the resolved target.
+        logits: ``(N, K)`` float32 logits.
+        weights: ``(N, K)`` float32 from :func:`class_weights` (ignored unless fixed).
+    """
+    if target.kind == "callable":
+        out = ops.convert_to_tensor(target.fn(logits))
+        return ops.reshape(ops.cast(out, "float32"), (-1,))
+    if target.kind == "predicted":
+        if logits.shape[-1] == 1:
+            weights = ops.where(logits >= 0, 1.0, -1.0)
+        else:
+            weights = ops.one_hot(ops.argmax(logits, axis=-1), logits.shape[-1], dtype="float32")
+        weights = ops.stop_gradient(weights)
+    return ops.sum(logits * weights, axis=-1)
