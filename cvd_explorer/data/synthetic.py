@@ -37,13 +37,33 @@ from PIL import Image
 
 from cvd_explorer.errors import DataError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: bigger animals, heads and ears; lighter clutter (learnable at 64 px)
 LABELS = ("cat", "dog")
 CASES = ("normal", "person", "both", "occluded")
 HARD_CASES = ("person", "both", "occluded")
 META_NAME = "synthetic.json"
 MASK_DIR = "_masks"
 JPEG_QUALITY = 92
+
+# The demo: data and training settings with which resnet-mini learns this generator on 2 CPU
+# cores (tests/unit/test_synthetic_learnable.py). Measured (generator v2, 2 shared cores):
+# test accuracy 0.972 (9 of 320 wrong: 8 normal, 1 occluded) after 151 s of training (2,752 steps),
+# whole test 249 s with generation; animals removed: accuracy 0.48, mean P(dog) gap +0.03;
+# 8x8 patch-shuffled: accuracy 0.49. Tried: no augmentation memorizes (val ~0.55); lr 0.02 for
+# 1,720 steps 0.92; batch 64 lr 0.1 for 1,155 steps 0.73 (validation swings while BN settles).
+DEMO_DATA: dict = {"n": 2000, "size": 128, "seed": 0}
+DEMO_TRAIN: dict = {
+    "arch": "resnet-mini",
+    "image_size": 64,
+    "batch_size": 32,
+    "steps_per_epoch": 86,  # two passes over the 1,360 training images
+    "val_steps": "all",
+    "epochs": 32,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "augment": True,  # without it resnet-mini memorizes the 1,360 images (val ~55 %)
+    "cache_images": True,
+}
 
 # Shared palette: fur, background and distractor colours all come from here (RGB).
 PALETTE = np.array(
@@ -291,7 +311,7 @@ def cat_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     """Parts of a cat facing +x, body centred at the origin, about 1.5 x 1.2 local units."""
     fur, acc = _c(coat.fur), _c(coat.accent)
     bw, bh = 0.46, 0.2
-    hx, hy, r = 0.5 + rng.uniform(-0.03, 0.03), -0.34 + rng.uniform(-0.04, 0.04), 0.2
+    hx, hy, r = 0.52 + rng.uniform(-0.03, 0.03), -0.36 + rng.uniform(-0.04, 0.04), 0.27
     curl = rng.uniform(-0.18, 0.18)
     tail = tapered(bezier([(-0.4, -0.05), (-0.72, -0.1), (-0.62 + curl, -0.55),
                            (-0.5 + 1.5 * curl, -0.78)]), 0.07, 0.055)
@@ -302,12 +322,14 @@ def cat_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     parts += _legs(rng, 0.08, fur, (-0.18, 0.4))
     parts.append(Part("poly", np.array([(0.2, -0.12), (hx - 0.12, hy), (hx + 0.1, hy + 0.1),
                                         (0.45, 0.05)]), fur, outline=False))
-    for a0, a1, tip in ((-170, -112, -146), (-68, -10, -34)):
+    # tall pointed ears standing up from the top of the head
+    for a0, a1, tip in ((-168, -108, -130), (-72, -12, -50)):
         t0, t1, tp = (math.radians(a) for a in (a0, a1, tip))
-        lean = rng.uniform(-0.1, 0.1)
-        base0 = (hx + r * math.cos(t0), hy + r * math.sin(t0))
-        base1 = (hx + r * math.cos(t1), hy + r * math.sin(t1))
-        apex = (hx + 1.95 * r * math.cos(tp + lean), hy + 1.95 * r * math.sin(tp + lean))
+        lean = rng.uniform(-0.08, 0.08)
+        reach = rng.uniform(2.25, 2.5) * r
+        base0 = (hx + 0.95 * r * math.cos(t0), hy + 0.95 * r * math.sin(t0))
+        base1 = (hx + 0.95 * r * math.cos(t1), hy + 0.95 * r * math.sin(t1))
+        apex = (hx + reach * math.cos(tp + lean), hy + reach * math.sin(tp + lean))
         ear = np.array([base0, apex, base1])
         parts.append(Part("poly", ear, fur))
         inner = ear * 0.55 + ear.mean(axis=0) * 0.45 + np.array([0, 0.012])
@@ -331,7 +353,7 @@ def dog_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     """Parts of a dog facing +x, body centred at the origin, about 1.6 x 1.1 local units."""
     fur, acc = _c(coat.fur), _c(coat.accent)
     bw, bh = 0.48, 0.23
-    hx, hy, r = 0.48 + rng.uniform(-0.03, 0.03), -0.33 + rng.uniform(-0.04, 0.04), 0.2
+    hx, hy, r = 0.5 + rng.uniform(-0.03, 0.03), -0.36 + rng.uniform(-0.04, 0.04), 0.26
     wag = math.radians(rng.uniform(-165, -110))
     base = np.array([-0.42, -0.08])
     tip = base + 0.36 * np.array([math.cos(wag), math.sin(wag)])
@@ -353,11 +375,12 @@ def dog_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     parts.append(Part("line", bezier([(sx + 0.45 * r, sy + 0.2 * r), (sx + 0.1 * r, sy + 0.34 * r),
                                       (sx - 0.35 * r, sy + 0.22 * r)], 8), NOSE_DARK, 0.018,
                       outline=False))
-    # floppy ears hanging from the top of the head, drooping down its sides
-    for ax, lean in ((-0.95, 12.0), (0.35, -6.0)):
+    # long floppy ears hanging from the top of the head far below the jaw
+    for ax, lean in ((-0.95, 14.0), (0.3, -8.0)):
         droop = rng.uniform(-8, 8)
-        top = (hx + ax * r, hy - 0.75 * r)
-        ear = ellipse(top[0] - 0.05 * r, top[1] + 0.75 * r, 0.3 * r, 0.85 * r, lean + droop)
+        length = rng.uniform(1.1, 1.3) * r
+        top = (hx + ax * r, hy - 0.8 * r)
+        ear = ellipse(top[0] - 0.05 * r, top[1] + length, 0.34 * r, length, lean + droop)
         parts.append(Part("poly", ear, acc))
     return parts
 
@@ -419,11 +442,11 @@ def _background(rng: np.random.Generator, side: int) -> np.ndarray:
 
 def _distractors(rng: np.random.Generator, canvas: np.ndarray) -> None:
     side = canvas.shape[0]
-    for _ in range(rng.integers(4, 10)):
+    for _ in range(rng.integers(2, 6)):
         col = _c(_pick(rng, PALETTE))
         kind = rng.integers(4)
         cx, cy = rng.uniform(0, side, 2)
-        s = rng.uniform(0.04, 0.16) * side
+        s = rng.uniform(0.03, 0.09) * side
         if kind == 0:
             thick = -1 if rng.random() < 0.6 else max(2, int(s / 5))
             cv2.circle(canvas, (int(cx * _ONE), int(cy * _ONE)), int(s * _ONE), col, thick,
@@ -519,16 +542,26 @@ def _occluder(rng: np.random.Generator, idmap: np.ndarray, flip: int) -> np.ndar
     return np.array([x0 - pad, y0 - pad, cut, y1 + pad])
 
 
-def _draw_box(rng: np.random.Generator, canvas: np.ndarray, box: np.ndarray) -> None:
+def _draw_box(rng: np.random.Generator, canvas: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Draw an opaque crate filling exactly ``box`` (snapped to whole output pixels).
+
+    Returns:
+        The snapped box ``(x0, y0, x1, y1)`` in canvas pixels, int, exclusive ends: every output
+        pixel is either fully hidden or not hidden at all, so the mask stays exact.
+    """
+    side = canvas.shape[0]
+    snapped = np.clip(np.round(np.asarray(box, dtype=np.float64) / _SS).astype(int) * _SS, 0, side)
+    x0, y0, x1, y1 = (int(v) for v in snapped)
     col = _pick(rng, PALETTE)
-    x0, y0, x1, y1 = box
-    pts = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float64)
-    cv2.fillPoly(canvas, [_fixed(pts)], _c(col), cv2.LINE_AA, _SHIFT)
+    canvas[y0:y1, x0:x1] = _c(col)
     for k in range(1, 4):  # planks, so it reads as a crate
         y = y0 + (y1 - y0) * k / 4
-        cv2.line(canvas, (int(x0 * _ONE), int(y * _ONE)), (int(x1 * _ONE), int(y * _ONE)),
+        cv2.line(canvas, (int((x0 + 3) * _ONE), int(y * _ONE)), (int((x1 - 4) * _ONE), int(y * _ONE)),
                  _c(col * 0.7), 2, cv2.LINE_AA, _SHIFT)
-    cv2.polylines(canvas, [_fixed(pts)], True, _c(col * 0.35), 3, cv2.LINE_AA, _SHIFT)
+    inset = np.array([(x0 + 1.5, y0 + 1.5), (x1 - 2.5, y0 + 1.5), (x1 - 2.5, y1 - 2.5),
+                      (x0 + 1.5, y1 - 2.5)])  # a 3 px outline drawn inside the box
+    cv2.polylines(canvas, [_fixed(inset)], True, _c(col * 0.35), 3, cv2.LINE_AA, _SHIFT)
+    return snapped
 
 
 @dataclass
@@ -567,7 +600,7 @@ def render_scene(
     canvas = _background(rng, side)
     _distractors(rng, canvas)
 
-    frac = {"normal": (0.3, 0.6), "occluded": (0.45, 0.62)}.get(case, (0.32, 0.46))
+    frac = {"normal": (0.45, 0.8), "occluded": (0.55, 0.75)}.get(case, (0.4, 0.55))
     frac = rng.uniform(*frac)
     main = _animal(rng, label, frac, side)
     figs, ids = [main], [1]
@@ -594,9 +627,7 @@ def render_scene(
     if case == "occluded":
         full = _downsampled_mask(idmap, size)
         box = _occluder(rng, idmap, main.flip)
-        _draw_box(rng, canvas, box)
-        edge = np.array([-3, -3, 3, 3])  # the box outline and its antialiased fringe
-        bx0, by0, bx1, by1 = np.clip(np.round(box).astype(int) + edge, 0, side)
+        bx0, by0, bx1, by1 = _draw_box(rng, canvas, box)
         idmap[by0:by1, bx0:bx1] = 0
     image = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
     mask = _downsampled_mask(idmap, size)
