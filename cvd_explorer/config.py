@@ -1,0 +1,154 @@
+"""Training configuration: the reference study's setup as a frozen, validated dataclass.
+
+Defaults follow DESIGN.md's reading of the study: ResNet50 at 224x224x3 from scratch, SGD
+(lr 0.001, momentum 0.9), binary cross-entropy, batch 20, 90 train steps and 20 validation steps
+per epoch, 550 epochs, the study's augmentation, seed 0. Importing this module does not import
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, Union
+
+from cvd_explorer.errors import RunError
+
+# Kept equal to cvd_explorer.models.ARCHITECTURES (a test checks); repeated so that reading a
+# config does not import Keras.
+ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
+OPTIMIZERS = ("sgd",)
+MIN_IMAGE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes.
+
+    Attributes:
+        arch: "resnet50", "resnet101" or "resnet-mini".
+        image_size: side S of the square input (S, S, 3), at least 32.
+        weights: None (from scratch), "imagenet", or a path to a weights file.
+        optimizer: "sgd" (the study's; the only one offered).
+        lr: learning rate, > 0.
+        momentum: SGD momentum in [0, 1).
+        batch_size: images per batch per replica (global batch = batch_size x replicas).
+        steps_per_epoch: training batches per epoch.
+        val_steps: validation batches per epoch, moving on through the validation split from
+            epoch to epoch, or "all" for the whole split every epoch.
+        epochs: number of epochs.
+        augment: the study's augmentation on training images.
+        seed: seeds the model initialisation, the split, shuffling and augmentation.
+        mixed_precision: "mixed_float16" compute, float32 head.
+        xla: compile training steps with XLA.
+        cache_images: decode the training and validation images once into memory.
+    """
+
+    arch: str = "resnet50"
+    image_size: int = 224
+    weights: Union[str, None] = None
+    optimizer: str = "sgd"
+    lr: float = 0.001
+    momentum: float = 0.9
+    batch_size: int = 20
+    steps_per_epoch: int = 90
+    val_steps: Union[int, str] = 20
+    epochs: int = 550
+    augment: bool = True
+    seed: int = 0
+    mixed_precision: bool = False
+    xla: bool = False
+    cache_images: bool = False
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes`` applied, validated like the constructor."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise RunError(f"unknown TrainConfig field(s): {', '.join(unknown)}; known: {', '.join(field_names())}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict` (keys in field order)."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict; unknown keys and impossible values raise RunError naming the field."""
+        if not isinstance(data, dict):
+            raise RunError(f"a training config must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(field_names()))
+        if unknown:
+            raise RunError(f"unknown training config key(s): {', '.join(unknown)}; known: {', '.join(field_names())}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        """Parse :meth:`to_json` output (or any JSON object of known fields)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RunError(f"training config is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    @property
+    def val_steps_label(self) -> str:
+        """``val_steps`` as text ("20" or "all")."""
+        return str(self.val_steps)
+
+
+def field_names() -> tuple[str, ...]:
+    """Names of the TrainConfig fields in declaration order."""
+    return tuple(f.name for f in fields(TrainConfig))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _positive_int(config: TrainConfig, name: str) -> None:
+    value = getattr(config, name)
+    if not _is_int(value) or value < 1:
+        raise RunError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _validate(c: TrainConfig) -> None:
+    if c.arch not in ARCHITECTURES:
+        raise RunError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {c.arch!r}")
+    if not _is_int(c.image_size) or c.image_size < MIN_IMAGE_SIZE:
+        raise RunError(f"image_size must be an integer of at least {MIN_IMAGE_SIZE}, got {c.image_size!r}")
+    if c.weights is not None and (not isinstance(c.weights, str) or not c.weights):
+        raise RunError(f"weights must be None, 'imagenet' or a file path, got {c.weights!r}")
+    if c.weights is not None and c.weights.lower() == "none":
+        object.__setattr__(c, "weights", None)
+    if c.weights == "imagenet" and c.arch == "resnet-mini":
+        raise RunError("weights 'imagenet' is not available for arch resnet-mini; use weights None")
+    if c.optimizer not in OPTIMIZERS:
+        raise RunError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {c.optimizer!r}")
+    if not _is_number(c.lr) or not 0 < c.lr < float("inf"):
+        raise RunError(f"lr must be a positive number, got {c.lr!r}")
+    if not _is_number(c.momentum) or not 0 <= c.momentum < 1:
+        raise RunError(f"momentum must be a number in [0, 1), got {c.momentum!r}")
+    for name in ("batch_size", "steps_per_epoch", "epochs"):
+        _positive_int(c, name)
+    if c.val_steps != "all" and (not _is_int(c.val_steps) or c.val_steps < 1):
+        raise RunError(f"val_steps must be a positive integer or 'all', got {c.val_steps!r}")
+    if not _is_int(c.seed) or c.seed < 0:
+        raise RunError(f"seed must be a non-negative integer, got {c.seed!r}")
+    for name in ("augment", "mixed_precision", "xla", "cache_images"):
+        if not isinstance(getattr(c, name), bool):
+            raise RunError(f"{name} must be true or false, got {getattr(c, name)!r}")
+    # JSON has one number type: store lr and momentum as floats so round trips compare equal.
+    object.__setattr__(c, "lr", float(c.lr))
+    object.__setattr__(c, "momentum", float(c.momentum))

@@ -1,0 +1,221 @@
+"""The epoch loop behind :func:`cvd_explorer.runs.train`: model, data streams, per-epoch commit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from cvd_explorer.runs import files
+from cvd_explorer.runs.callbacks import Progress, RunCallback
+from cvd_explorer.runs.io import now_iso, read_csv, read_json, write_json, write_with
+from cvd_explorer.runs.status import StatusWriter, StopSignal
+
+
+def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: StatusWriter, show: Progress) -> None:
+    """Train epochs ``setup.completed + 1 .. config.epochs``, committing each one.
+
+    The data of epoch e is the training stream from global batch ``(e - 1) * steps_per_epoch``;
+    validation takes the next ``val_steps`` batches of an endless validation stream (or the whole
+    split with ``val_steps="all"``), so a resumed run sees what an uninterrupted one would.
+    """
+    import keras
+
+    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.models import build, compile_reference
+    from cvd_explorer.runs.safe_load import load_model_file
+    from cvd_explorer.runs.train import export_best, log, save_history
+
+    out, cfg, done = setup.out, setup.config, setup.completed
+    history = load_history(out, done)
+    repair_last(out, done)
+    save_history(out, history)
+    tb = TensorBoardLog(out, history)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        with strategy.scope():
+            if done:
+                model = load_model_file(out / files.LAST_DIR / files.LAST_MODEL, compile=True)
+            else:
+                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum)
+            model.jit_compile = cfg.xla
+        best = (setup.state or {}).get("best")
+        info = read_json(out / files.MODEL_INFO) if (out / files.MODEL_INFO).is_file() else None
+        if best and (info is None or info.get("epoch") != best["epoch"]):
+            export_best(out, model, best["epoch"], best["val_accuracy"])  # killed before step 5
+        if done >= cfg.epochs:
+            return
+        steps = cfg.steps_per_epoch
+        train_ds = make_dataset(
+            setup.manifest, "train", cfg.image_size, global_batch, data_root=setup.data_root,
+            augment=cfg.augment, seed=cfg.seed, start_batch=done * steps, cache=cfg.cache_images,
+        )
+        validate = _validator(setup, model, global_batch, lambda: callback)
+
+        def commit(epoch: int, logs: dict[str, float], train_seconds: float, epoch_seconds: float) -> None:
+            nonlocal best
+            row = {
+                "epoch": epoch, "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
+                "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"),
+                "lr": float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate))),
+                "seconds": round(epoch_seconds, 3),
+                "images_per_s": round(steps * global_batch / train_seconds, 2) if train_seconds > 0 else None,
+            }
+            pending = out / files.LAST_DIR / f"epoch-{epoch:06d}.keras"
+            write_with(pending, model.save)
+            history.append(row)
+            save_history(out, history)
+            val_acc = row["val_accuracy"]
+            improved = val_acc == val_acc and (best is None or val_acc > best["val_accuracy"])
+            if improved:
+                best = {"epoch": epoch, "val_accuracy": val_acc}
+            write_json(out / files.LAST_DIR / files.LAST_STATE, {"epoch": epoch, "best": best, "updated": now_iso()})
+            os.replace(pending, out / files.LAST_DIR / files.LAST_MODEL)
+            if improved:
+                export_best(out, model, epoch, val_acc)
+            tb.write(row)
+            text = (f"epoch {epoch}/{cfg.epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.4f} "
+                    f"val_loss {row['val_loss']:.4f} val_accuracy {row['val_accuracy']:.4f} "
+                    f"{row['images_per_s'] or 0:.1f} img/s {row['seconds']:.1f}s{' *best*' if improved else ''}")
+            log(out, text)
+            show.line(text)
+            status.update(force=True, epoch=epoch, step=0, phase="train" if epoch < cfg.epochs else "test",
+                          images_per_s=row["images_per_s"],
+                          eta_seconds=round((cfg.epochs - epoch) * epoch_seconds, 1))
+
+        hint = history[-1]["seconds"] if history else None
+        callback = RunCallback(stop, status, show, cfg.epochs, steps, global_batch, validate, commit, hint)
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, verbose=0,
+                  shuffle=False, callbacks=[callback])
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+        tb.close()
+
+
+def test_epoch(setup, stop: StopSignal, status: StatusWriter) -> dict[str, Any]:
+    """Evaluate the best checkpoint on the test split (predictions.csv, summary.json)."""
+    import keras
+
+    from cvd_explorer.runs.evaluate import evaluate_run
+
+    class Watch(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
+            status.update(step=batch + 1)
+            stop.check()
+
+    return evaluate_run(setup.out, data_root=setup.data_root, callbacks=[Watch()])
+
+
+def _validator(setup, model, global_batch: int, callback: Callable[[], Any]) -> Callable[[int], dict[str, float]]:
+    """``validate(epoch) -> {"val_loss", "val_accuracy"}`` over the run's validation data."""
+    from cvd_explorer.data.pipeline import make_dataset
+
+    cfg = setup.config
+    common = dict(data_root=setup.data_root, seed=cfg.seed, cache=cfg.cache_images)
+    if cfg.val_steps == "all":
+        whole = make_dataset(setup.manifest, "val", cfg.image_size, global_batch, repeat=False, **common)
+        source: Any = lambda: whole  # noqa: E731
+        steps = None
+    else:
+        steps = cfg.val_steps
+        stream = iter(make_dataset(
+            setup.manifest, "val", cfg.image_size, global_batch, repeat=True,
+            start_batch=setup.completed * steps, **common,
+        ))
+
+        def source() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for _ in range(steps):  # the next val_steps batches of the endless stream
+                images, labels = next(stream)
+                yield images.numpy(), labels.numpy()
+
+    def validate(epoch: int) -> dict[str, float]:
+        logs = setup_model_evaluate(model, source(), steps, callback())
+        return {"val_loss": float(logs["loss"]), "val_accuracy": float(logs["accuracy"])}
+
+    return validate
+
+
+def setup_model_evaluate(model, data, steps: int | None, callback) -> dict[str, float]:
+    """``model.evaluate`` with the run's callback (stop checks, heartbeat)."""
+    return model.evaluate(data, steps=steps, verbose=0, return_dict=True, callbacks=[callback])
+
+
+def load_history(out: Path, completed: int) -> list[dict[str, Any]]:
+    """History rows of the committed epochs 1..completed (later rows are from an uncommitted epoch)."""
+    path = out / files.HISTORY
+    if not path.is_file():
+        return []
+    rows = []
+    for raw in read_csv(path):
+        row: dict[str, Any] = {k: (float(raw[k]) if raw.get(k) not in (None, "") else None) for k in files.HISTORY_COLUMNS}
+        row["epoch"] = int(raw["epoch"])
+        if row["epoch"] <= completed:
+            rows.append(row)
+    return rows
+
+
+def repair_last(out: Path, completed: int) -> None:
+    """Finish an interrupted checkpoint rename and remove checkpoints of uncommitted epochs."""
+    last = out / files.LAST_DIR
+    pending = last / f"epoch-{completed:06d}.keras"
+    if completed and pending.is_file():
+        os.replace(pending, last / files.LAST_MODEL)
+    for stray in last.glob("*.keras"):
+        if stray.name != files.LAST_MODEL:
+            stray.unlink()
+    for stray in list(last.glob(".*.tmp*")) + list(out.glob(".*.tmp*")):
+        stray.unlink(missing_ok=True)
+
+
+class TensorBoardLog:
+    """Per-epoch scalars in ``tensorboard/train`` and ``tensorboard/validation``.
+
+    The folder is rewritten from the history on every start, so a resumed run holds each epoch
+    once (TensorBoard would otherwise show the re-run epoch twice).
+    """
+
+    def __init__(self, out: Path, history: list[dict[str, Any]]) -> None:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        folder = out / files.TENSORBOARD
+        # tf.summary.scalar lives in the tensorboard package, which TensorFlow no longer pulls in;
+        # tf.summary.write with the "scalars" plugin tag writes the very same events.
+        self._metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        ).SerializeToString()
+        shutil.rmtree(folder, ignore_errors=True)
+        self._tf = tf
+        self.train = tf.summary.create_file_writer(str(folder / "train"))
+        self.validation = tf.summary.create_file_writer(str(folder / "validation"))
+        for row in history:
+            self.write(row)
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Log one history row at step ``epoch``."""
+        tf, step = self._tf, int(row["epoch"])
+        with self.train.as_default():
+            for key in ("loss", "accuracy", "lr", "images_per_s"):
+                if row.get(key) is not None:
+                    self._scalar(f"epoch_{key}", row[key], step)
+        with self.validation.as_default():
+            for key in ("loss", "accuracy"):
+                if row.get(f"val_{key}") is not None:
+                    self._scalar(f"epoch_{key}", row[f"val_{key}"], step)
+        self.train.flush()
+        self.validation.flush()
+
+    def _scalar(self, tag: str, value: float, step: int) -> None:
+        tf = self._tf
+        tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=self._metadata)
+
+    def close(self) -> None:
+        """Flush and close the event files."""
+        self.train.close()
+        self.validation.close()

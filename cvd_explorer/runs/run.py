@@ -1,0 +1,236 @@
+"""``Run``: read a run directory, finished or still training, here or copied elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cvd_explorer.config import TrainConfig
+from cvd_explorer.errors import RunError
+from cvd_explorer.runs import files
+from cvd_explorer.runs.io import read_csv, read_json
+
+# A "running" status whose heartbeat is older than this is reported as "interrupted".
+STALE_SECONDS = 120.0
+
+
+class Run:
+    """A training run directory (see docs/run-directory.md).
+
+    Everything except ``meta``/``config``/``manifest`` is re-read on each access, so a Run of a
+    training in progress shows its latest completed epoch.
+
+    Args:
+        path: the run directory.
+        data_root: folder holding the images, when the run was copied to another machine
+            (default: the data root recorded in ``config.json``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], data_root: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser().absolute()
+        if not (self.path / files.CONFIG).is_file():
+            raise RunError(
+                f"{self.path} is not a run directory (no {files.CONFIG}); create one with `cvd-explorer train`"
+            )
+        self._data_root = Path(data_root).expanduser().absolute() if data_root is not None else None
+        self._meta: dict[str, Any] | None = None
+        self._manifest = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, state={self.state!r})"
+
+    @property
+    def name(self) -> str:
+        """The run folder's name."""
+        return self.path.name
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The whole ``config.json`` dict (schema_version, config, versions, data_root, ...)."""
+        if self._meta is None:
+            meta = self._read_json(files.CONFIG)
+            version = meta.get("schema_version") if isinstance(meta, dict) else None
+            if version != files.SCHEMA_VERSION:
+                raise RunError(
+                    f"{self.path / files.CONFIG}: schema_version {version!r} is not {files.SCHEMA_VERSION}; "
+                    "this run was written by another version of cvd_explorer"
+                )
+            self._meta = meta
+        return self._meta
+
+    @property
+    def config(self) -> TrainConfig:
+        """The run's :class:`TrainConfig`."""
+        return TrainConfig.from_dict(self.meta["config"])
+
+    @property
+    def classes(self) -> tuple[str, str]:
+        """``(negative, positive)`` class names."""
+        neg, pos = self.meta["classes"]
+        return neg, pos
+
+    @property
+    def positive(self) -> str:
+        """Name of the positive class (the model outputs P(positive))."""
+        return self.meta["positive"]
+
+    @property
+    def data_root(self) -> Path:
+        """Folder the manifest's relative image paths start from."""
+        return self._data_root if self._data_root is not None else Path(self.meta["data_root"])
+
+    @property
+    def manifest(self):
+        """The run's copy of the split manifest (:class:`cvd_explorer.data.split.Manifest`)."""
+        if self._manifest is None:
+            from cvd_explorer.data.split import read_manifest
+
+            self._manifest = read_manifest(self.path / files.MANIFEST)
+        return self._manifest
+
+    def image_path(self, relpath: str) -> Path:
+        """Absolute path of an image given by its manifest path (relative, posix)."""
+        return self.data_root / relpath
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """Completed epochs in order: dicts with the keys of ``files.HISTORY_COLUMNS``.
+
+        ``epoch`` is an int counted from 1, the rest are floats (NaN where missing).
+        """
+        path = self.path / files.HISTORY
+        if not path.is_file():
+            return []
+        rows = []
+        for raw in read_csv(path):
+            row: dict[str, float] = {name: _float(raw.get(name)) for name in files.HISTORY_COLUMNS}
+            row["epoch"] = int(raw["epoch"])
+            rows.append(row)
+        return rows
+
+    def curve(self, column: str) -> np.ndarray:
+        """One history column as float64 ``(epochs,)`` (e.g. ``"val_accuracy"``)."""
+        if column not in files.HISTORY_COLUMNS:
+            raise RunError(f"history has no column {column!r}; columns: {', '.join(files.HISTORY_COLUMNS)}")
+        return np.array([row[column] for row in self.history], dtype=np.float64)
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """``summary.json`` (the study's table plus epochs, images/s, device), or None before the end."""
+        return self._read_json(files.SUMMARY, missing_ok=True)
+
+    @property
+    def model_info(self) -> dict[str, Any] | None:
+        """``model.json``: sha256, epoch and val_accuracy of the best checkpoint, or None."""
+        return self._read_json(files.MODEL_INFO, missing_ok=True)
+
+    @property
+    def predictions(self) -> list[dict[str, Any]] | None:
+        """Test-split predictions of the best checkpoint, or None when not computed yet.
+
+        Each row: ``path`` (absolute image path, resolved against ``data_root``), ``relpath``
+        (as in the manifest), ``label`` and ``predicted`` (class names), ``prob`` (float,
+        P(positive)), ``correct`` (bool), ``loss`` (float, per-image binary cross-entropy).
+        """
+        path = self.path / files.PREDICTIONS
+        if not path.is_file():
+            return None
+        rows = []
+        for raw in read_csv(path):
+            rows.append(
+                {
+                    "path": str(self.image_path(raw["path"])),
+                    "relpath": raw["path"],
+                    "label": raw["label"],
+                    "prob": float(raw["prob"]),
+                    "predicted": raw["predicted"],
+                    "correct": raw["correct"] == "1",
+                    "loss": float(raw["loss"]),
+                }
+            )
+        return rows
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """``status.json`` (state, pid, heartbeat, epoch, step, ...); ``{"state": "new"}`` if absent."""
+        status = self._read_json(files.STATUS, missing_ok=True)
+        return status if status is not None else {"state": "new"}
+
+    @property
+    def state(self) -> str:
+        """"running", "finished", "failed", "stopped", "new", or "interrupted" for a run whose
+        status says running but whose process is gone (killed) or silent for STALE_SECONDS."""
+        status = self.status
+        state = status.get("state", "new")
+        if state == "running" and not _alive(status):
+            return "interrupted"
+        return state
+
+    def request_stop(self) -> None:
+        """Ask a training in progress to stop gracefully after its current batch."""
+        (self.path / files.STOP).touch()
+
+    def load_model(self, compile: bool = False):
+        """The best checkpoint (``model.keras``) loaded in Keras' safe mode.
+
+        The file's sha256 must equal the one in ``model.json``; Lambda layers, unknown custom
+        objects and legacy ``.h5`` files are refused (:class:`RunError`).
+        """
+        from cvd_explorer.runs.safe_load import load_model_file
+
+        model_path = self.path / files.MODEL
+        for attempt in range(3):
+            info = self.model_info
+            if info is None or not model_path.is_file():
+                raise RunError(f"{self.path} has no model yet: the first epoch has not finished")
+            try:
+                return load_model_file(model_path, info.get("sha256"), compile=compile)
+            except RunError as exc:
+                # model.keras and model.json are replaced one after the other while training;
+                # a reader can fall between the two. Retry then, otherwise report the change.
+                if "changed since" not in str(exc) or self.status.get("state") != "running" or attempt == 2:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    def _read_json(self, name: str, missing_ok: bool = False) -> Any:
+        path = self.path / name
+        try:
+            return read_json(path)
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise RunError(f"{path} is missing; the run directory is incomplete") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
+
+
+def _float(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def _alive(status: dict[str, Any]) -> bool:
+    """Whether a "running" status belongs to a live process (best effort)."""
+    pid, host = status.get("pid"), status.get("host")
+    if isinstance(pid, int) and host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+    try:
+        beat = datetime.fromisoformat(status["heartbeat"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return True
+    return time.time() - beat < STALE_SECONDS
