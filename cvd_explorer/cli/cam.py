@@ -1,0 +1,154 @@
+"""`cvd-explorer cam`: CAM overlays, a depth strip and the raw maps for a few images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "cam"
+HELP = "write CAM overlays, a depth strip and the maps (.npz) for images"
+ORDER = 50
+DESCRIPTION = """\
+Explain a model's decision on one or more images, layer by layer.
+
+The model comes from a training run (--run RUN: RUN/model.keras, input size and class names from
+the run) or a Keras v3 file (--model FILE.keras, loaded in safe mode; legacy .h5 files are
+refused). Images are squashed to the model's input size, as in training.
+
+For each image, OUT gets:
+  <stem>_<layer>.png    the CAM over the image, one per layer asked (default: the last conv layer)
+  <stem>_depth.png      up to 8 layers evenly spaced from shallow to deep (with --all or several layers)
+  <stem>.npz            the maps {layer: (H, W) float32 in [0, 1]}, plus prob and logit
+and OUT/cam.json lists the files, the predictions and the settings.
+
+Targets: predicted (default), a class name (cat/dog, or the run's class names), or a class index.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``cam`` options."""
+    from cvd_explorer.explain.cam import METHODS
+
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", metavar="RUN", help="training run directory (uses RUN/model.keras)")
+    source.add_argument("--model", metavar="FILE.keras", help="Keras v3 model file (safe mode only)")
+    parser.add_argument("--image", metavar="IMG", action="append", required=True, help="image file (repeatable)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--layers", metavar="L", nargs="+", help="layer names (default: the last conv layer)")
+    which.add_argument("--all", action="store_true", help="every conv layer (one pass for gradient methods)")
+    parser.add_argument("--method", default="gradcam", choices=METHODS, help="CAM method (default: gradcam)")
+    parser.add_argument("--target", default="predicted", help="predicted, a class name or a class index")
+    parser.add_argument("--alpha", type=float, default=0.4, help="heat-map opacity in overlays (default 0.4)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="output folder (created)")
+
+
+def _load(args) -> tuple[object, tuple[str, str] | None]:
+    """Return (model, classes or None)."""
+    from cvd_explorer.errors import ModelError, RunError
+
+    if args.run:
+        from cvd_explorer.runs import Run
+
+        run = Run(args.run)
+        try:
+            return run.load_model(), tuple(run.classes)
+        except RunError:
+            raise
+        except KeyError:
+            return run.load_model(), None
+    path = Path(args.model).expanduser()
+    if path.suffix.lower() == ".h5":
+        raise ModelError(
+            f"{path}: legacy .h5 model files are not loaded (unsafe deserialization); "
+            "re-save the model as .keras with Keras 3 (model.save('model.keras'))"
+        )
+    if path.suffix.lower() != ".keras":
+        raise ModelError(f"{path}: expected a Keras v3 .keras file")
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    from cvd_explorer.runs.safe_load import load_model_file
+
+    try:
+        return load_model_file(path), None
+    except RunError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def _parse_target(text: str):
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the overlays, strips and maps; print one line per image."""
+    import numpy as np
+
+    from cvd_explorer.data.loader import load_image
+    from cvd_explorer.errors import DataError, ModelError
+    from cvd_explorer.explain import compute_cams
+    from cvd_explorer.explain.activations import head_of
+    from cvd_explorer.explain.engine import _logits
+    from cvd_explorer.models import conv_layers
+    from cvd_explorer.render import cam_overlay, depth_strip, to_png
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ModelError(f"--alpha must be in [0, 1], got {args.alpha}")
+    model, classes = _load(args)
+    shape = tuple(model.inputs[0].shape[1:3])
+    if None in shape:
+        raise ModelError(f"model input shape {tuple(model.inputs[0].shape)} has no fixed size; cannot resize images")
+    if args.all:
+        layers = conv_layers(model)
+    elif args.layers:
+        layers = list(args.layers)
+    else:
+        convs = conv_layers(model)
+        if not convs:
+            raise ModelError("the model has no Conv2D layer; pass --layers")
+        layers = [convs[-1]]
+    if args.method == "scorecam" and len(layers) != 1:
+        raise ModelError("scorecam explains one layer at a time; pass --layers with one name")
+    images, stems = [], []
+    for name in args.image:
+        p = Path(name)
+        if not p.is_file():
+            raise DataError(f"image {p} does not exist")
+        images.append(load_image(p, size=shape))
+        stem = p.stem
+        while stem in stems:
+            stem += "_"
+        stems.append(stem)
+    x = np.stack(images).astype(np.float32)
+    target = _parse_target(args.target)
+    cams = compute_cams(model, x, layers, method=args.method, target=target, batch_size=8, classes=classes)
+    head = head_of(model)
+    logits = _logits(model, x, head, 8)
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    names = classes or ("cat", "dog")
+    report = {"method": args.method, "target": args.target, "layers": layers, "images": []}
+    for i, stem in enumerate(stems):
+        files = []
+        for layer in layers:
+            f = out / f"{stem}_{layer}.png"
+            f.write_bytes(to_png(cam_overlay(images[i], cams[layer][i], alpha=args.alpha)))
+            files.append(f.name)
+        if len(layers) > 1:
+            f = out / f"{stem}_depth.png"
+            f.write_bytes(to_png(depth_strip(images[i], {k: v[i] for k, v in cams.items()}, n=8, alpha=args.alpha)))
+            files.append(f.name)
+        z = logits[i]
+        if head.units == 1:
+            prob = float(1 / (1 + np.exp(-z[0])))
+            predicted = names[int(prob >= 0.5)]
+            extra = {"logit": np.float32(z[0]), "prob": np.float32(prob)}
+        else:
+            prob = float(np.max(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
+            predicted = int(np.argmax(z))
+            extra = {"logits": z.astype(np.float32)}
+        np.savez_compressed(out / f"{stem}.npz", **{k: v[i] for k, v in cams.items()}, **extra)
+        files.append(f"{stem}.npz")
+        report["images"].append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
+        print(f"{args.image[i]}: {predicted} ({prob:.3f}) -> {len(files)} files in {out}")
+    (out / "cam.json").write_text(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,69 @@
+"""`cvd-explorer cam` end to end on a tiny saved model."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cvd_explorer.cli import main
+from tests.unit.explain_fixtures import tiny_model
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model("sigmoid", seed=20).save(path)
+    return path
+
+
+@pytest.fixture()
+def image_files(tmp_path):
+    rng = np.random.RandomState(21)
+    paths = []
+    for i, size in enumerate(((40, 30), (16, 16))):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.randint(0, 256, (*size, 3)).astype(np.uint8)).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def test_cam_all_layers_writes_overlays_strip_and_maps(model_file, image_files, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["cam", "--model", str(model_file), "--all", "--method", "layercam", "--target", "dog", "--out", str(out)]
+    for p in image_files:
+        argv += ["--image", p]
+    assert main(argv) == 0
+    assert "img0.png: " in capsys.readouterr().out
+    for stem in ("img0", "img1"):
+        for layer in ("conv_a", "conv_b"):
+            overlay = cv2.imread(str(out / f"{stem}_{layer}.png"))
+            assert overlay.shape == (16, 16, 3)
+        strip = cv2.imread(str(out / f"{stem}_depth.png"))
+        assert strip.shape[1] == 2 * 128
+        maps = np.load(out / f"{stem}.npz")
+        assert maps["conv_b"].shape == (16, 16) and 0 <= maps["conv_b"].min() and maps["conv_b"].max() <= 1
+        assert 0 < float(maps["prob"]) < 1
+    report = json.loads((out / "cam.json").read_text())
+    assert report["layers"] == ["conv_a", "conv_b"] and len(report["images"]) == 2
+
+
+def test_cam_default_layer_is_the_last_conv(model_file, image_files, tmp_path):
+    out = tmp_path / "out"
+    assert main(["cam", "--model", str(model_file), "--image", image_files[0], "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["cam.json", "img0.npz", "img0_conv_b.png"]
+
+
+def test_cam_user_errors_are_one_line(model_file, image_files, tmp_path, capsys):
+    h5 = tmp_path / "old.h5"
+    h5.write_bytes(b"\x89HDF")
+    assert main(["cam", "--model", str(h5), "--image", image_files[0], "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and ".h5" in err and err.count("\n") == 1
+    assert main(["cam", "--model", str(model_file), "--image", image_files[0], "--layers", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert "no layer named 'nope'" in capsys.readouterr().err
+    assert main(["cam", "--model", str(model_file), "--image", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
