@@ -1,0 +1,148 @@
+"""The report's figures as PNG bytes: matplotlib on the Agg canvas (no pyplot state) and
+:mod:`cvd_explorer.render` arrays.
+
+Every function returns PNG bytes; pictures are RGB uint8 ``(H, W, 3)`` arrays.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 100
+
+
+@dataclass(frozen=True)
+class Curves:
+    """One run's history columns, float64 ``(epochs,)`` each (NaN where missing)."""
+
+    label: str
+    epochs: np.ndarray
+    accuracy: np.ndarray
+    val_accuracy: np.ndarray
+    loss: np.ndarray
+    val_loss: np.ndarray
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def _plot(ax, x: np.ndarray, y: np.ndarray, **style) -> None:
+    marker = "o" if len(x) < 12 else None
+    ax.plot(x, y, marker=marker, markersize=4, **style)
+
+
+def training_curves(curves: Sequence[Curves], validation_only: bool = False) -> bytes:
+    """Accuracy and loss against epoch, train solid and validation dashed, one colour per run.
+
+    Args:
+        curves: one :class:`Curves` per run (one for a run's own figure, several to overlay).
+        validation_only: plot only the validation curves (the comparison's overlay).
+    """
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for i, c in enumerate(curves):
+        colour = f"C{i}"
+        prefix = f"{c.label} " if len(curves) > 1 else ""
+        for ax, train, val in ((axes[0], c.accuracy, c.val_accuracy), (axes[1], c.loss, c.val_loss)):
+            if not validation_only:
+                _plot(ax, c.epochs, train, color=colour, linestyle="-", label=f"{prefix}train")
+            _plot(ax, c.epochs, val, color=colour, linestyle="--", label=f"{prefix}validation")
+    for ax, name in zip(axes, ("accuracy", "loss")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(f"{'validation ' if validation_only else ''}{name}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylim(-0.02, 1.02)
+    return _png(fig)
+
+
+def image_panels(rows: Sequence[Sequence[tuple[np.ndarray, str]]], cell_inches: float = 2.2) -> bytes:
+    """A grid of titled pictures, one list of ``(picture, title)`` per row (rows may be ragged).
+
+    Args:
+        rows: pictures RGB uint8 ``(H, W, 3)``; each is shown with its aspect ratio kept.
+        cell_inches: height of one row in inches; widths follow the widest row.
+    """
+    n_cols = max(len(r) for r in rows)
+    aspect = max(p.shape[1] / p.shape[0] for r in rows for p, _ in r)
+    fig = Figure(figsize=(n_cols * cell_inches * min(aspect, 4.0), len(rows) * (cell_inches + 0.45)),
+                 layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), n_cols, squeeze=False))
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if c < len(row):
+                picture, title = row[c]
+                ax.imshow(picture, interpolation="nearest")
+                ax.set_title(title, fontsize=7)
+    return _png(fig)
+
+
+def strips(strips_and_titles: Sequence[tuple[np.ndarray, str]]) -> bytes:
+    """Depth strips (from :func:`cvd_explorer.render.depth_strip`) stacked, each with a title."""
+    width = max(s.shape[1] for s, _ in strips_and_titles)
+    height = sum(s.shape[0] for s, _ in strips_and_titles)
+    scale = min(1.0, 1100 / width)  # inches at DPI: keep the page width readable
+    fig = Figure(figsize=(width * scale / DPI, (height * scale) / DPI + 0.3 * len(strips_and_titles)),
+                 layout="constrained")
+    axes = fig.subplots(len(strips_and_titles), 1, squeeze=False)[:, 0]
+    for ax, (strip, title) in zip(axes, strips_and_titles):
+        ax.imshow(strip, interpolation="nearest")
+        ax.set_title(title, fontsize=8, loc="left")
+        ax.set_axis_off()
+    return _png(fig)
+
+
+def confusion(matrix: np.ndarray, classes: Sequence[str], title: str) -> bytes:
+    """A confusion matrix with its counts: rows the true class, columns the predicted one.
+
+    Args:
+        matrix: ``(C, C)`` int counts, as :func:`cvd_explorer.stats.confusion_matrix` returns.
+        classes: class names in the matrix's order.
+    """
+    matrix = np.asarray(matrix)
+    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, int(matrix.max())))
+    for (i, j), count in np.ndenumerate(matrix):
+        dark = count > matrix.max() / 2
+        ax.text(j, i, str(int(count)), ha="center", va="center", fontsize=12, color="white" if dark else "black")
+    ax.set_xticks(range(len(classes)), [f"predicted {c}" for c in classes])
+    ax.set_yticks(range(len(classes)), [f"true {c}" for c in classes])
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def randomization(steps: Sequence[dict], title: str) -> bytes:
+    """Median Spearman correlation with the trained maps as weights are randomised from the top.
+
+    Args:
+        steps: the list :func:`cvd_explorer.explain.metrics.randomization_check` returns.
+    """
+    fig = Figure(figsize=(7, 3.2), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(steps))
+    ax.plot(x, [s["spearman_median"] for s in steps], marker="o", label="Grad-CAM, partly randomised model")
+    ax.axhline(steps[0]["baseline_median"], color="C3", linestyle="--", label="random maps (baseline)")
+    ax.set_xticks(x, [s["randomized"] for s in steps], rotation=45, ha="right", fontsize=7)
+    ax.set_xlabel("randomised down to (cascading from the head)")
+    ax.set_ylabel("median Spearman vs trained maps")
+    ax.set_ylim(-1.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _png(fig)

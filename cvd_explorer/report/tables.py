@@ -1,0 +1,76 @@
+"""The reference study's results table: for runs (from their summaries) and as the study reported it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cvd_explorer.report.blocks import Cell, Table
+
+# (summary key, row title, format) in the study's order, then what it did not report.
+RESULT_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("max_train_accuracy", "max train accuracy", "{:.4f}"),
+    ("min_train_loss", "min train loss", "{:.4f}"),
+    ("max_val_accuracy", "max validation accuracy", "{:.4f}"),
+    ("min_val_loss", "min validation loss", "{:.4f}"),
+    ("test_accuracy", "test accuracy", "{:.2%}"),
+    ("test_loss", "test loss", "{:.4f}"),
+    ("epochs", "epochs", "{:d}"),
+    ("images_per_s", "images/s (training)", "{:.1f}"),
+)
+
+# DESIGN.md, "Its reported table": the study's numbers, never reproduced here.
+REFERENCE_STUDY: dict[str, dict[str, float]] = {
+    "ResNet50": {
+        "max_train_accuracy": 0.96375, "min_train_loss": 0.0903, "max_val_accuracy": 0.9475,
+        "min_val_loss": 0.1564, "test_accuracy": 0.9380, "test_loss": 0.1692,
+    },
+    "ResNet101": {
+        "max_train_accuracy": 0.9568, "min_train_loss": 0.1212, "max_val_accuracy": 0.9375,
+        "min_val_loss": 0.1708, "test_accuracy": 0.9270, "test_loss": 0.1951,
+    },
+}
+REFERENCE_TITLE = "As reported by the reference study (not reproduced here)"
+
+
+def cell(value: Any, fmt: str) -> Cell:
+    """A number formatted with ``fmt`` (its exact value kept), or a dash when missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return Cell("–")
+    if fmt == "{:d}":
+        value = int(value)
+    return Cell(fmt.format(value), value)
+
+
+def results_table(
+    table_id: str, columns: Sequence[str], summaries: Sequence[Mapping[str, Any]], title: str, caption: str,
+) -> Table:
+    """The study's table with one column per run.
+
+    Args:
+        table_id: element id.
+        columns: column titles (run labels).
+        summaries: each run's ``summary.json`` dict, in column order.
+    """
+    rows = [[Cell(name), *(cell(s.get(key), fmt) for s in summaries)] for key, name, fmt in RESULT_ROWS]
+    return Table(table_id, title, ["", *columns], rows, caption)
+
+
+def reference_table() -> Table:
+    """The reference study's own numbers (DESIGN.md) as it wrote them, in a table titled as not reproduced."""
+    names = list(REFERENCE_STUDY)
+    as_written = {key: fmt if key == "test_accuracy" else "{:.5g}" for key, _, fmt in RESULT_ROWS}
+    rows = [
+        [Cell(name), *(cell(REFERENCE_STUDY[model][key], as_written[key]) for model in names)]
+        for key, name, fmt in RESULT_ROWS
+        if key in REFERENCE_STUDY[names[0]]
+    ]
+    return Table(
+        "reference-study",
+        REFERENCE_TITLE,
+        ["", *names],
+        rows,
+        "Copied from the study's write-up (Kaggle Cats-vs-Dogs, 4,000 test images, one seed each). "
+        "These numbers were not produced by this tool; compare them with the runs above only as a "
+        "reference point.",
+    )

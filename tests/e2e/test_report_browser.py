@@ -1,0 +1,77 @@
+"""The report opens in Chromium with every figure present: each image loads and is not blank."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.unit.report_fixtures import built_report, report_runs  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+# For each <img>: loaded size, and the variance of its pixels drawn on a canvas (0 = blank).
+IMAGE_STATS = """
+() => Array.from(document.images).map(img => {
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  let variance = 0;
+  if (img.naturalWidth > 0) {
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0, sum2 = 0, n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const v = d[i] + d[i + 1] + d[i + 2];
+      sum += v; sum2 += v * v; n += 1;
+    }
+    variance = sum2 / n - (sum / n) ** 2;
+  }
+  return {id: img.closest("figure").id, alt: img.alt, width: img.naturalWidth, complete: img.complete, variance};
+})
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium via Playwright; skipped without it, except under CI=true where it fails."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("install Debian's chromium: apt-get install chromium (CI=true: browser tests must run)")
+        pytest.skip("install Debian's chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_report_opens_with_every_figure(chromium, built_report, artifacts_dir):
+    figure_files = sorted(p.stem for p in (built_report.page.parent / "figures").glob("*.png"))
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(built_report.page.as_uri(), wait_until="load")
+        page.wait_for_function("Array.from(document.images).every(img => img.complete)", timeout=30_000)
+        stats = page.evaluate(IMAGE_STATS)
+        page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
+        assert sorted(s["id"] for s in stats) == figure_files
+        for s in stats:
+            assert s["width"] > 0, f"{s['id']} did not load"
+            assert s["variance"] > 0, f"{s['id']} is blank"
+            assert s["alt"]
+        assert page.title().startswith("Where does the CNN look?")
+        assert page.locator("text=As reported by the reference study (not reproduced here)").count() == 1
+        assert errors == []
+    finally:
+        page.close()
