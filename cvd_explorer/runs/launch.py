@@ -15,6 +15,7 @@ twice.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -259,21 +260,44 @@ def is_alive(pid: int | None) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
-def request_stop(run_dir: str | os.PathLike[str]) -> None:
+def request_stop(run_dir: str | os.PathLike[str], pid: int | None = None, *, wait_seconds: float = 2.0) -> str:
     """Ask the training in ``run_dir`` to stop gracefully after its current batch.
 
-    Creates the ``STOP`` file the training checks after every batch; it then saves, writes
-    status "stopped" and can be resumed. A training still starting removes a STOP file it finds,
-    so call this again while :func:`watch` reports "starting" or the file is gone.
+    Once the run exists (``config.json``), this creates the ``STOP`` file the training checks
+    after every batch; it then saves, writes status "stopped" and can be resumed. A training
+    still starting removes a STOP file it finds, so call this again while :func:`watch` reports
+    "starting" and the file is gone.
+
+    Before ``config.json`` exists a STOP file would make the new run folder look foreign, and
+    there is nothing to save yet: the starting child (``pid``, or the pid of the "launching"
+    status :func:`launch` wrote on this host) gets SIGTERM instead, and once it is gone the
+    status is marked "stopped".
+
+    Returns:
+        "stop file", "signal", or "nothing to stop".
     """
     path = Path(run_dir).expanduser().absolute()
     if (path / files.CONFIG).is_file():
         from cvd_explorer.runs.run import Run
 
         Run(path).request_stop()
-    else:
-        path.mkdir(parents=True, exist_ok=True)
-        (path / files.STOP).touch()
+        return "stop file"
+    status = read_status(path) or {}
+    launching = status.get("phase") == LAUNCHING and status.get("host") == socket.gethostname()
+    if pid is None and launching:
+        pid = status.get("pid")
+    if not is_alive(pid):
+        return "nothing to stop"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_seconds
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = read_status(path) or {}
+    if not is_alive(pid) and status.get("phase") == LAUNCHING and status.get("pid") == pid:
+        stamp = now_iso()
+        write_json(path / files.STATUS, {**status, "state": "stopped", "phase": "stopped", "heartbeat": stamp,
+                                         "updated": stamp})
+    return "signal"
 
 
 def stop_pending(run_dir: str | os.PathLike[str]) -> bool:
@@ -406,8 +430,6 @@ def describe_exit(returncode: int | None) -> str:
     if returncode is None:
         return "unknown exit"
     if returncode < 0:
-        import signal
-
         try:
             return f"signal {signal.Signals(-returncode).name}"
         except ValueError:
