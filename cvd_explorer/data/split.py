@@ -123,6 +123,11 @@ class Manifest:
         return {(row.path, row.label) for row in self.rows}
 
 
+# A binary classifier needs examples of both classes (a folder of cats alone trains to a
+# meaningless 100%).
+MIN_PER_CLASS = 1
+
+
 def split_sizes(n: int) -> tuple[int, int, int]:
     """``(train, val, test)`` sizes for ``n`` images of one class."""
     n_val = int(np.floor(VAL_FRACTION * n + 0.5))
@@ -136,7 +141,17 @@ def make_split(scan_result: ScanResult, seed: int = 0) -> Manifest:
     Each class's sorted paths are permuted by ``numpy.random.default_rng(seed)`` (one generator,
     classes in ``(negative, positive)`` order); the first ``n_val`` go to val, the next
     ``n_test`` to test, the rest to train. Unlabelled files are never included.
+
+    Raises:
+        DataError: a class has fewer than :data:`MIN_PER_CLASS` accepted images.
     """
+    counts = scan_result.counts()
+    small = [f"{name} ({counts.get(name, 0)})" for name in scan_result.classes if counts.get(name, 0) < MIN_PER_CLASS]
+    if small:
+        raise DataError(
+            f"{scan_result.root}: no accepted images of {', '.join(small)}; a cat-vs-dog classifier "
+            "needs images of both classes (see `cvd-explorer scan` for what was found)"
+        )
     rng = np.random.default_rng(seed)
     rows: list[ManifestRow] = []
     for label in scan_result.classes:

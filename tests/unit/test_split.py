@@ -161,3 +161,16 @@ def test_ensure_elsewhere_and_read_only_root(tmp_path, monkeypatch):
         assert not (root / "manifest.csv").exists()
     finally:
         root.chmod(0o755)
+
+
+def test_a_folder_with_one_class_cannot_be_split(tmp_path):
+    from cvd_explorer.data.scan import scan
+    from cvd_explorer.data.split import make_split
+
+    from .data_fixtures import save
+
+    for i in range(5):
+        save(tmp_path / "train" / f"cat.{i}.jpg")
+    (tmp_path / "train" / "dog.0.jpg").write_bytes(b"")  # the only dog is rejected
+    with pytest.raises(DataError, match=r"no accepted images of dog \(0\)"):
+        make_split(scan(tmp_path))
