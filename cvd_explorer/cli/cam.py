@@ -28,7 +28,7 @@ Targets: predicted (default), a class name (cat/dog, or the run's class names), 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``cam`` options."""
-    from cvd_explorer.explain.cam import METHODS
+    from cvd_explorer.explain.names import METHODS
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN", help="training run directory (uses RUN/model.keras)")

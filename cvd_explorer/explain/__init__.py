@@ -10,9 +10,27 @@ Metrics live in :mod:`cvd_explorer.explain.metrics`.
 
 from __future__ import annotations
 
-from cvd_explorer.explain.activations import feature_maps
-from cvd_explorer.explain.cam import METHODS
-from cvd_explorer.explain.engine import Explanation, compute_cams, explain_all, normalize_maps
-from cvd_explorer.explain.errors import ExplainError
+import importlib
+
+from cvd_explorer.explain.names import METHODS
+
+# Heavy modules (TensorFlow) load on first use, so `cvd-explorer --help` stays fast.
+_LAZY = {
+    "feature_maps": "cvd_explorer.explain.activations",
+    "Explanation": "cvd_explorer.explain.engine",
+    "compute_cams": "cvd_explorer.explain.engine",
+    "explain_all": "cvd_explorer.explain.engine",
+    "normalize_maps": "cvd_explorer.explain.engine",
+    "ExplainError": "cvd_explorer.explain.errors",
+}
 
 __all__ = ["METHODS", "ExplainError", "Explanation", "compute_cams", "explain_all", "feature_maps", "normalize_maps"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cvd_explorer.explain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

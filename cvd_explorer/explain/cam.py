@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from keras import ops
 
+from cvd_explorer.explain import names
 from cvd_explorer.explain.errors import ExplainError
 
 _EPS = 1e-7
@@ -145,6 +146,7 @@ class EigenCAM(CAMMethod):
 
 _CLASSES = (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, ScoreCAM, EigenCAM)
 METHODS: tuple[str, ...] = tuple(cls.name for cls in _CLASSES)
+assert METHODS == names.METHODS, "cvd_explorer.explain.names.METHODS must list the classes above"
 _BY_NAME = {cls.name: cls for cls in _CLASSES}
 
 
