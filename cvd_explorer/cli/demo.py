@@ -1,0 +1,201 @@
+"""`cvd-explorer demo`: synthetic data, a small ResNet trained on it, the Explorer in JupyterLab."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "demo"
+HELP = "generate synthetic data, train a small ResNet on it and open the Explorer in JupyterLab"
+ORDER = 1
+DESCRIPTION = """\
+The whole tool in one command, on a laptop CPU:
+
+  1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there);
+  2. train resnet-mini on them into --run with a progress bar (a few minutes on 2 cores;
+     reused when finished, resumed when interrupted);
+  3. start JupyterLab on notebooks/00_demo.ipynb, which opens the Explorer on that run:
+     filter to the misclassified images, slide through the layers, compare CAM methods.
+
+example:
+  cvd-explorer demo                   # then open the URL JupyterLab prints
+  cvd-explorer demo --no-lab          # data and run only
+"""
+
+NOTEBOOK = "00_demo.ipynb"
+RUN_ENV = "CVD_DEMO_RUN"
+SYNTH = dict(n=2000, size=128, seed=0)
+# Used until cvd_explorer.data.synthetic defines DEMO_TRAIN (TrainConfig overrides).
+FALLBACK_TRAIN: dict[str, Any] = dict(
+    arch="resnet-mini", image_size=64, batch_size=32, steps_per_epoch=40, val_steps="all", epochs=8, lr=0.01,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``demo``."""
+    parser.add_argument("--data", default="demo-data", help="synthetic data folder (default ./demo-data)")
+    parser.add_argument("--run", default=os.path.join("demo-runs", "resnet-mini"),
+                        help="run directory (default ./demo-runs/resnet-mini)")
+    parser.add_argument("--port", type=int, default=None, help="JupyterLab port (default: JupyterLab's choice)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    parser.add_argument("--no-lab", action="store_true", help="stop after training (no JupyterLab)")
+
+
+def demo_config():
+    """The demo's :class:`~cvd_explorer.config.TrainConfig`."""
+    from cvd_explorer.config import TrainConfig
+    from cvd_explorer.data import synthetic
+
+    overrides = getattr(synthetic, "DEMO_TRAIN", None) or FALLBACK_TRAIN
+    return TrainConfig(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare data and run, then start JupyterLab (unless ``--no-lab``); returns the exit status."""
+    from cvd_explorer.data.synthetic import generate
+    from cvd_explorer.runs.train import train
+
+    data, run_dir = Path(args.data).absolute(), Path(args.run).absolute()
+    start = time.monotonic()
+    info = generate(data, progress=_progress, **SYNTH)
+    if not info.reused:
+        print(file=sys.stderr)
+    print(f"data: {data} ({'reused' if info.reused else f'written in {time.monotonic() - start:.0f} s'})")
+
+    config = demo_config()
+    print(f"run: {run_dir} ({config.arch}, {config.image_size} px, {config.epochs} epochs x "
+          f"{config.steps_per_epoch} steps)")
+    result = train(config, data, run_dir, resume=run_dir.exists(), progress=True)
+    if result.state != "finished":
+        print(f"the run is {result.state}; run the demo again to continue it", file=sys.stderr)
+        return 1
+    rows = result.predictions or []
+    wrong = sum(not r["correct"] for r in rows)
+    print(f"test accuracy {1 - wrong / max(len(rows), 1):.3f}: {wrong} misclassified of {len(rows)}")
+
+    notebook = notebook_path(run_dir)
+    if args.no_lab:
+        print(f"notebook: {notebook}\nopen it with: {RUN_ENV}={run_dir} jupyter lab {notebook}")
+        return 0
+    return start_lab(notebook, run_dir, args.port, args.no_browser)
+
+
+def notebook_path(run_dir: Path) -> Path:
+    """The demo notebook: the repository's ``notebooks/00_demo.ipynb`` in a source checkout,
+    else a copy written next to the run (the package installed elsewhere)."""
+    import cvd_explorer
+
+    checkout = Path(cvd_explorer.__file__).resolve().parent.parent / "notebooks" / NOTEBOOK
+    if checkout.is_file():
+        return checkout
+    target = run_dir.parent / NOTEBOOK
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(demo_notebook(), indent=1) + "\n", encoding="utf-8")
+    return target
+
+
+def start_lab(notebook: Path, run_dir: Path, port: int | None, no_browser: bool) -> int:
+    """Run ``jupyter lab`` on ``notebook`` with the run passed in ``$CVD_DEMO_RUN``; returns its status."""
+    if shutil.which("jupyter") is None and not _has_module("jupyterlab"):
+        print("JupyterLab is not installed: pip install jupyterlab", file=sys.stderr)
+        return 2
+    cwd = Path.cwd()
+    root = cwd if notebook.is_relative_to(cwd) else notebook.parent
+    cmd = [sys.executable, "-m", "jupyterlab", str(notebook.relative_to(root)), f"--ServerApp.root_dir={root}"]
+    if port is not None:
+        cmd.append(f"--port={port}")
+    if no_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
+        cmd.append("--allow-root")
+    env = dict(os.environ, **{RUN_ENV: str(run_dir)})
+    print("starting JupyterLab (Ctrl+C twice to stop): " + " ".join(cmd[2:]), flush=True)
+    try:
+        return subprocess.call(cmd, env=env, cwd=root)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _progress(done: int, total: int) -> None:
+    if done == total or done % 50 == 0:
+        print(f"\rsynthetic images: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+
+def demo_notebook() -> dict[str, Any]:
+    """The demo notebook as nbformat 4 JSON: kernelspec, a parameter cell, the Explorer, no outputs."""
+
+    ids = iter(f"demo-{i}" for i in range(100))
+
+    def md(text: str) -> dict[str, Any]:
+        return {"cell_type": "markdown", "id": next(ids), "metadata": {},
+                "source": text.strip("\n").splitlines(keepends=True)}
+
+    def code(text: str, tags: list[str] | None = None) -> dict[str, Any]:
+        meta = {"tags": tags} if tags else {}
+        return {"cell_type": "code", "execution_count": None, "id": next(ids), "metadata": meta, "outputs": [],
+                "source": text.strip("\n").splitlines(keepends=True)}
+
+    cells = [
+        md("""
+# Where does the CNN look? The demo
+
+`cvd-explorer demo` generated cartoon cats and dogs, trained a small ResNet (`resnet-mini`, the
+bottleneck blocks and layer names of ResNet50) on them and opened this notebook. Run all cells
+(**Run → Run All Cells**).
+"""),
+        code(f"""
+import os
+
+# The run to explore; `cvd-explorer demo` passes its run in ${RUN_ENV}.
+RUN = os.environ.get("{RUN_ENV}", "../demo-runs/resnet-mini")
+""", tags=["parameters"]),
+        md("""
+## What to look at
+
+1. **Misclassified first.** Click *misclassified*: the count says how many of the test images the
+   model gets wrong. Most of them are the synthetic *hard cases*: a person next to the animal, a
+   cat and a dog together, a box hiding part of the animal. Sort by *confidence* to see the most
+   confident mistakes first.
+2. **Slide through depth.** Drag the layer slider (or focus it and press ←/→). Early layers
+   respond to edges and colour everywhere; deep layers concentrate on the animal, and on wrong
+   predictions they wander off it (the person, the box, the other animal).
+3. **The depth strip** under the views shows the CAM at evenly spaced layers at once: the
+   reference study's figure.
+4. Switch to **block outputs** for one map per residual block, change the **method**
+   (Grad-CAM++, Score-CAM, Eigen-CAM, ...) or the **target** (why *cat*? why *dog*?).
+5. **Export** writes the current view as a PNG and its arrays as `.npz`.
+"""),
+        code("""
+from cvd_explorer import Explorer
+
+explorer = Explorer(RUN)
+explorer
+"""),
+        md("""
+The same panel opens any run trained with `cvd-explorer train`, or a model and arrays:
+`Explorer(model=model, images=images, labels=labels)`.
+"""),
+    ]
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }

@@ -1,0 +1,240 @@
+"""``Session``: a model, its sample table and a bounded per-sample cache of explanations.
+
+The Explorer widget is a view over a Session; the benchmark drives one directly. A sample is
+explained once, every layer of the selected kind in one engine pass
+(:func:`cvd_explorer.explain.explain_all`), and kept in an LRU cache so that moving through
+layers, channels or opacity only composes arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cvd_explorer.explore.cache import LRUCache
+from cvd_explorer.explore.samples import SampleRow, rows_from_arrays, rows_from_predictions
+
+PER_LAYER_METHODS = ("scorecam",)
+
+
+@dataclass
+class SampleExplanation:
+    """What the views of one sample need, computed once.
+
+    Attributes:
+        row: the sample.
+        image: uint8 ``(S, S, 3)``, the model's input pixels.
+        explanation: the engine's :class:`~cvd_explorer.explain.Explanation` for this one image
+            (arrays with a leading batch axis of 1).
+        method: CAM method.
+        target: ``"predicted"`` or a class name.
+        kind: ``"conv"`` or ``"blocks"``.
+    """
+
+    row: SampleRow
+    image: np.ndarray
+    explanation: Any
+    method: str
+    target: str
+    kind: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Layers explained, in depth order."""
+        return tuple(self.explanation.layers)
+
+    def activations(self, layer: str) -> np.ndarray:
+        """float32 ``(h, w, C)`` feature maps of ``layer``."""
+        return self.explanation.activations[layer][0]
+
+    def cam(self, layer: str) -> np.ndarray:
+        """float32 ``(h, w)`` CAM of ``layer`` at native resolution, ReLU'd and scaled to [0, 1]."""
+        return normalize_map(self.explanation.cams[layer][0])
+
+    def channel_weights(self, layer: str) -> np.ndarray:
+        """float32 ``(C,)`` per-channel weights of the CAM method at ``layer``."""
+        return self.explanation.channel_weights[layer][0]
+
+    def nbytes(self) -> int:
+        """Approximate memory held by the arrays, in bytes."""
+        e = self.explanation
+        parts = [*e.activations.values(), *e.cams.values(), *e.channel_weights.values(), self.image]
+        return int(sum(np.asarray(p).nbytes for p in parts))
+
+
+def normalize_map(cam: np.ndarray) -> np.ndarray:
+    """ReLU then divide by the maximum; an all-zero (or non-finite) map gives zeros. float32 ``(h, w)``."""
+    cam = np.nan_to_num(np.maximum(np.asarray(cam, dtype=np.float32), 0.0), nan=0.0, posinf=0.0)
+    peak = float(cam.max()) if cam.size else 0.0
+    return cam / peak if peak > 0 else np.zeros_like(cam)
+
+
+class Session:
+    """A model with its samples, an image loader and the explanation cache.
+
+    Args:
+        model: a built Keras model mapping RGB 0-255 ``(N, S, S, 3)`` to P(positive) ``(N, 1)``.
+        rows: the sample table.
+        classes: ``(negative, positive)`` class names.
+        load: returns the uint8 ``(S, S, 3)`` pixels of a row; may raise
+            :class:`~cvd_explorer.data.loader.ImageLoadError`.
+        cache_size: samples kept in the explanation cache.
+        source: short text naming where the samples come from (shown in the panel).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        rows: Sequence[SampleRow],
+        classes: tuple[str, str],
+        load: Callable[[SampleRow], np.ndarray],
+        cache_size: int = 8,
+        source: str = "",
+    ) -> None:
+        from cvd_explorer.models import block_outputs, conv_layers
+
+        self.model = model
+        self.rows = list(rows)
+        self.classes = (str(classes[0]), str(classes[1]))
+        self._load = load
+        self.source = source
+        self.cache: LRUCache[SampleExplanation] = LRUCache(cache_size)
+        self.layer_sets = {"conv": tuple(conv_layers(model)), "blocks": tuple(block_outputs(model))}
+        self._shapes: dict[str, tuple[int, ...] | None] = {}
+        self._by_key = {r.key: r for r in self.rows}
+        self._lock = threading.Lock()  # one engine call at a time
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_run(cls, run: Any, cache_size: int = 8) -> "Session":
+        """Open a :class:`~cvd_explorer.runs.Run` with predictions.
+
+        Raises:
+            RunError: the run has no predictions yet, or no model.
+        """
+        from cvd_explorer.data.loader import load_image
+        from cvd_explorer.errors import RunError
+
+        predictions = run.predictions
+        if predictions is None:
+            state = run.state
+            if state == "running":
+                status = run.status
+                raise RunError(
+                    f"training in progress (epoch {status.get('epoch', '?')}/{status.get('epochs', '?')}): "
+                    f"{run.path} has no predictions yet; they are written when training ends"
+                )
+            raise RunError(f"no predictions yet: run `cvd-explorer evaluate {run.path}`")
+        model = run.load_model()
+        size = int(run.config.image_size)
+        return cls(
+            model,
+            rows_from_predictions(predictions),
+            tuple(run.classes),
+            lambda row: load_image(row.key, size=(size, size)),
+            cache_size=cache_size,
+            source=f"run {run.name} ({run.config.arch}, {size} px)",
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        model: Any,
+        images: Any,
+        labels: Sequence[Any] | None = None,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
+        classes: tuple[str, str] = ("cat", "dog"),
+        cache_size: int = 8,
+    ) -> "Session":
+        """Samples given as arrays: ``images`` float or uint8 ``(N, S, S, 3)`` RGB 0-255.
+
+        Predictions are computed here with ``model.predict``; ``labels`` are class names or
+        0/1 (1 = ``classes[1]``); ``paths`` name the samples.
+        """
+        x = np.asarray(images)
+        if x.ndim != 4 or x.shape[-1] != 3:
+            raise ValueError(f"images must have shape (N, H, W, 3), got {x.shape}")
+        out = np.asarray(model.predict(x.astype(np.float32), batch_size=32, verbose=0), dtype=np.float64)
+        probs = out[:, -1] if out.ndim == 2 and out.shape[1] == 2 else out.reshape(len(x), -1)[:, 0]
+        keys = None if paths is None else [os.fspath(p) for p in paths]
+        rows = rows_from_arrays(probs, classes, labels, keys)
+        pixels = np.clip(x, 0, 255).astype(np.uint8) if x.dtype != np.uint8 else x
+        return cls(model, rows, classes, lambda row: pixels[row.index], cache_size, f"{len(x)} images")
+
+    # ----------------------------------------------------------------- queries
+    def row(self, key: str) -> SampleRow:
+        """The row whose key (path or name) is ``key``; KeyError otherwise."""
+        if key in self._by_key:
+            return self._by_key[key]
+        matches = [r for r in self.rows if r.name == key]
+        if len(matches) == 1:
+            return matches[0]
+        raise KeyError(f"no sample {key!r}")
+
+    def image(self, row: SampleRow) -> np.ndarray:
+        """uint8 ``(S, S, 3)`` pixels of ``row`` (raises ImageLoadError for a broken file)."""
+        return self._load(row)
+
+    def layer_shape(self, layer: str) -> tuple[int, ...] | None:
+        """``(h, w, C)`` output shape of ``layer`` for this model's input size, if static."""
+        if layer not in self._shapes:
+            from cvd_explorer.models import find_layer
+
+            try:
+                shape = tuple(find_layer(self.model, layer)[0].output.shape[1:])
+                self._shapes[layer] = shape if all(isinstance(d, int) for d in shape) else None
+            except Exception:  # layer reused or without a single output: the label omits the shape
+                self._shapes[layer] = None
+        return self._shapes[layer]
+
+    @staticmethod
+    def cache_key(row: SampleRow, method: str, target: str, kind: str, layer: str | None) -> tuple:
+        """Cache key of one explanation (the layer matters only for per-layer methods)."""
+        return (row.key, method, target, kind, layer if method in PER_LAYER_METHODS else None)
+
+    def cached(
+        self, row: SampleRow, method: str, target: str, kind: str, layer: str | None = None
+    ) -> SampleExplanation | None:
+        """The cached explanation, or None (never computes)."""
+        return self.cache.get(self.cache_key(row, method, target, kind, layer))
+
+    def explain(
+        self, row: SampleRow, method: str = "gradcam", target: str = "predicted", kind: str = "conv",
+        layer: str | None = None,
+    ) -> SampleExplanation:
+        """Explain ``row`` at every layer of ``kind`` in one engine pass (cached).
+
+        Per-layer methods (Score-CAM) explain only ``layer``.
+
+        Raises:
+            ImageLoadError: the image cannot be loaded.
+            ExplainError: the model has no layer of that kind, or the engine refuses the input.
+        """
+        from cvd_explorer.explain import ExplainError, explain_all
+
+        key = self.cache_key(row, method, target, kind, layer)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        layers = self.layer_sets.get(kind)
+        if not layers:
+            what = "Conv2D layers" if kind == "conv" else "residual block outputs (convN_blockM_out)"
+            raise ExplainError(f"model {self.model.name!r} has no {what} to explain")
+        if method in PER_LAYER_METHODS:
+            if layer not in layers:
+                raise ExplainError(f"{method} explains one layer at a time; choose one of the {kind} layers")
+            layers = (layer,)
+        image = self.image(row)
+        with self._lock:
+            expl = explain_all(
+                self.model, image[None].astype(np.float32), layers=list(layers), method=method, target=target,
+                classes=self.classes,
+            )
+        result = SampleExplanation(row, image, expl, method, target, kind)
+        self.cache.put(key, result)
+        return result
