@@ -368,7 +368,7 @@ def watch(
     run_dir = Path(run_dir).expanduser().absolute()
     status = read_status(run_dir)
     returncode = launched.poll() if launched is not None else None
-    child_alive = launched is not None and returncode is None and (launched.process is not None or is_alive(launched.pid))
+    child_alive = launched is not None and returncode is None and launched.alive
     tail = log_tail(run_dir, log_lines)
     history = tuple(read_history(run_dir))
     # A status older than our launch belongs to an earlier training of this run.
@@ -380,7 +380,7 @@ def watch(
             return Snapshot("new", log_tail=tail, history=history)
         if child_alive:
             return Snapshot("starting", phase="setup", log_tail=tail, history=history, pid=launched.pid)
-        error = last_error_line(tail) or f"the training process exited with {describe_exit(returncode)} before starting"
+        error = _early_exit_error(tail, returncode)
         return Snapshot("failed", error=error, log_tail=tail, history=history, pid=launched.pid, returncode=returncode)
     state = str(status.get("state") or "new")
     error = str(status.get("error") or "")
@@ -390,11 +390,11 @@ def watch(
                       steps_per_epoch=_int(status.get("steps_per_epoch")), log_tail=tail, history=history, pid=pid)
         if _running(status, launched, child_alive):
             return Snapshot("starting", phase=LAUNCHING, **common)
-        error = last_error_line(tail) or f"the training process exited with {describe_exit(returncode)} before starting"
+        error = _early_exit_error(tail, returncode)
         return Snapshot("failed", error=error, returncode=returncode, **common)
     if state == "running" and not _running(status, launched, child_alive):
         state = "interrupted"
-        how = describe_exit(returncode) if returncode is not None else "no final status"
+        how = describe_exit(returncode) if returncode is not None else "process gone"
         error = (f"the training process (pid {pid}) ended without a final status ({how}); "
                  "resume the run to continue from its last completed epoch")
     elif state == "failed" and not error:
@@ -447,6 +447,21 @@ def last_error_line(text: str) -> str:
         if head.endswith(("Error", "Exception")) and " " not in head and ":" in stripped:
             return stripped
     return ""
+
+
+def _early_exit_error(tail: str, returncode: int | None) -> str:
+    """Why a child ended before training: its last error line since launch, else its exit."""
+    found = last_error_line(_since_launch(tail))
+    return found or f"the training process exited with {describe_exit(returncode)} before starting"
+
+
+def _since_launch(tail: str) -> str:
+    """The part of a log tail written since the last :func:`launch` line."""
+    marker = tail.rfind(" launching: ")
+    if marker < 0:
+        return tail
+    end = tail.find("\n", marker)
+    return "" if end < 0 else tail[end + 1:]
 
 
 def _running(status: dict[str, Any], launched: Launch | None, child_alive: bool) -> bool:

@@ -1,0 +1,480 @@
+"""TrainingPanel: configure, start, watch, stop and resume a training from a notebook.
+
+The training runs as a detached `cvd-explorer train` child process (see
+:mod:`cvd_explorer.runs.launch`); the panel only reads the run directory, every ~1 s on a
+background thread, so the kernel stays responsive and a crashed training never kills it.
+Closing the panel (or the kernel) leaves the training running; ``TrainingPanel(run_dir)``
+reattaches to it later.
+
+Layout, top to bottom: the form (architecture, epochs, image size, batch size, learning rate,
+steps per epoch, validation steps, data folder, run folder; each with its validation message);
+Start/Resume and Stop; state; progress bar and its line (epoch, step, ETA, images/s); the error
+area; the curves; the log tail.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+
+from cvd_explorer.config import ARCHITECTURES, TrainConfig
+from cvd_explorer.errors import CvdError, RunError
+from cvd_explorer.render_curves import curves_png
+from cvd_explorer.runs import files
+from cvd_explorer.runs.io import read_json
+from cvd_explorer.runs.launch import Launch, Snapshot, format_duration, launch, request_stop, stop_pending, watch
+from cvd_explorer.widgets._errors import ErrorArea
+
+# form field -> TrainConfig field (the two folders are not config fields)
+CONFIG_FIELDS = ("arch", "epochs", "image_size", "batch_size", "lr", "steps_per_epoch", "val_steps")
+_BAR_STYLE = {"finished": "success", "stopped": "warning", "failed": "danger", "interrupted": "danger"}
+_STATE_TEXT = {
+    "new": "ready",
+    "starting": "starting (loading TensorFlow, building the model)…",
+    "running": "running",
+    "finished": "finished",
+    "stopped": "stopped; press Resume to continue",
+    "failed": "failed",
+    "interrupted": "interrupted (the training process is gone); press Resume to continue",
+}
+_MSG_STYLE = "color:#a40000;font-size:90%"
+
+
+class TrainingPanel:
+    """A form that starts `cvd-explorer train` as a child process, and a live view of the run.
+
+    Args:
+        config_or_run_dir: a :class:`TrainConfig` (or its dict) to fill the form with; or a run
+            directory: an existing run is reopened (its config, data folder, progress; a
+            running training is reattached and Stop works); a new folder becomes the run folder.
+            None: the reference study's defaults.
+        data: the data folder (default: the run's recorded one, when reopening).
+        out: the run folder (default: ``config_or_run_dir`` when it is a folder).
+        poll_seconds: how often the background thread reads the run directory.
+        background: poll on a background thread while a training is active (False: only
+            :meth:`refresh` updates the panel; for tests and scripts).
+
+    Test handles: the form fields ``arch``, ``epochs``, ``image_size``, ``batch_size``, ``lr``,
+    ``steps_per_epoch``, ``val_steps``, ``data_folder``, ``run_folder`` and their ``messages``;
+    ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
+    ``curves_image``, ``log_view``, ``error``; :attr:`state`, :attr:`snapshot`,
+    :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
+    """
+
+    def __init__(
+        self,
+        config_or_run_dir: TrainConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        data: str | os.PathLike[str] | None = None,
+        out: str | os.PathLike[str] | None = None,
+        poll_seconds: float = 1.0,
+        background: bool = True,
+    ) -> None:
+        base, data, out = _resolve_source(config_or_run_dir, data, out)
+        self._base = base
+        self.poll_seconds = float(poll_seconds)
+        self.background = background
+        self._lock = threading.RLock()
+        self._launch: Launch | None = None
+        self._snapshot = Snapshot("new")
+        self._curves_key: object = None
+        self._stop_requested = False
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors: dict[str, str] = {}
+        self._mode = "new"
+
+        wide = {"description_width": "120px"}
+        self.arch = W.Dropdown(options=list(ARCHITECTURES), value=base.arch, description="architecture", style=wide)
+        self.epochs = W.IntText(value=base.epochs, description="epochs", continuous_update=True, style=wide)
+        self.image_size = W.IntText(value=base.image_size, description="image size (px)", continuous_update=True,
+                                    style=wide)
+        self.batch_size = W.IntText(value=base.batch_size, description="batch size", continuous_update=True,
+                                    style=wide)
+        self.lr = W.FloatText(value=base.lr, description="learning rate", continuous_update=True, style=wide)
+        self.steps_per_epoch = W.IntText(value=base.steps_per_epoch, description="steps per epoch",
+                                         continuous_update=True, style=wide)
+        self.val_steps = W.Text(value=str(base.val_steps), description="val steps (N|all)", style=wide)
+        self.data_folder = W.Text(value=str(data or ""), description="data folder", placeholder="folder of images",
+                                  style=wide, layout=W.Layout(width="520px"))
+        self.run_folder = W.Text(value=str(out or ""), description="run folder", placeholder="where the run is written",
+                                 style=wide, layout=W.Layout(width="520px"))
+        self.fields: dict[str, W.ValueWidget] = {
+            "arch": self.arch, "epochs": self.epochs, "image_size": self.image_size, "batch_size": self.batch_size,
+            "lr": self.lr, "steps_per_epoch": self.steps_per_epoch, "val_steps": self.val_steps,
+            "data": self.data_folder, "out": self.run_folder,
+        }
+        self.messages: dict[str, W.HTML] = {name: W.HTML("") for name in self.fields}
+
+        self.start_button = W.Button(description="Start", button_style="primary", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
+        self.status = W.HTML(_status_html("new", ""))
+        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="0/0")
+        self.progress_text = W.HTML("")
+        self.error = ErrorArea()
+        self.curves_image = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.log_view = W.HTML("")
+        self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
+                                       tooltip="show the last lines of log.txt")
+
+        form = W.VBox([W.HBox([widget, self.messages[name]]) for name, widget in self.fields.items()])
+        self.root = W.VBox([
+            form,
+            W.HBox([self.start_button, self.stop_button, self.show_log, self.status]),
+            W.HBox([self.progress, self.progress_text]),
+            self.error.widget,
+            self.curves_image,
+            self.log_view,
+        ])
+        self.root.add_class("cvd-training-panel")
+
+        guard = self.error.guard
+        for widget in self.fields.values():
+            widget.observe(guard("form")(lambda _c: self._validate()), "value")
+        self.run_folder.observe(guard("run folder")(self._on_run_folder), "value")
+        self.start_button.on_click(guard("start")(lambda _b: self.start()))
+        self.stop_button.on_click(guard("stop")(lambda _b: self.stop()))
+        self.show_log.observe(guard("log")(lambda _c: self._show_log(self._snapshot)), "value")
+
+        self._validate()
+        self.refresh()
+        if self._snapshot.active:
+            self._ensure_polling()
+
+    # ------------------------------------------------------------------ display
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.root._repr_mimebundle_(**kwargs)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state(self) -> str:
+        """State of the run as last read: new, starting, running, finished, stopped, failed, interrupted."""
+        return self._snapshot.state
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The last :class:`~cvd_explorer.runs.launch.Snapshot` read from the run directory."""
+        return self._snapshot
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder of the form (absolute), or None when empty."""
+        text = self.run_folder.value.strip()
+        return Path(text).expanduser().absolute() if text else None
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Validation messages by field name ({} when the form is valid)."""
+        return dict(self._errors)
+
+    @property
+    def mode(self) -> str:
+        """What Start does: "new" (start a run) or "resume" (continue the run in the run folder)."""
+        return self._mode
+
+    @property
+    def config(self) -> TrainConfig | None:
+        """The config the form describes, or None while a field is invalid."""
+        config, _ = self._read_form()
+        return config
+
+    def start(self) -> Launch:
+        """Start (or resume) the training the form describes, as a detached child process.
+
+        Raises:
+            RunError: the form is invalid or a training is already active.
+        """
+        with self._lock:
+            self.refresh()
+            self._validate()
+            if self._snapshot.active:
+                raise RunError("a training is already running in this run folder")
+            config, errors = self._read_form()
+            if errors or config is None:
+                raise RunError("; ".join(errors.values()) or "the form is invalid")
+            resume = self._mode == "resume"
+            data = self.data_folder.value.strip() or None
+            self.error.clear()
+            self._stop_requested = False
+            self._launch = launch(config, data, self.run_dir, resume=resume)
+            self._set_running(True)
+        self.refresh()
+        self._ensure_polling()
+        return self._launch
+
+    def stop(self) -> None:
+        """Ask the training to stop gracefully after its current batch (resumable afterwards)."""
+        with self._lock:
+            if self.run_dir is None or not self._snapshot.active:
+                return
+            self._stop_requested = True
+            request_stop(self.run_dir, self._child_pid())
+            self.stop_button.disabled = True
+            self.status.value = _status_html(self._snapshot.state, "stopping after the current batch…")
+
+    def refresh(self) -> Snapshot:
+        """Read the run directory once and update the panel (the poller calls this every ~1 s)."""
+        with self._lock:
+            out = self.run_dir
+            if out is None:
+                return self._snapshot
+            snap = watch(out, self._launch)
+            if self._stop_requested and snap.active and not stop_pending(out):
+                request_stop(out, self._child_pid(), wait_seconds=0.2)  # a starting training removes STOP
+            self._snapshot = snap
+            self._show(snap)
+            return snap
+
+    def wait(self, timeout: float | None = 600.0, states: tuple[str, ...] | None = None) -> str:
+        """Refresh until the training has ended (or reached one of ``states``); returns the state.
+
+        Raises:
+            TimeoutError: still not there after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snap = self.refresh()
+            if (states is not None and snap.state in states) or (states is None and not snap.active):
+                return snap.state
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"training still {snap.state!r} after {timeout} s")
+            time.sleep(min(0.5, self.poll_seconds))
+
+    def close(self) -> None:
+        """Stop polling and close the widgets. A running training keeps running."""
+        self._closed.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        _close_tree(self.root)
+
+    def _child_pid(self) -> int | None:
+        """Pid of the training process this panel started, if it still runs."""
+        return self._launch.pid if self._launch is not None and self._launch.alive else None
+
+    # ------------------------------------------------------------------ polling
+    def _ensure_polling(self) -> None:
+        if not self.background or self._closed.is_set():
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._poll, name="cvd-training-panel", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._closed.wait(self.poll_seconds):
+            try:
+                snap = self.refresh()
+            except Exception as exc:  # shown in the panel; polling goes on
+                self.error.show(exc, "reading the run")
+                continue
+            if not snap.active:
+                return
+
+    # ------------------------------------------------------------------ form
+    def _read_form(self) -> tuple[TrainConfig | None, dict[str, str]]:
+        """The form's config (None if invalid) and the messages of the invalid fields."""
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {name: self.fields[name].value for name in CONFIG_FIELDS}
+        text = str(values["val_steps"]).strip()
+        values["val_steps"] = text if text == "all" else _int_or_text(text)
+        for name in CONFIG_FIELDS:  # one field at a time, so each shows its own message
+            try:
+                self._base.replace(**{name: values[name]})
+            except CvdError as exc:
+                errors[name] = str(exc)
+        config = None
+        if not errors:
+            try:
+                config = self._base.replace(**values)
+            except CvdError as exc:
+                first = str(exc).split(" ", 1)[0]
+                errors[first if first in self.fields else "arch"] = str(exc)
+        errors.update(self._check_folders(config, errors))
+        return (config if not errors else None), errors
+
+    def _check_folders(self, config: TrainConfig | None, errors: dict[str, str]) -> dict[str, str]:
+        """Messages for the data and run folders; sets ``self._mode``."""
+        found: dict[str, str] = {}
+        self._mode = "new"
+        out = self.run_dir
+        if out is None:
+            found["out"] = "run folder: give a folder for the run"
+        elif out.exists() and not out.is_dir():
+            found["out"] = f"run folder {out} is a file"
+        elif (out / files.CONFIG).is_file():
+            recorded = _recorded_config(out)
+            if recorded is None:
+                found["out"] = f"run folder {out} holds a damaged run (config.json unreadable)"
+            elif config is not None:
+                differ = [f.name for f in fields(TrainConfig) if f.name != "epochs"
+                          and getattr(config, f.name) != getattr(recorded, f.name)]
+                done = _completed_epochs(out)
+                if differ:
+                    name = differ[0]
+                    found["out"] = (f"run folder holds a different run ({name}={getattr(recorded, name)!r}, "
+                                    f"form has {getattr(config, name)!r}); choose another folder to start a new run")
+                elif config.epochs < done:
+                    found["epochs"] = f"epochs: the run has already done {done} epochs"
+                elif config.epochs == done and self._snapshot.state == "finished":
+                    found["epochs"] = f"epochs: the run finished its {done} epochs; raise epochs to train longer"
+                else:
+                    self._mode = "resume"
+        elif out.is_dir():
+            extra = sorted(p.name for p in out.iterdir() if p.name not in files.STARTUP_FILES | {files.STOP})
+            if extra:
+                found["out"] = f"run folder {out} is not empty and holds no run ({', '.join(extra[:3])})"
+        data = self.data_folder.value.strip()
+        if self._mode == "resume" and not data:
+            pass  # the run's recorded data folder is used
+        elif not data:
+            found["data"] = "data folder: give the folder of images"
+        elif not Path(data).expanduser().is_dir():
+            found["data"] = f"data folder {data} does not exist"
+        return found
+
+    def _validate(self) -> None:
+        with self._lock:
+            _config, errors = self._read_form()
+            self._errors = errors
+            for name, widget in self.messages.items():
+                message = errors.get(name, "")
+                widget.value = f'<span style="{_MSG_STYLE}">{html.escape(message)}</span>' if message else ""
+            self.start_button.description = "Resume" if self._mode == "resume" else "Start"
+            self.start_button.disabled = bool(errors) or self._snapshot.active
+
+    def _on_run_folder(self, _change: dict) -> None:
+        """Another run folder: forget the old one's process and show the new one's state."""
+        with self._lock:
+            if self._snapshot.active:
+                return
+            if self._launch is not None and self._launch.run_dir != self.run_dir:
+                self._launch = None
+            self._curves_key = None
+            self.error.clear()
+        self.refresh()
+
+    def _set_running(self, running: bool) -> None:
+        for name, widget in self.fields.items():
+            widget.disabled = running
+        self.start_button.disabled = running or bool(self._errors)
+        self.stop_button.disabled = not running or self._stop_requested
+
+    # ------------------------------------------------------------------ showing a snapshot
+    def _show(self, snap: Snapshot) -> None:
+        detail = ""
+        if snap.state in ("starting", "running") and self._stop_requested:
+            detail = "stopping after the current batch…"
+        elif snap.state == "running" and snap.phase:
+            detail = snap.phase
+        self.status.value = _status_html(snap.state, detail)
+        self.progress.value = snap.fraction
+        self.progress.description = f"{snap.epoch}/{snap.epochs}" if snap.epochs else ""
+        self.progress.bar_style = _BAR_STYLE.get(snap.state, "info")
+        self.progress_text.value = html.escape(_progress_line(snap))
+        key = tuple((row["epoch"], row["loss"], row["val_loss"]) for row in snap.history)
+        if key != self._curves_key:
+            self.curves_image.value = curves_png(snap.history, title=self.run_dir.name if self.run_dir else "")
+            self._curves_key = key
+        if snap.state in ("failed", "interrupted"):
+            self.error.show(snap.error or f"training {snap.state}", "training")
+        self._show_log(snap)
+        if not snap.active:
+            self._stop_requested = False
+        self._set_running(snap.active)
+        if not snap.active:
+            self._validate()
+
+    def _show_log(self, snap: Snapshot) -> None:
+        visible = self.show_log.value or snap.state in ("failed", "interrupted")
+        if visible and snap.log_tail:
+            self.log_view.value = (
+                '<pre style="font-size:85%;max-height:24em;overflow:auto;background:#f6f6f6;padding:4px">'
+                f"{html.escape(snap.log_tail)}</pre>"
+            )
+        else:
+            self.log_view.value = ""
+
+
+def _close_tree(widget: W.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
+
+
+def _resolve_source(
+    source: Any, data: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None
+) -> tuple[TrainConfig, Any, Any]:
+    """(form config, data folder, run folder) from the constructor's arguments."""
+    if source is None:
+        return TrainConfig(), data, out
+    if isinstance(source, TrainConfig):
+        return source, data, out
+    if isinstance(source, Mapping):
+        return TrainConfig.from_dict(dict(source)), data, out
+    if isinstance(source, (str, os.PathLike)):
+        folder = Path(source).expanduser().absolute()
+        recorded = _recorded_config(folder) if (folder / files.CONFIG).is_file() else None
+        if (folder / files.CONFIG).is_file() and recorded is None:
+            raise RunError(f"{folder} holds a run whose config.json cannot be read")
+        if recorded is not None and data is None:
+            data = _recorded_data_root(folder)
+        return recorded or TrainConfig(), data, out if out is not None else folder
+    raise TypeError(f"TrainingPanel takes a TrainConfig or a run directory, got {type(source).__name__}")
+
+
+def _recorded_config(out: Path) -> TrainConfig | None:
+    try:
+        return TrainConfig.from_dict(read_json(out / files.CONFIG)["config"])
+    except (OSError, ValueError, KeyError, TypeError, CvdError):
+        return None
+
+
+def _recorded_data_root(out: Path) -> str | None:
+    try:
+        return str(read_json(out / files.CONFIG)["data_root"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _completed_epochs(out: Path) -> int:
+    try:
+        return int(read_json(out / files.LAST_DIR / files.LAST_STATE)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _int_or_text(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _status_html(state: str, detail: str) -> str:
+    text = _STATE_TEXT.get(state, state)
+    suffix = f" <span style='color:#666'>({html.escape(detail)})</span>" if detail else ""
+    return f"<b class='cvd-state' data-state='{html.escape(state)}'>{html.escape(text)}</b>{suffix}"
+
+
+def _progress_line(snap: Snapshot) -> str:
+    if snap.state in ("new", "starting"):
+        return ""
+    parts = [f"epoch {snap.epoch}/{snap.epochs}"]
+    if snap.state == "running" and snap.steps_per_epoch:
+        label = "test batch" if snap.phase == "test" else "step"
+        parts.append(f"{label} {snap.step}" + ("" if snap.phase == "test" else f"/{snap.steps_per_epoch}"))
+    if snap.state == "running":
+        parts.append(f"ETA {format_duration(snap.eta_seconds)}")
+    if snap.images_per_s:
+        parts.append(f"{snap.images_per_s:.1f} images/s")
+    parts.append(f"{len(snap.history)} epochs in history")
+    return " · ".join(parts)
