@@ -18,12 +18,12 @@ import multiprocessing
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cvd_explorer.atomic import write_bytes as write_atomic
 from cvd_explorer.data.layout import detect_layout, is_skipped_dir
 from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
 from cvd_explorer.errors import DataError
@@ -89,24 +89,6 @@ class ScanResult:
             "unlabelled": len(self.unlabelled),
             "rejected": [{"path": r.path, "reason": r.reason, "message": r.message} for r in self.rejected],
         }
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def cache_dir() -> Path:

@@ -30,7 +30,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from cvd_explorer.data.scan import ScanResult, scan, write_atomic
+from cvd_explorer.atomic import write_bytes as write_atomic
+from cvd_explorer.data.scan import ScanResult, scan
 from cvd_explorer.errors import DataError
 
 logger = logging.getLogger(__name__)

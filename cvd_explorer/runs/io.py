@@ -17,29 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from cvd_explorer.atomic import _FILE_MODE, fsync_dir, write_bytes  # noqa: F401  (re-exported)
 
-# mkstemp creates files readable by the owner only; run files get the usual permissions instead.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
+
 
 
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with milliseconds (``2024-01-31T12:00:00.123+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders; the rename is durable enough there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -67,25 +52,7 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Atomically replace ``path`` with ``data``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 

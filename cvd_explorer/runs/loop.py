@@ -199,7 +199,7 @@ class TensorBoardLog:
 
     def write(self, row: dict[str, Any]) -> None:
         """Log one history row at step ``epoch``."""
-        tf, step = self._tf, int(row["epoch"])
+        step = int(row["epoch"])
         with self.train.as_default():
             for key in ("loss", "accuracy", "lr", "images_per_s"):
                 if row.get(key) is not None:
