@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/pipeline.py
+	for b in pipeline train cam explorer; do $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)
