@@ -278,9 +278,12 @@ def test_report_sources_use_no_widgets_and_no_pyplot():
         assert "matplotlib.pyplot" not in text and "plt." not in text, path.name
 
 
-@pytest.mark.parametrize(("size", "layer"), [(32, "conv4_block2_out"), (64, "conv5_block1_out")])
-def test_gradcam_layer_is_the_last_block_with_a_map_larger_than_one_pixel(size, layer):
+@pytest.mark.parametrize(("arch", "size", "layer"), [
+    ("resnet50", 32, "conv4_block6_out"),  # conv5 is 1x1 at 32 px
+    ("resnet-mini", 32, "conv5_block1_out"),  # output stride 8: 4x4
+])
+def test_gradcam_layer_is_the_last_block_with_a_map_larger_than_one_pixel(arch, size, layer):
     from cvd_explorer.models import build
     from cvd_explorer.report.run_section import gradcam_layer
 
-    assert gradcam_layer(build("resnet-mini", size)) == layer
+    assert gradcam_layer(build(arch, size)) == layer

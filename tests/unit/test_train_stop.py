@@ -50,17 +50,12 @@ def test_stop_file_and_sigterm_then_resume(tiny_data, tmp_path):
 
 @pytest.mark.timeout(200)
 def test_failure_is_recorded(tiny_data, tmp_path):
-    import shutil
-
-    data = tmp_path / "data"
-    shutil.copytree(tiny_data, data)
     out = tmp_path / "run"
-    first = run_cli("split", str(data))
-    assert first.returncode == 0, first.stderr
-    for jpg in (data / "train").glob("*.jpg"):  # every image now fails to decode
-        jpg.write_bytes(b"broken")
-    result = run_cli("train", "--data", str(data), "--out", str(out), "--quiet", *config_flags(KILLABLE))
+    weights = tmp_path / "broken.weights.h5"
+    weights.write_bytes(b"not an HDF5 file")  # the model cannot be built from it
+    result = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--quiet",
+                     "--weights", str(weights), *config_flags(KILLABLE))
     assert result.returncode != 0
     run = Run(out)
-    assert run.status["state"] == "failed" and run.status["error"]
+    assert run.status["state"] == "failed" and "broken.weights.h5" in run.status["error"]
     assert "Traceback" in (out / "log.txt").read_text()
