@@ -126,8 +126,10 @@ def _open(fh: BinaryIO, path: str | os.PathLike[str], max_pixels: int) -> Image.
     fh.seek(0)
     try:
         im = Image.open(fh, formats=_OPEN_FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, "too-large", str(exc)) from exc
+    except Image.DecompressionBombError as exc:  # PIL's own, larger limit fired first
+        raise ImageLoadError(
+            path, "too-large", f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels, far beyond the limit of {max_pixels:,} ({exc})"
+        ) from exc
     except Exception as exc:  # PIL raises many types on garbage headers
         if known:
             raise ImageLoadError(path, "corrupt", f"broken {known} header ({exc})") from exc
