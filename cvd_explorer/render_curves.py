@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 CURVES = (
     ("accuracy", (("accuracy", "train"), ("val_accuracy", "validation"))),
@@ -45,23 +46,11 @@ def curves_png(
     epochs = [int(row["epoch"]) for row in history]
     for ax, (name, series) in zip(axes, CURVES):
         for key, label in series:
-            points = [(e, float(row[key])) for e, row in zip(epochs, history) if _finite(row.get(key))]
+            points = [(e, float(row[key])) for e, row in zip(epochs, history) if finite(row.get(key))]
             if points:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", markersize=3, label=label)
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("epoch", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, alpha=0.3)
-        if epochs:
-            ax.set_xlim(0.5, max(epochs) + 0.5)
-            ax.xaxis.get_major_locator().set_params(integer=True)
-            ax.legend(fontsize=8, loc="best")
-        else:
-            ax.text(0.5, 0.5, "no completed epoch yet", ha="center", va="center", transform=ax.transAxes,
-                    fontsize=9, color="#777")
-        if name == "accuracy":
-            ax.set_ylim(-0.02, 1.02)
+        style_axes(ax, name, max(epochs) if epochs else None)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -70,5 +59,30 @@ def curves_png(
     return buf.getvalue()
 
 
-def _finite(value: object) -> bool:
+def style_axes(ax: Any, title: str, last_epoch: int | None, legend_size: int = 8) -> None:
+    """Title, epoch axis, grid and legend of one curves panel.
+
+    Args:
+        ax: a matplotlib ``Axes`` with the curves drawn.
+        title: panel title; ``"accuracy"`` also fixes the y range to [0, 1].
+        last_epoch: highest epoch plotted, or None when there is none (the panel says so).
+        legend_size: legend font size.
+    """
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("epoch", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, alpha=0.3)
+    if last_epoch is not None:
+        ax.set_xlim(0.5, last_epoch + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=legend_size, loc="best")
+    else:
+        ax.text(0.5, 0.5, "no completed epoch yet", ha="center", va="center", transform=ax.transAxes,
+                fontsize=9, color="#777")
+    if title == "accuracy":
+        ax.set_ylim(-0.02, 1.02)
+
+
+def finite(value: object) -> bool:
+    """True for an int or float that is neither NaN nor infinite."""
     return isinstance(value, (int, float)) and math.isfinite(value)

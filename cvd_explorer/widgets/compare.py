@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import os
-import threading
 from typing import Any
 
 import ipywidgets as W
@@ -33,18 +32,15 @@ from cvd_explorer.explore.compare import (
     results_table,
 )
 from cvd_explorer.explore.compare_curves import overlaid_curves_png
-from cvd_explorer.explore.views import thumbnail_jpeg
-from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.stats import AGREEMENT_CELLS
-from cvd_explorer.widgets._async import BusyIndicator, Worker
-from cvd_explorer.widgets._errors import ErrorArea
+from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.compare_gallery import PairGallery
 from cvd_explorer.widgets.compare_html import note, pair_title, results_table_html, stats_html
 from cvd_explorer.widgets.compare_side import Side
 from cvd_explorer.widgets.gallery import THUMB_PX
 
 
-class Compare:
+class Compare(Panel):
     """Compare two runs (e.g. ResNet50 and ResNet101) on the same test images.
 
     Args:
@@ -70,6 +66,7 @@ class Compare:
         cache_size: int = 8,
         per_page: int = 12,
     ) -> None:
+        super().__init__(background=background, reload_tooltip="re-read both runs (e.g. after training ends)")
         self._source = (run_a, run_b, data_root)
         self._cache_size = int(cache_size)
         self.sides: tuple[Side, Side] | None = None
@@ -79,19 +76,8 @@ class Compare:
         self._pairs: list[Pair] = []
         self._pair: Pair | None = None
         self._current: tuple[Any, Any] | None = None
-        self._ui = threading.RLock()
-        self._quiet = False
-        self._thumbs: LRUCache[tuple[bytes, bool]] = LRUCache(512)
-
-        self.errors = ErrorArea()
-        self.error = self.errors.widget
-        self.busy_indicator = BusyIndicator()
-        self.busy = self.busy_indicator.widget
-        self.worker = Worker(self.busy_indicator, background=background)
 
         self.title = W.HTML("<b>Compare</b>")
-        self.reload_button = W.Button(description="reload", tooltip="re-read both runs (e.g. after training ends)",
-                                      layout=W.Layout(width="80px"))
         self.notice = W.HTML("")
         self.notice.add_class("cvd-compare-notice")
         self.table_html = W.HTML("")
@@ -128,16 +114,11 @@ class Compare:
         self.root.add_class("cvd-compare")
 
         guard = self.errors.guard
-        self.agreement.observe(guard("agreement")(self._on_agreement), "value")
+        self.agreement.observe(guard("agreement")(self._on_filter), "value")
         self.depth.observe(guard("depth")(self._on_view_settings), "value")
         self.opacity.observe(guard("opacity")(self._on_view_settings), "value")
         self.top_k.observe(guard("top k")(self._on_view_settings), "value")
-        self.reload_button.on_click(guard("reload")(lambda _b: self.reload()))
         self.reload()
-
-    # ------------------------------------------------------------------ display
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.root._repr_mimebundle_(**kwargs)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -180,15 +161,6 @@ class Compare:
         if self.sides is None:
             return (None, None)
         return (self.sides[0].layer(d), self.sides[1].layer(d))
-
-    def wait(self, timeout: float | None = 120.0) -> bool:
-        """Block until pending computations finished; False on timeout."""
-        return self.worker.wait(timeout)
-
-    def close(self) -> None:
-        """Stop the worker thread and close the widgets."""
-        self.worker.close()
-        self.root.close()
 
     def reload(self) -> None:
         """(Re)read both runs: table, curves, pairing, statistics, models; the panel says what is missing."""
@@ -265,23 +237,19 @@ class Compare:
     def _set_counts(self, pairing: Pairing | None) -> None:
         counts = pairing.counts() if pairing is not None else {c: 0 for c in AGREEMENT_CELLS}
         options = [(f"{CELL_TITLES[c].format(a='A', b='B')} ({counts[c]:,})", c) for c in AGREEMENT_CELLS]
-        self._quiet = True
-        try:
-            value = self.agreement.value
+        value = self.agreement.value
+
+        def apply() -> None:
             self.agreement.options = options
             self.agreement.value = value
-        finally:
-            self._quiet = False
+
+        self._set_quiet(apply)
         self.agreement.disabled = pairing is None
         self.agreement.tooltips = [
             "every shared test image", "both runs right", "both runs wrong", "only run A right", "only run B right"
         ]
 
     # ------------------------------------------------------------------ filtering and gallery
-    def _on_agreement(self, _change: dict) -> None:
-        if not self._quiet:
-            self._refilter()
-
     def _refilter(self) -> None:
         if self.pairing is None:
             self._set_pairs([])
@@ -308,23 +276,10 @@ class Compare:
                 side.clear()
                 side.prediction.value = ""
 
-    def _thumbnail(self, pair: Pair) -> tuple[bytes, bool]:
+    def _thumb_image(self, pair: Pair) -> Any:
         from cvd_explorer.data.loader import load_image
 
-        hit = self._thumbs.get(pair.key)
-        if hit is None:
-            try:
-                hit = (thumbnail_jpeg(load_image(pair.key, size=THUMB_PX), THUMB_PX), False)
-            except Exception:  # the loader's message is shown when the sample is selected
-                hit = (thumbnail_jpeg(None, THUMB_PX), True)
-            self._thumbs.put(pair.key, hit)
-        return hit
-
-    def _on_thumb(self, pair: Pair) -> None:
-        try:
-            self.select(pair)
-        except Exception as exc:
-            self.errors.show(exc, "select")
+        return load_image(pair.key, size=THUMB_PX)
 
     # ------------------------------------------------------------------ computing and drawing
     def _on_view_settings(self, _change: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipywidgets as W
+
 from cvd_explorer.explore.compare import Pair
 from cvd_explorer.widgets.gallery import Gallery
 
@@ -33,21 +35,10 @@ class PairGallery(Gallery):
         self.names = names
         super().__init__(thumbnail, on_select, per_page=per_page)
 
-    def show_page(self, page: int) -> None:
-        """Fill the slots with page ``page`` (clamped), with paired badges."""
-        self.page = min(max(int(page), 0), self.pages - 1)
-        start = self.page * self.per_page
-        for slot, ((image, button), box) in enumerate(zip(self.cells, self._boxes)):
-            i = start + slot
-            if i >= len(self.rows):
-                box.layout.visibility = "hidden"
-                continue
-            pair = self.rows[i]
-            data, broken = self._thumbnail(pair)
-            image.value = data
-            button.description, button.button_style, button.tooltip = pair_badge(pair, *self.names, broken=broken)
-            box.layout.visibility = "visible"
-        self.prev.disabled = self.page == 0
-        self.next.disabled = self.page >= self.pages - 1
-        self.page_label.value = f"&nbsp;page {self.page + 1}/{self.pages}&nbsp;"
-        self.mark(self.selected)
+    def _badge(self, pair: Pair, broken: bool) -> tuple[str, str, str]:
+        """Paired badge: what both runs predicted."""
+        return pair_badge(pair, *self.names, broken=broken)
+
+    def _show_box(self, box: W.VBox, visible: bool) -> None:
+        """Hide an unused slot but keep its place in the grid."""
+        box.layout.visibility = "visible" if visible else "hidden"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,18 +23,17 @@ import ipywidgets as W
 import numpy as np
 
 from cvd_explorer.explore import views
-from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows
 from cvd_explorer.explore.session import Session, SampleExplanation
 from cvd_explorer.render import to_png
-from cvd_explorer.widgets._async import BusyIndicator, Worker
-from cvd_explorer.widgets._errors import ErrorArea
-from cvd_explorer.widgets.gallery import THUMB_PX, Gallery
+from cvd_explorer.widgets._panel import Panel
+from cvd_explorer.widgets.explorer_html import prediction_html, titled
+from cvd_explorer.widgets.gallery import Gallery
 
 _NO_LAYERS = "(no layers)"
 
 
-class Explorer:
+class Explorer(Panel):
     """Interactive view of what each layer of a model looks at, per image.
 
     Args:
@@ -73,6 +71,7 @@ class Explorer:
     ) -> None:
         from cvd_explorer.explain import METHODS
 
+        super().__init__(background=background, reload_tooltip="re-read the run (e.g. after training ends)")
         self._source = (run_or_path, model, images, labels, paths, tuple(classes), data_root)
         self._cache_size = int(cache_size)
         self.session: Session | None = None
@@ -83,21 +82,10 @@ class Explorer:
         self._display_key: str | None = None
         self._last_cam: np.ndarray | None = None
         self._last_feature: np.ndarray | None = None
-        self._ui = threading.RLock()
-        self._quiet = False
-        self._thumbs: LRUCache[tuple[bytes, bool]] = LRUCache(512)
-
-        self.errors = ErrorArea()
-        self.error = self.errors.widget
-        self.busy_indicator = BusyIndicator()
-        self.busy = self.busy_indicator.widget
-        self.worker = Worker(self.busy_indicator, background=background)
 
         self.title = W.HTML("<b>Explorer</b>")
         self.count = W.HTML("")
         self.count.add_class("cvd-count")
-        self.reload_button = W.Button(description="reload", tooltip="re-read the run (e.g. after training ends)",
-                                      layout=W.Layout(width="80px"))
         self.filter = W.ToggleButtons(options=list(PREDICTION_FILTERS), value="all", description="prediction")
         self.filter.add_class("cvd-filter")
         self.class_filter = W.Dropdown(options=["all", *classes], value="all", description="true class",
@@ -154,13 +142,13 @@ class Explorer:
                 W.HBox([self.top_k, self.order, self.strip_n]),
                 W.HBox(
                     [
-                        _titled("Grad-CAM overlay", self.cam_image),
-                        _titled("feature maps", self.feature_image),
-                        _titled("prediction", self.prediction),
+                        titled("Grad-CAM overlay", self.cam_image),
+                        titled("feature maps", self.feature_image),
+                        titled("prediction", self.prediction),
                     ],
                     layout=W.Layout(grid_gap="12px"),
                 ),
-                _titled("CAM across depth", self.strip_image),
+                titled("CAM across depth", self.strip_image),
                 W.HBox([self.export_folder, self.export_button, self.export_result], layout=W.Layout(
                     align_items="center")),
             ]
@@ -180,12 +168,7 @@ class Explorer:
         self.order.observe(guard("order")(self._on_feature_settings), "value")
         self.strip_n.observe(guard("depth strip")(self._on_strip_settings), "value")
         self.export_button.on_click(guard("export")(lambda _b: self.export()))
-        self.reload_button.on_click(guard("reload")(lambda _b: self.reload()))
         self.reload()
-
-    # ------------------------------------------------------------------ display
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.root._repr_mimebundle_(**kwargs)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -214,10 +197,6 @@ class Explorer:
         """The cached explanation behind the views shown, or None."""
         return self._current
 
-    def wait(self, timeout: float | None = 120.0) -> bool:
-        """Block until pending computations finished; False on timeout."""
-        return self.worker.wait(timeout)
-
     def reload(self) -> None:
         """(Re)open the source: read the run again, rebuild the sample table and layer list."""
         self.errors.clear()
@@ -245,7 +224,7 @@ class Explorer:
             self._row = row
             self._current = None
             self.gallery.mark(row.key)
-            self.prediction.value = self._prediction_html(row)
+            self.prediction.value = prediction_html(row, self.session.classes[1] if self.session else "positive")
             self.errors.clear()
         self._request()
 
@@ -260,11 +239,6 @@ class Explorer:
         written = " and ".join(f"<code>{html.escape(str(p))}</code>" for p in (png, npz))
         self.export_result.value = f"wrote {written}"
         return png, npz
-
-    def close(self) -> None:
-        """Stop the worker thread and close the widgets."""
-        self.worker.close()
-        self.root.close()
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> Session:
@@ -291,18 +265,7 @@ class Explorer:
                   self.opacity, self.top_k, self.order, self.strip_n, self.export_button):
             w.disabled = not on
 
-    def _set_quiet(self, fn) -> None:
-        self._quiet = True
-        try:
-            fn()
-        finally:
-            self._quiet = False
-
     # ------------------------------------------------------------------ filters and gallery
-    def _on_filter(self, _change: dict) -> None:
-        if not self._quiet:
-            self._refilter()
-
     def _refilter(self) -> None:
         if self.session is None:
             return
@@ -317,36 +280,8 @@ class Explorer:
         elif self._rows:
             self.select(self._rows[0])
 
-    def _thumbnail(self, row: SampleRow) -> tuple[bytes, bool]:
-        hit = self._thumbs.get(row.key)
-        if hit is None:
-            try:
-                hit = (views.thumbnail_jpeg(self.session.image(row), THUMB_PX), False)
-            except Exception:  # the loader's message is shown when the sample is selected
-                hit = (views.thumbnail_jpeg(None, THUMB_PX), True)
-            self._thumbs.put(row.key, hit)
-        return hit
-
-    def _on_thumb(self, row: SampleRow) -> None:
-        try:
-            self.select(row)
-        except Exception as exc:
-            self.errors.show(exc, "select")
-
-    def _prediction_html(self, row: SampleRow) -> str:
-        positive = self.session.classes[1] if self.session else "positive"
-        verdict = {None: "unknown", True: "✓ correct", False: "✗ misclassified"}[row.correct]
-        colour = {None: "#555", True: "#1b7f1b", False: "#b00020"}[row.correct]
-        items = [
-            ("image", html.escape(row.name)),
-            (f"p({html.escape(positive)})", f"{row.prob:.3f}"),
-            ("predicted", html.escape(row.predicted)),
-            ("true label", html.escape(row.label or "?")),
-            ("", f'<b style="color:{colour}">{verdict}</b>'),
-            ("loss", "–" if row.loss != row.loss else f"{row.loss:.3f}"),
-        ]
-        cells = "".join(f"<tr><td style='padding-right:8px;color:#666'>{k}</td><td>{v}</td></tr>" for k, v in items)
-        return f"<table>{cells}</table>"
+    def _thumb_image(self, row: SampleRow) -> np.ndarray:
+        return self.session.image(row)
 
     # ------------------------------------------------------------------ layers
     def _on_layer_kind(self, _change: dict) -> None:
@@ -473,7 +408,3 @@ class Explorer:
             self.feature_image.value = b""
             if not keep_strip:
                 self.strip_image.value = b""
-
-
-def _titled(title: str, widget: W.Widget) -> W.VBox:
-    return W.VBox([W.HTML(f"<span style='color:#444;font-weight:600'>{html.escape(title)}</span>"), widget])

@@ -98,17 +98,25 @@ class Gallery:
         for slot, ((image, button), box) in enumerate(zip(self.cells, self._boxes)):
             i = start + slot
             if i >= len(self.rows):
-                box.layout.display = "none"
+                self._show_box(box, False)
                 continue
             row = self.rows[i]
             data, broken = self._thumbnail(row)
             image.value = data
-            button.description, button.button_style, button.tooltip = badge(row, broken)
-            box.layout.display = None
+            button.description, button.button_style, button.tooltip = self._badge(row, broken)
+            self._show_box(box, True)
         self.prev.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
         self.page_label.value = f"&nbsp;page {self.page + 1}/{self.pages}&nbsp;"
         self.mark(self.selected)
+
+    def _badge(self, row: SampleRow, broken: bool) -> tuple[str, str, str]:
+        """``(text, button_style, tooltip)`` of a row's thumbnail button."""
+        return badge(row, broken)
+
+    def _show_box(self, box: W.VBox, visible: bool) -> None:
+        """Show or hide an unused slot."""
+        box.layout.display = None if visible else "none"
 
     def mark(self, key: str | None) -> None:
         """Outline the thumbnail of the selected row."""
