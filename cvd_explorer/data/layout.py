@@ -6,6 +6,9 @@ Three layouts, tried in this order:
   (Microsoft's download).
 * ``kaggle``: files named ``cat.<n>.<ext>`` / ``dog.<n>.<ext>`` (any case) anywhere below the root
   (Kaggle's ``train/``); other images (Kaggle's ``test1/1.jpg``) are unlabelled.
+* ``split-folders``: folders already split by someone else, ``train/{cats,dogs}``,
+  ``validation/{cats,dogs}`` (split names: train, training, val, valid, validation, test,
+  testing); the class folders are merged across them and the tool makes its own split.
 * ``folders``: exactly two sub-folders holding images, in the root or in a single wrapper folder;
   the folder names sorted are ``(negative, positive)``.
 
@@ -31,6 +34,8 @@ IMAGE_EXTENSIONS = frozenset(
 """File name endings treated as candidate images (case-insensitive); so are names without one."""
 
 EXPECTED = "expected train/cat.1.jpg (Kaggle), PetImages/Cat/1.jpg (Microsoft) or one folder per class"
+SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing"})
+"""Folder names read as an existing split (lower case) by the ``split-folders`` layout."""
 _KAGGLE_NAME = re.compile(r"^(cat|dog)\.\d+\.[^.]+$", re.IGNORECASE)
 
 
@@ -39,7 +44,7 @@ class Layout:
     """What :func:`detect_layout` found.
 
     Attributes:
-        name: ``"kaggle"``, ``"petimages"`` or ``"folders"``.
+        name: ``"kaggle"``, ``"petimages"``, ``"split-folders"`` or ``"folders"``.
         classes: ``(negative, positive)`` class names.
         labelled: ``(relative posix path, class name)`` pairs, sorted by path.
         unlabelled: Candidate images with no class, sorted.
@@ -138,12 +143,28 @@ def _image_dirs(candidates: list[str], prefix: str) -> tuple[list[str], bool]:
     return sorted(names), direct
 
 
+def _split_folders(candidates: list[str], prefix: str, names: list[str]) -> Layout | None:
+    """``train/{a,b}`` + ``validation/{a,b}`` (+ ``test/...``) merged into classes a and b."""
+    if len(names) < 2 or any(name.lower() not in SPLIT_NAMES for name in names):
+        return None
+    inner = {name: _image_dirs(candidates, f"{prefix}{name}/")[0] for name in names}
+    class_sets = {tuple(classes) for classes in inner.values() if classes}
+    if len(class_sets) != 1 or len(next(iter(class_sets))) != 2:
+        return None
+    classes = next(iter(class_sets))
+    folders = {f"{prefix}{split}/{name}/": name for split, found in inner.items() for name in found}
+    return _assign((classes[0], classes[1]), "split-folders", candidates, folders)
+
+
 def _folders(root: Path, candidates: list[str]) -> Layout | None:
     prefix = ""
     names, direct = _image_dirs(candidates, prefix)
     if len(names) == 1 and not direct:
         prefix = names[0] + "/"
         names, _ = _image_dirs(candidates, prefix)
+    presplit = _split_folders(candidates, prefix, names)
+    if presplit is not None:
+        return presplit
     if len(names) > 2:
         where = f"{root / prefix}" if prefix else f"{root}"
         raise DataError(

@@ -96,3 +96,22 @@ def test_unusable_roots(tmp_path, case):
         detect_layout(root)
     message = str(info.value)
     assert str(root) in message and "expected" in message and "\n" not in message
+
+
+def test_folders_already_split_are_merged_by_class(tmp_path):
+    for split, n in (("train", 3), ("validation", 2)):
+        for cls in ("cats", "dogs"):
+            for i in range(n):
+                save(tmp_path / "cats_and_dogs_filtered" / split / cls / f"{cls}.{split}.{i}.jpg")
+    save(tmp_path / "cats_and_dogs_filtered" / "test" / "1.jpg")  # no class folder: unlabelled
+    layout = detect_layout(tmp_path)
+    assert layout.name == "split-folders" and layout.classes == ("cats", "dogs")
+    assert sum(1 for _, c in layout.labelled if c == "cats") == 5
+    assert sum(1 for _, c in layout.labelled if c == "dogs") == 5
+    assert layout.unlabelled == ["cats_and_dogs_filtered/test/1.jpg"]
+
+
+def test_two_class_folders_named_like_splits_stay_classes(tmp_path):
+    for cls in ("train", "test"):  # odd but legal class names, with images directly inside
+        save(tmp_path / cls / "a.jpg")
+    assert detect_layout(tmp_path).name == "folders"
