@@ -6,7 +6,7 @@ is first used.
 
 from __future__ import annotations
 
-import importlib
+from cvd_explorer._lazy import lazy_attributes
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -37,15 +37,4 @@ _LAZY = {
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cvd_explorer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

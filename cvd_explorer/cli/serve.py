@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        _stop(proc)
+        stop_process(proc)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(folder, ignore_errors=True)
@@ -80,13 +80,14 @@ def _on_sigterm_interrupt():
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Ask Voila to shut down (it stops its kernels), kill it if it does not within 15 s."""
+def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Ask a server to shut down (SIGTERM: Voila and JupyterLab stop their kernels); kill it if it
+    has not ended within ``timeout`` seconds."""
     if proc.poll() is not None:
         return
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -104,6 +104,16 @@ def _sniff(head: bytes) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _open_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """The file opened for binary reading; a missing or unreadable file is ``unreadable``."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise ImageLoadError(path, "unreadable", "the file does not exist") from exc
+    except OSError as exc:
+        raise ImageLoadError(path, "unreadable", f"cannot open the file: {exc.strerror or exc}") from exc
+
+
 def _open(fh: BinaryIO, path: str | os.PathLike[str], max_pixels: int) -> Image.Image:
     """Open lazily (header only), refusing unsupported formats and too many pixels."""
     try:
@@ -197,12 +207,7 @@ def load_image(
         ImageLoadError: With ``reason`` in :data:`REASONS`.
     """
     target = _target_size(size) if size is not None else None
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError as exc:
-        raise ImageLoadError(path, "unreadable", "the file does not exist") from exc
-    except OSError as exc:
-        raise ImageLoadError(path, "unreadable", f"cannot open the file: {exc.strerror or exc}") from exc
+    fh = _open_file(path)
     with fh, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bomb warnings are checked by hand; EXIF noise is harmless
         im = _open(fh, path, max_pixels)
@@ -237,12 +242,7 @@ def read_image_size(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_
     Raises:
         ImageLoadError: When the header is unusable (pixel data is not checked).
     """
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError as exc:
-        raise ImageLoadError(path, "unreadable", "the file does not exist") from exc
-    except OSError as exc:
-        raise ImageLoadError(path, "unreadable", f"cannot open the file: {exc.strerror or exc}") from exc
+    fh = _open_file(path)
     with fh, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         im = _open(fh, path, max_pixels)

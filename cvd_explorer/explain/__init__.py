@@ -10,8 +10,7 @@ Metrics live in :mod:`cvd_explorer.explain.metrics`.
 
 from __future__ import annotations
 
-import importlib
-
+from cvd_explorer._lazy import lazy_attributes
 from cvd_explorer.explain.names import METHODS
 
 # Heavy modules (TensorFlow) load on first use, so `cvd-explorer --help` stays fast.
@@ -26,11 +25,4 @@ _LAZY = {
 
 __all__ = ["METHODS", "ExplainError", "Explanation", "compute_cams", "explain_all", "feature_maps", "normalize_maps"]
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cvd_explorer.explain' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

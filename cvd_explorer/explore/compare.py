@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.results import RESULT_METRICS
 from cvd_explorer.stats import (
     AGREEMENT_CELLS,
     Interval,
@@ -26,16 +27,7 @@ from cvd_explorer.stats import (
 )
 
 # (key in summary.json, label shown, "max"/"min"/None: which value is better)
-TABLE_METRICS: tuple[tuple[str, str, str | None], ...] = (
-    ("max_train_accuracy", "max train accuracy", "max"),
-    ("min_train_loss", "min train loss", "min"),
-    ("max_val_accuracy", "max validation accuracy", "max"),
-    ("min_val_loss", "min validation loss", "min"),
-    ("test_accuracy", "test accuracy", "max"),
-    ("test_loss", "test loss", "min"),
-    ("epochs", "epochs", None),
-    ("images_per_s", "images/s", "max"),
-)
+TABLE_METRICS: tuple[tuple[str, str, str | None], ...] = tuple((m.key, m.label, m.better) for m in RESULT_METRICS)
 CELL_TITLES = {
     "all": "all",
     "both_right": "both right",

@@ -6,18 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cvd_explorer.report.blocks import Cell, Table
+from cvd_explorer.results import RESULT_METRICS
 
 # (summary key, row title, format) in the study's order, then what it did not report.
-RESULT_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("max_train_accuracy", "max train accuracy", "{:.4f}"),
-    ("min_train_loss", "min train loss", "{:.4f}"),
-    ("max_val_accuracy", "max validation accuracy", "{:.4f}"),
-    ("min_val_loss", "min validation loss", "{:.4f}"),
-    ("test_accuracy", "test accuracy", "{:.2%}"),
-    ("test_loss", "test loss", "{:.4f}"),
-    ("epochs", "epochs", "{:d}"),
-    ("images_per_s", "images/s (training)", "{:.1f}"),
-)
+RESULT_ROWS: tuple[tuple[str, str, str], ...] = tuple((m.key, m.label, m.fmt) for m in RESULT_METRICS)
 
 # DESIGN.md, "Its reported table": the study's numbers, never reproduced here.
 REFERENCE_STUDY: dict[str, dict[str, float]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from cvd_explorer._lazy import lazy_attributes
 
 _LAZY = {
     "Compare": "cvd_explorer.widgets.compare",
@@ -12,15 +12,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cvd_explorer.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

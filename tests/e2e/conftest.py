@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cvd_explorer.cli.serve import stop_process
 from tests.widgets.helpers import small_run
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -121,12 +122,7 @@ def lab(chromium_path, run_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
             time.sleep(0.5)
         yield Lab(url, token, root)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -15,8 +15,7 @@ import statistics
 
 from cvd_explorer.runs.run import Run
 from tests.e2e.conftest import REPO
-
-CAM_IMG = "img.cvd-cam"
+from tests.e2e.pages import cam_src, wait_new_cam
 # Records when the CAM <img> gets a new, decoded image (ipywidgets sets src to a blob: URL).
 WATCH_CAM = """
 () => {
@@ -29,19 +28,6 @@ WATCH_CAM = """
     .observe(img, {attributes: true, attributeFilter: ['src']});
 }
 """
-
-
-def cam_src(page) -> str:
-    return page.eval_on_selector(CAM_IMG, "img => img.src")
-
-
-def wait_new_cam(page, before: str, timeout: float = 60_000) -> str:
-    page.wait_for_function(
-        "before => { const i = document.querySelector('img.cvd-cam');"
-        " return i && i.src && i.src !== before && i.complete && i.naturalWidth > 0; }",
-        arg=before, timeout=timeout,
-    )
-    return cam_src(page)
 
 
 def accept_kernel_dialog(page, seconds: float = 3.0) -> None:

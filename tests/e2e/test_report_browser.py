@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.unit.report_fixtures import built_report, report_runs  # noqa: F401
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 
 # For each <img>: loaded size, and the variance of its pixels drawn on a canvas (0 = blank).
 IMAGE_STATS = """
@@ -37,27 +28,10 @@ IMAGE_STATS = """
 """
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium via Playwright; skipped without it, except under CI=true where it fails."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("install Debian's chromium: apt-get install chromium (CI=true: browser tests must run)")
-        pytest.skip("install Debian's chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.mark.slow
-def test_report_opens_with_every_figure(chromium, built_report, artifacts_dir):
+def test_report_opens_with_every_figure(browser, built_report, artifacts_dir):
     figure_files = sorted(p.stem for p in (built_report.page.parent / "figures").glob("*.png"))
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import REPO, _free_port
+from tests.e2e.pages import cam_src, wait_new_cam
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,19 +58,6 @@ def served(chromium_path, run_dir: Path, tmp_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-
-
-def cam_src(page) -> str:
-    return page.eval_on_selector("img.cvd-cam", "img => img.src")
-
-
-def wait_new_cam(page, before: str, timeout: float = 60_000) -> str:
-    page.wait_for_function(
-        "before => { const i = document.querySelector('img.cvd-cam');"
-        " return i && i.src && i.src !== before && i.complete && i.naturalWidth > 0; }",
-        arg=before, timeout=timeout,
-    )
-    return cam_src(page)
 
 
 def test_served_explorer_slider_changes_the_cam(served, browser, artifacts_dir):
