@@ -156,7 +156,9 @@ def test_killed_training_is_reported_interrupted_and_resumable(data_dir: Path, t
     out = tmp_path / "run"
     panel = TrainingPanel(tiny_config(epochs=300), data=data_dir, out=out, background=False)
     launch = panel.start()
-    wait_for(lambda: panel.refresh().history, 150, what="the first epoch in history.csv")
+    # history.csv is written a moment before the epoch's log line: wait for both, then kill
+    wait_for(lambda: panel.refresh().history and "epoch 1/300" in (out / "log.txt").read_text(),
+             150, what="the first epoch in history.csv and log.txt")
     os.kill(launch.pid, signal.SIGKILL)
     assert panel.wait(timeout=30) == "interrupted"
     assert "without a final status" in panel.error.message and "SIGKILL" in panel.error.message
