@@ -19,7 +19,7 @@ _LAZY = {
     "Explanation": "cvd_explorer.explain.engine",
     "compute_cams": "cvd_explorer.explain.engine",
     "explain_all": "cvd_explorer.explain.engine",
-    "normalize_maps": "cvd_explorer.explain.engine",
+    "normalize_maps": "cvd_explorer.explain.maps",
     "ExplainError": "cvd_explorer.explain.errors",
 }
 

@@ -1,11 +1,12 @@
 """compute_cams and explain_all: every requested layer from one forward and one backward pass.
 
-For the gradient methods a traced step (cached per model, layer tuple, method, target kind and
-output size) runs the view of :mod:`cvd_explorer.explain.view` once, takes the gradients of the
-summed per-image target scores with respect to every requested activation in one
-``GradientTape.gradient`` call, combines them per layer with the method (``keras.ops``), and
-resizes and normalises inside the same graph, so only the maps leave it. Eigen-CAM needs the
-forward pass only; Score-CAM is one layer at a time with batched masked forward passes.
+For the gradient methods a traced step (cached per model, layer tuple, method and target kind)
+runs the view of :mod:`cvd_explorer.explain.view` once, takes the gradients of the summed
+per-image target scores with respect to every requested activation in one
+``GradientTape.gradient`` call and combines them per layer with the method (``keras.ops``), so
+only the raw maps at each layer's resolution leave the graph; :mod:`cvd_explorer.explain.maps`
+then resizes and normalises them in numpy. Eigen-CAM needs the forward pass only; Score-CAM is
+one layer at a time with batched masked forward passes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cvd_explorer.explain import _tf_grad
 from cvd_explorer.explain.activations import cached_step, check_images, check_model, head_of, resolve_layers
 from cvd_explorer.explain.cam import CAMMethod, get_method
 from cvd_explorer.explain.errors import ExplainError
+from cvd_explorer.explain.maps import finish_maps
 from cvd_explorer.explain.targets import Target, class_weights, resolve_target, scores
 from cvd_explorer.explain.view import run_view
 
@@ -54,25 +56,7 @@ class Explanation:
     method: str
 
 
-def normalize_maps(maps):
-    """ReLU, then scale each map to [0, 1] by its maximum; an all-zero map stays all zeros.
-
-    Args:
-        maps: ``(N, h, w)`` tensor or array. Returns the same shape, float32.
-    """
-    maps = ops.relu(ops.cast(maps, "float32"))
-    peak = ops.max(maps, axis=(1, 2), keepdims=True)
-    ok = peak > 0
-    return ops.where(ok, maps / ops.where(ok, peak, ops.ones_like(peak)), ops.zeros_like(maps))
-
-
-def _finish(cam, out_hw, normalize: bool):
-    if out_hw is not None:
-        cam = ops.image.resize(cam[..., None], out_hw, interpolation="bilinear")[..., 0]
-    return normalize_maps(cam) if normalize else cam
-
-
-def _grad_step_builder(names, head, method: CAMMethod, target: Target, out_hw, normalize, keep_acts, jit):
+def _grad_step_builder(names, head, method: CAMMethod, target: Target, keep_acts, jit):
     wanted = frozenset(names)
 
     def build(ref):
@@ -91,7 +75,7 @@ def _grad_step_builder(names, head, method: CAMMethod, target: Target, out_hw, n
                 a = ops.cast(a, "float32")
                 g = None if g is None else ops.cast(g, "float32")
                 cam, cw = method.combine(a, g)
-                out_cams[name] = _finish(cam, out_hw, normalize)
+                out_cams[name] = cam
                 out_w[name] = cw
                 if keep_acts:
                     out_a[name] = a
@@ -113,14 +97,15 @@ def _logits_builder(head):
     return build
 
 
+def _joined(arrays: list) -> np.ndarray:
+    """The batches' arrays as one writable numpy array (np.asarray of a tensor is read-only)."""
+    return np.concatenate([np.asarray(a) for a in arrays])
+
+
 def _run_batched(step, x, w, batch_size):
     parts = [step(x[i : i + batch_size], w[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    cams = {k: np.concatenate([np.asarray(p[0][k]) for p in parts]) for k in parts[0][0]}
-    weights = {k: np.concatenate([np.asarray(p[1][k]) for p in parts]) for k in parts[0][1]}
-    acts = {k: np.concatenate([np.asarray(p[2][k]) for p in parts]) for k in parts[0][2]}
-    logits = np.concatenate([np.asarray(p[3]) for p in parts])
-    probs = np.concatenate([np.asarray(p[4]) for p in parts])
-    return cams, weights, acts, logits, probs
+    cams, weights, acts = ({k: _joined([p[j][k] for p in parts]) for k in parts[0][j]} for j in range(3))
+    return cams, weights, acts, _joined([p[3] for p in parts]), _joined([p[4] for p in parts])
 
 
 def _prepare(model, images, layers, method, target, classes, batch_size):
@@ -182,14 +167,12 @@ def compute_cams(
     out_hw = tuple(x.shape[1:3]) if size == "input" else None
     if m.family == "score":
         cam, _ = _score_cam(model, x, names, head, tgt, m, batch_size, top_k)
-        return {names[0]: np.asarray(_finish(cam, out_hw, normalize))}
-    key = ("cams", names, m.name, tgt.key, out_hw, bool(normalize), bool(jit_compile))
-    step = cached_step(
-        model, key, _grad_step_builder(names, head, m, tgt, out_hw, bool(normalize), False, bool(jit_compile))
-    )
+        return {names[0]: finish_maps(cam, out_hw, normalize)}
+    key = ("cams", names, m.name, tgt.key, bool(jit_compile))
+    step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, False, bool(jit_compile)))
     w = class_weights(tgt, len(x), head.units)
     cams, _, _, _, _ = _run_batched(step, x, w, int(batch_size))
-    return cams
+    return {name: finish_maps(cam, out_hw, normalize) for name, cam in cams.items()}
 
 
 def explain_all(
@@ -223,7 +206,7 @@ def explain_all(
         probs = np.asarray(_probs(head, logits))
     else:
         key = ("all", names, m.name, tgt.key)
-        step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, None, False, True, False))
+        step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, True, False))
         w = class_weights(tgt, len(x), head.units)
         cams, weights, acts, logits, probs = _run_batched(step, x, w, int(batch_size))
     if head.units == 1:

@@ -25,6 +25,7 @@ import numpy as np
 from cvd_explorer.explain.activations import check_images, head_of
 from cvd_explorer.explain.engine import _logits, _predicted_weights, compute_cams
 from cvd_explorer.explain.errors import ExplainError
+from cvd_explorer.explain.maps import resize_maps
 from cvd_explorer.explain.targets import class_weights, resolve_target
 from cvd_explorer.models import iter_layers
 
@@ -40,7 +41,7 @@ def _resize_to(cams: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         raise ExplainError(f"cams must have shape (N, h, w), got {cams.shape}")
     if cams.shape[1:] == tuple(hw):
         return cams
-    return np.stack([cv2.resize(c, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR) for c in cams])
+    return resize_maps(cams, hw)
 
 
 def pointing_hits(cams: np.ndarray, masks: np.ndarray, tolerance_px: int = 15) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.explain.maps import normalize_maps_in_place
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import SampleRow, rows_from_arrays, rows_from_predictions
 
@@ -69,9 +70,8 @@ class SampleExplanation:
 
 def normalize_map(cam: np.ndarray) -> np.ndarray:
     """ReLU then divide by the maximum; an all-zero (or non-finite) map gives zeros. float32 ``(h, w)``."""
-    cam = np.nan_to_num(np.maximum(np.asarray(cam, dtype=np.float32), 0.0), nan=0.0, posinf=0.0)
-    peak = float(cam.max()) if cam.size else 0.0
-    return cam / peak if peak > 0 else np.zeros_like(cam)
+    cam = np.nan_to_num(np.asarray(cam, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return normalize_maps_in_place(cam[None])[0]
 
 
 class Session:

@@ -95,6 +95,19 @@ def test_default_layers_are_conv_layers_and_sizes(model, x):
     assert native["conv_a"].shape == (6, 14, 14) and native["conv_b"].shape == (6, 6, 6)
 
 
+def test_input_size_is_keras_bilinear_resize_then_relu_and_peak_scaling(model, x):
+    native = compute_cams(model, x, size="native", normalize=False)
+    cams = compute_cams(model, x)
+    for name, raw in native.items():
+        up = keras.ops.convert_to_numpy(keras.ops.image.resize(raw[..., None], (16, 16), interpolation="bilinear"))[..., 0]
+        up = np.maximum(up, 0)
+        expected = up / up.max(axis=(1, 2), keepdims=True)
+        np.testing.assert_allclose(cams[name], expected, atol=1e-5)
+        assert cams[name].dtype == np.float32 and cams[name].flags.writeable
+        assert (cams[name].max(axis=(1, 2)) == 1.0).all()
+        cams[name][:] = 0  # the caller owns the arrays
+
+
 def test_all_zero_map_stays_zero_not_nan(x):
     model = tiny_model(None, seed=9)
     dense = model.get_layer("predictions")
