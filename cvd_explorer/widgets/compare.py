@@ -87,6 +87,7 @@ class Compare(Panel):
                                          description="test images")
         self.agreement.add_class("cvd-agreement")
         self.count = W.HTML("")
+        self.count.add_class("cvd-compare-count")
         self.stats_html = W.HTML("")
         self.gallery = PairGallery(self._thumbnail, self._on_thumb, per_page=per_page)
         self.depth = W.IntSlider(value=100, min=0, max=100, step=1, description="depth %",
