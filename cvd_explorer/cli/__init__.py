@@ -1,7 +1,8 @@
 """`cvd-explorer` command line: one module per subcommand in this package.
 
 Each subcommand module defines ``NAME`` (str), ``HELP`` (one line), ``ORDER`` (int, position in
-``--help``), ``add_arguments(parser)`` and ``run(args) -> int``. Modules are discovered, so adding
+``--help``), ``add_arguments(parser)`` and ``run(args) -> int``, and ``USES_TENSORFLOW = True``
+when it needs TensorFlow (imported first, without its start-up chatter). Modules are discovered, so adding
 a command is adding a file.
 """
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _uses_tensorflow=getattr(module, "USES_TENSORFLOW", False))
     return parser
 
 
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args._uses_tensorflow:
+            from cvd_explorer.quiet_tf import import_tensorflow
+
+            import_tensorflow()
         return int(args._run(args) or 0)
     except CvdError as exc:
         print(f"error: {exc}", file=sys.stderr)

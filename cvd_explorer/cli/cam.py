@@ -9,6 +9,7 @@ from pathlib import Path
 NAME = "cam"
 HELP = "write CAM overlays, a depth strip and the maps (.npz) for images"
 ORDER = 50
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 Explain a model's decision on one or more images, layer by layer.
 

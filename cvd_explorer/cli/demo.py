@@ -15,6 +15,7 @@ from typing import Any
 NAME = "demo"
 HELP = "generate synthetic data, train a small ResNet on it and open the Explorer in JupyterLab"
 ORDER = 1
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 The whole tool in one command, on a laptop CPU:
 

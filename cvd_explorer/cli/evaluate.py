@@ -7,6 +7,7 @@ import argparse
 NAME = "evaluate"
 HELP = "recompute a run's test predictions and summary from its best checkpoint"
 ORDER = 33
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 Load RUN/model.keras (safe mode; its sha256 must match RUN/model.json), predict the test split
 of RUN/manifest.csv and rewrite RUN/predictions.csv and RUN/summary.json. Use --data when the

@@ -7,6 +7,7 @@ import argparse
 NAME = "report"
 HELP = "write an HTML report with the reference study's figures for one or more runs"
 ORDER = 60
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 Reproduce the reference study's figures for each RUN, headless: training curves, the results
 table, feature maps across depth, Grad-CAM on sample cats and dogs and across depth for right and

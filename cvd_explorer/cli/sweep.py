@@ -11,6 +11,7 @@ from cvd_explorer.config import ARCHITECTURES
 NAME = "sweep"
 HELP = "train one run per architecture (the reference comparison), sequentially and resumably"
 ORDER = 31
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 Train RUNS/<arch> for each --arch in turn with the same data, split and settings (the other
 flags are those of `cvd-explorer train`). Re-running the same command resumes: finished runs

@@ -13,6 +13,7 @@ from cvd_explorer.errors import CvdError, RunError
 NAME = "train"
 HELP = "train ResNet50/101 (or a small ResNet) into a run directory; resumable"
 ORDER = 30
+USES_TENSORFLOW = True
 DESCRIPTION = """\
 Train a binary classifier on DATA (scanned and split on first use: DATA/manifest.csv) and
 write everything to the run directory RUN: config.json, manifest.csv, history.csv, model.keras

@@ -1,0 +1,64 @@
+"""Import TensorFlow without its C++ start-up chatter on the terminal.
+
+TensorFlow 2.21 writes several lines to file descriptor 2 while it loads (absl's "All log messages
+before absl::InitializeLog()", the oneDNN notice, and on a machine without a GPU the CUDA driver
+probes), whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The command line imports TensorFlow through
+:func:`import_tensorflow`, which captures descriptor 2 while TensorFlow loads and looks for its
+devices, drops exactly those known lines and replays everything else (warnings, library errors
+on a GPU machine), so nothing useful is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from typing import TextIO
+
+_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|oneDNN custom operations are on"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|computation placer already registered"
+)
+_NO_DRIVER = "Could not find cuda drivers on your machine"
+# Only noise when the machine has no CUDA driver at all; on a GPU machine it is a real problem.
+_NO_GPU_PROBES = re.compile(re.escape(_NO_DRIVER) + r"|failed call to cuInit")
+
+
+def drop_startup_noise(text: str) -> str:
+    """``text`` without TensorFlow's known start-up lines (the CUDA probes only when no driver exists)."""
+    no_driver = _NO_DRIVER in text
+    kept = [
+        line for line in text.splitlines(keepends=True)
+        if not _NOISE.search(line) and not (no_driver and _NO_GPU_PROBES.search(line))
+    ]
+    return "".join(kept)
+
+
+def import_tensorflow(stream: TextIO | None = None) -> None:
+    """Import TensorFlow and list its devices with descriptor 2 captured; replay what is not noise.
+
+    Args:
+        stream: where the kept lines go (default ``sys.stderr``). A second call does nothing.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    stream = stream or sys.stderr
+    for s in (sys.stdout, sys.stderr):
+        s.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probes log here
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            stream.write(drop_startup_noise(captured.read().decode("utf-8", errors="replace")))
+            stream.flush()
