@@ -81,6 +81,7 @@ def test_imagenet_weights_offline_give_a_clear_error(monkeypatch, tmp_path):
         build("resnet-mini", 64, weights="imagenet")
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras' note on the refused file
 def test_weights_file_round_trip_and_missing_file(tmp_path):
     model = build("resnet-mini", 32)
     path = tmp_path / "mini.weights.h5"
