@@ -13,6 +13,7 @@ import keras
 
 from cvd_explorer.errors import ModelError
 from cvd_explorer.layers import CaffePreprocess
+from cvd_explorer.stats import stage_of  # noqa: F401  (layer-name helper, kept importable from here)
 
 ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
 _BLOCK_OUT = re.compile(r"^conv\d+_block\d+_out$")
@@ -114,12 +115,6 @@ def find_layer(model: keras.Model, name: str) -> tuple[keras.layers.Layer, list[
                 continue
             return found, [model, *chain]
     raise ModelError(f"model {model.name!r} has no layer named {name!r}")
-
-
-def stage_of(layer_name: str) -> int | None:
-    """ResNet stage (1-5) from a Keras-style layer name such as ``conv4_block3_2_conv``, else None."""
-    match = re.match(r"^conv(\d+)_", layer_name)
-    return int(match.group(1)) if match else None
 
 
 def _split_weights(arch: str, weights) -> tuple[Path | None, str | Path | None]:

@@ -7,12 +7,12 @@ four agreement cells, and the relative-depth mapping between two ResNets of diff
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from cvd_explorer.models import stage_of
 
 AGREEMENT_CELLS = ("all", "both_right", "both_wrong", "only_a", "only_b")
 
@@ -119,6 +119,12 @@ def agreement_cells(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dic
         "only_a": np.flatnonzero(a & ~b),
         "only_b": np.flatnonzero(~a & b),
     }
+
+
+def stage_of(layer_name: str) -> int | None:
+    """ResNet stage (1-5) from a Keras-style layer name such as ``conv4_block3_2_conv``, else None."""
+    match = re.match(r"^conv(\d+)_", layer_name)
+    return int(match.group(1)) if match else None
 
 
 def layer_at_depth(layers: Sequence[str], depth: float) -> str:
