@@ -37,4 +37,7 @@ _LAZY = {
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+_NEED_TENSORFLOW = {"Explorer", "Compare", "train", "compute_cams", "feature_maps", "explain_all", "build_report",
+                    "build", "conv_layers", "block_outputs"}
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, _NEED_TENSORFLOW)

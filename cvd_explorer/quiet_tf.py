@@ -1,11 +1,12 @@
 """Import TensorFlow without its C++ start-up chatter on the terminal.
 
 TensorFlow 2.21 writes several lines to file descriptor 2 while it loads (absl's "All log messages
-before absl::InitializeLog()", the oneDNN notice, and on a machine without a GPU the CUDA driver
-probes), whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The command line imports TensorFlow through
-:func:`import_tensorflow`, which captures descriptor 2 while TensorFlow loads and looks for its
-devices, drops exactly those known lines and replays everything else (warnings, library errors
-on a GPU machine), so nothing useful is lost.
+before absl::InitializeLog()", the oneDNN and CPU-feature notices, and on a machine without a GPU
+the CUDA driver probes), whatever ``TF_CPP_MIN_LOG_LEVEL`` says; a notebook shows them as red
+stderr. The command line and the panels import TensorFlow through :func:`import_tensorflow`,
+which captures descriptor 2 while TensorFlow loads and lists its devices, drops exactly those
+known lines and replays everything else (warnings, library errors on a GPU machine), so nothing
+useful is lost.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _NOISE = re.compile(
     r"|oneDNN custom operations are on"
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|computation placer already registered"
+    r"|This TensorFlow binary is optimized to use available CPU instructions"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
 )
 _NO_DRIVER = "Could not find cuda drivers on your machine"
 # Only noise when the machine has no CUDA driver at all; on a GPU machine it is a real problem.
@@ -46,6 +49,8 @@ def import_tensorflow(stream: TextIO | None = None) -> None:
     if "tensorflow" in sys.modules:
         return
     stream = stream or sys.stderr
+    # later C++ INFO notices too (warnings and errors stay; a user's own setting wins)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     for s in (sys.stdout, sys.stderr):
         s.flush()
     saved = os.dup(2)
@@ -54,7 +59,9 @@ def import_tensorflow(stream: TextIO | None = None) -> None:
         try:
             import tensorflow as tf
 
-            tf.config.list_physical_devices()  # the CUDA probes log here
+            # the CUDA probes log here; listing does not initialise the devices, so a user can still
+            # call tf.config.experimental.set_memory_growth afterwards
+            tf.config.list_physical_devices()
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

@@ -25,4 +25,4 @@ _LAZY = {
 
 __all__ = ["METHODS", "ExplainError", "Explanation", "compute_cams", "explain_all", "feature_maps", "normalize_maps"]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, {"feature_maps", "Explanation", "compute_cams", "explain_all"})

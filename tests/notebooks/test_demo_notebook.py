@@ -27,6 +27,9 @@ def test_notebook_is_clean_and_current():
 
 def test_notebook_executes_into_an_explorer(run_dir, monkeypatch):
     monkeypatch.setenv(RUN_ENV, str(run_dir))
+    # ipykernel forwards C-level stderr (TensorFlow's) to the notebook, as under JupyterLab, only
+    # when it does not see pytest
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK.parent)}})
@@ -34,6 +37,8 @@ def test_notebook_executes_into_an_explorer(run_dir, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, errors
+    stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, stderr  # no TensorFlow start-up chatter in red under the cells
     views = [o for o in outputs if o.output_type in ("execute_result", "display_data") and WIDGET_VIEW in o.get("data", {})]
     assert len(views) == 1, outputs
     # the widget state saved with the notebook holds the filled-in views (no error shown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -18,8 +19,15 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 def execute(name: str) -> nbformat.NotebookNode:
     """Run a notebook in a fresh python3 kernel (environment inherited) and return it with outputs."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    # ipykernel forwards C-level stderr (TensorFlow's) to the notebook, as under JupyterLab, only
+    # when it does not see pytest
+    current = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    finally:
+        if current is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = current
     return nb
 
 
@@ -41,6 +49,8 @@ def widget_htmls(nb: nbformat.NotebookNode) -> list[str]:
 def assert_clean_run(nb: nbformat.NotebookNode) -> None:
     errors = [o for o in outputs(nb) if o.output_type == "error"]
     assert not errors, errors
+    stderr = [o.text for o in outputs(nb) if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, stderr  # no TensorFlow start-up chatter in red under the cells
     shown = [h for h in widget_htmls(nb) if "⚠" in h]
     assert not shown, shown
 

@@ -15,6 +15,8 @@ WARNING: All log messages before absl::InitializeLog() is called are written to 
 I0000 00:00:1795830609.289200   11306 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results.
 I0000 00:00:1795830609.289640   11306 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
 E0000 00:00:1795830611.682736   11306 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+I0000 00:00:1795830942.693441   13277 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
 /lib/python3.11/site-packages/keras/src/foo.py:1: UserWarning: something a user should read
 """
 
@@ -42,3 +44,18 @@ def test_a_tensorflow_command_prints_no_startup_chatter(tmp_path):
     for noise in ("absl::InitializeLog", "oneDNN", "cuda drivers", "cuInit"):
         assert noise not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error:") and "no-run" in proc.stderr, proc.stderr
+
+
+def test_devices_can_still_be_configured_after_a_panel_import():
+    # GPU users call set_memory_growth / set_visible_devices after importing; that fails once
+    # TensorFlow has initialised its devices, which the quiet import must not do.
+    code = (
+        "from cvd_explorer import Explorer\n"
+        "import tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "print(len(tf.config.list_logical_devices('CPU')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "2"
