@@ -52,8 +52,14 @@ def import_tensorflow(stream: TextIO | None = None) -> None:
     # later C++ INFO notices too (warnings and errors stay; a user's own setting wins)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     for s in (sys.stdout, sys.stderr):
-        s.flush()
-    saved = os.dup(2)
+        if s is not None:
+            s.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a windowless process): nothing reaches a terminal anyway
+        import tensorflow  # noqa: F401
+
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
@@ -63,7 +69,8 @@ def import_tensorflow(stream: TextIO | None = None) -> None:
             # call tf.config.experimental.set_memory_growth afterwards
             tf.config.list_physical_devices()
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
