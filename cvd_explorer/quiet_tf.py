@@ -74,5 +74,7 @@ def import_tensorflow(stream: TextIO | None = None) -> None:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            stream.write(drop_startup_noise(captured.read().decode("utf-8", errors="replace")))
-            stream.flush()
+            kept = drop_startup_noise(captured.read().decode("utf-8", errors="replace"))
+            if kept and stream is not None:
+                stream.write(kept)
+                stream.flush()
