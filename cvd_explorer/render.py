@@ -13,6 +13,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from cvd_explorer.explain.maps import resize_maps
+
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -135,7 +137,7 @@ def cam_overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.4, colormap
     if cam.ndim != 2:
         raise ValueError(f"cam must be one map (h, w), got shape {cam.shape}")
     if cam.shape != img.shape[:2]:
-        cam = cv2.resize(cam, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+        cam = resize_maps(cam[None], img.shape[:2])[0]
     heat = apply_colormap(cam, colormap)
     if alpha == 0.0:
         return img.copy()

@@ -22,7 +22,7 @@ from cvd_explorer.explain import _tf_grad
 from cvd_explorer.explain.activations import cached_step, check_images, check_model, head_of, resolve_layers
 from cvd_explorer.explain.cam import CAMMethod, get_method
 from cvd_explorer.explain.errors import ExplainError
-from cvd_explorer.explain.maps import finish_maps
+from cvd_explorer.explain.maps import finish_maps, resize_maps
 from cvd_explorer.explain.targets import Target, class_weights, resolve_target, scores
 from cvd_explorer.explain.view import run_view
 
@@ -241,7 +241,7 @@ def _score_cam(model, x, names, head, tgt, m, batch_size, top_k):
     channel_scores = np.full((n, c), -np.inf, np.float32)
     for i in range(n):
         idx = np.argsort(-acts[i].mean(axis=(0, 1)), kind="stable")[:k]
-        masks = np.stack([_upsample_unit(acts[i, :, :, j], (H, W)) for j in idx])  # (k, H, W)
+        masks = _unit_range(resize_maps(np.moveaxis(acts[i][..., idx], -1, 0), (H, W)))  # (k, H, W)
         masked = x[i][None] * masks[..., None]
         logits = _logits(model, masked, head, batch_size)
         s = scores(tgt_used, ops.convert_to_tensor(logits), np.repeat(weights[i : i + 1], len(idx), axis=0))
@@ -256,9 +256,8 @@ def _predicted_weights(logits, units):
     return np.eye(units, dtype=np.float32)[np.argmax(logits, axis=-1)]
 
 
-def _upsample_unit(channel: np.ndarray, hw) -> np.ndarray:
-    import cv2
-
-    up = cv2.resize(channel.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
-    lo, hi = float(up.min()), float(up.max())
-    return (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)
+def _unit_range(maps: np.ndarray) -> np.ndarray:
+    """Each map of ``(k, H, W)`` min-max scaled to [0, 1]; a constant map becomes zeros."""
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - lo
+    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)

@@ -13,14 +13,19 @@ from cvd_explorer.runs import Run
 from .run_fixtures import TINY, config_flags, run_cli, tiny_data  # noqa: F401
 
 
+def _train_one_epoch(data, out, flag: str) -> Run:
+    """``cvd-explorer train`` of the tiny config for one epoch with ``flag``; it must succeed."""
+    result = run_cli("train", "--data", str(data), "--out", str(out), "--quiet", flag,
+                     *config_flags(TINY.replace(epochs=1)))
+    assert result.returncode == 0, result.stderr
+    return Run(out)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_mixed_precision_run_trains_with_float16_layers_and_a_float32_head(tiny_data, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--quiet", "--mixed-precision",
-                     *config_flags(TINY.replace(epochs=1)))
-    assert result.returncode == 0, result.stderr
-    run = Run(out)
+    run = _train_one_epoch(tiny_data, out, "--mixed-precision")
     assert run.config.mixed_precision and run.state == "finished"
     with zipfile.ZipFile(out / "model.keras") as archive:
         layers = json.loads(archive.read("config.json"))["config"]["layers"]
@@ -34,9 +39,5 @@ def test_mixed_precision_run_trains_with_float16_layers_and_a_float32_head(tiny_
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_xla_run_trains(tiny_data, tmp_path):
-    out = tmp_path / "run"
-    result = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--quiet", "--xla",
-                     *config_flags(TINY.replace(epochs=1)))
-    assert result.returncode == 0, result.stderr
-    run = Run(out)
+    run = _train_one_epoch(tiny_data, tmp_path / "run", "--xla")
     assert run.config.xla and run.state == "finished" and len(run.history) == 1
