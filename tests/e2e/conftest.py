@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from cvd_explorer.cli.serve import stop_process
-from tests.widgets.helpers import small_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,15 +46,6 @@ def chromium_path() -> Path:
     except ImportError:
         _missing("browser tests need Playwright for Python: pip install playwright")
     return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished small run with predictions, some of them wrong; ``$CVD_E2E_RUN`` names another
-    finished run instead (e.g. the demo's, for the README screenshot)."""
-    if os.environ.get("CVD_E2E_RUN"):
-        return Path(os.environ["CVD_E2E_RUN"]).absolute()
-    return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
 
 
 @dataclass

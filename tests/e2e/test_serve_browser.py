@@ -16,7 +16,6 @@ import pytest
 
 from tests.e2e.conftest import REPO, _free_port
 from tests.e2e.pages import cam_src, wait_new_cam
-from tests.widgets.compare_fixtures import run_b  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.report_fixtures import built_report, other_split_copy, report_runs  # noqa: F401
+from tests.unit.report_fixtures import other_split_copy
+
 
 class Page(HTMLParser):
     """The parts of the report page the tests look at."""

@@ -11,7 +11,6 @@ import pytest
 from cvd_explorer.models import conv_layers
 from cvd_explorer.stats import layer_at_depth, mcnemar
 from cvd_explorer.widgets import Compare
-from tests.widgets.compare_fixtures import run_b, run_other_split, run_training  # noqa: F401
 
 pytestmark = pytest.mark.slow  # the fixtures train tiny models
 
