@@ -11,11 +11,10 @@ from pathlib import Path
 
 import keras
 
+from cvd_explorer.config import ARCHITECTURES
 from cvd_explorer.errors import ModelError
 from cvd_explorer.layers import CaffePreprocess
-from cvd_explorer.stats import stage_of  # noqa: F401  (layer-name helper, kept importable from here)
 
-ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
 _BLOCK_OUT = re.compile(r"^conv\d+_block\d+_out$")
 _APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101"}
 # resnet-mini: (stage, bottleneck filters, blocks, first stride); output width is 4x filters.

@@ -8,10 +8,10 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from cvd_explorer.depth import layer_at_depth
 from cvd_explorer.explore import views
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
-from cvd_explorer.stats import layer_at_depth
 from cvd_explorer.widgets.compare_html import prediction_html
 
 METHOD, TARGET, KIND = "gradcam", "predicted", "conv"

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from cvd_explorer.depth import stage_of
 from cvd_explorer.errors import ModelError
-from cvd_explorer.models import block_outputs, build, compile_reference, conv_layers, find_layer, stage_of
+from cvd_explorer.models import block_outputs, build, compile_reference, conv_layers, find_layer
 
 
 @pytest.mark.parametrize("arch, n_conv, n_blocks", [("resnet50", 53, 16), ("resnet101", 104, 33)])

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cvd_explorer.depth import layer_at_depth
 from cvd_explorer.models import conv_layers
-from cvd_explorer.stats import layer_at_depth, mcnemar
+from cvd_explorer.stats import mcnemar
 from cvd_explorer.widgets import Compare
 
 pytestmark = pytest.mark.slow  # the fixtures train tiny models
