@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.results import RESULT_METRICS
+from cvd_explorer.results import RESULT_METRICS, format_result
 from cvd_explorer.stats import (
     AGREEMENT_CELLS,
     Interval,
@@ -233,17 +233,8 @@ def results_table(run_a: Any, run_b: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def format_value(key: str, value: Any) -> str:
-    """Table cell text: accuracies as percentages, losses with 4 decimals, "–" for None."""
-    if value is None:
-        return "–"
-    if key.endswith("accuracy"):
-        return f"{100 * float(value):.2f}%"
-    if key.endswith("loss"):
-        return f"{float(value):.4f}"
-    if key == "images_per_s":
-        return f"{float(value):,.1f}"
-    return f"{int(value):,}"
+# The results table's one formatter under the name the study notebooks use (01, 03).
+format_value = format_result
 
 
 def missing_predictions(run: Any) -> str:

@@ -107,6 +107,8 @@ def test_table_statistics_and_curves(panel, run_dir, run_b):
                            "test_accuracy", "test_loss", "epochs", "images_per_s"]
     for key, row in table.items():
         assert (row["a"], row["b"]) == (summaries[0][key], summaries[1][key])
+    accuracy = f"{100 * summaries[0]['max_train_accuracy']:.2f}%"  # the report's look, too
+    assert accuracy in panel.table_html.value
     a, b = read_predictions(run_dir), read_predictions(run_b)
     shared = sorted(a.keys() & b.keys())
     test = mcnemar([a[k] for k in shared], [b[k] for k in shared])
