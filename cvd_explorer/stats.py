@@ -6,12 +6,10 @@ four agreement cells. (The relative-depth mapping between two ResNets is in :mod
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
-
 
 AGREEMENT_CELLS = ("all", "both_right", "both_wrong", "only_a", "only_b")
 
@@ -30,18 +28,21 @@ def accuracy_interval(correct: Sequence[bool], level: float = 0.95) -> Interval:
     """Accuracy with a Wilson score interval (good near 0 and 1, unlike the normal one).
 
     Args:
-        correct: (N,) booleans, one per test image.
+        correct: (N,) booleans, one per test image; N > 0.
+        level: confidence level of the two-sided interval.
+
+    Raises:
+        ValueError: no predictions (N == 0).
     """
-    correct = np.asarray(correct, dtype=bool)
-    n = int(correct.size)
+    from scipy.stats import binomtest  # here: scipy.stats takes a moment to import
+
+    flags = np.asarray(correct, dtype=bool)
+    n = int(flags.size)
     if n == 0:
         raise ValueError("no predictions to compute an accuracy from")
-    z = _normal_quantile(0.5 + level / 2)
-    p = float(correct.mean())
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    k = int(flags.sum())
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(k / n, float(ci.low), float(ci.high), n)
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,20 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
     discordant = only_a + only_b
     if discordant == 0:
         return McNemar(0, 0, 0.0, 1.0, "exact")
-    if discordant < 25:
+    from scipy.stats import binomtest, chi2  # here: scipy.stats takes a moment to import
+
+    if discordant < 25:  # exact: the smaller count against Binomial(discordant, 1/2), two-sided
         k = min(only_a, only_b)
-        tail = sum(math.comb(discordant, i) for i in range(k + 1)) / 2**discordant
-        return McNemar(only_a, only_b, float(k), min(1.0, 2 * tail), "exact")
+        return McNemar(only_a, only_b, float(k), float(binomtest(k, discordant).pvalue), "exact")
     statistic = (abs(only_a - only_b) - 1) ** 2 / discordant
-    p_value = math.erfc(math.sqrt(statistic / 2))  # chi-squared survival, 1 degree of freedom
-    return McNemar(only_a, only_b, statistic, p_value, "chi-squared")
+    return McNemar(only_a, only_b, statistic, float(chi2.sf(statistic, df=1)), "chi-squared")
 
 
 def confusion_matrix(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     """Counts (C, C) int64: row = true class, column = predicted class, in ``classes`` order."""
     index = {name: i for i, name in enumerate(classes)}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for true, pred in zip(labels, predicted):
+    for true, pred in zip(labels, predicted, strict=True):
         matrix[index[true], index[pred]] += 1
     return matrix
 
@@ -118,23 +119,3 @@ def agreement_cells(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dic
         "only_a": np.flatnonzero(a & ~b),
         "only_b": np.flatnonzero(~a & b),
     }
-
-
-def _normal_quantile(q: float) -> float:
-    """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9)."""
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
-         -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
-         -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
-         4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    if q < 0.02425:
-        r = math.sqrt(-2 * math.log(q))
-        return (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / (
-            (((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1)
-    if q > 1 - 0.02425:
-        return -_normal_quantile(1 - q)
-    r = (q - 0.5) ** 2
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * (q - 0.5) / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
