@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 AGREEMENT_CELLS = ("all", "both_right", "both_wrong", "only_a", "only_b")
 
@@ -24,11 +25,11 @@ class Interval:
     n: int
 
 
-def accuracy_interval(correct: Sequence[bool], level: float = 0.95) -> Interval:
+def accuracy_interval(correct: npt.ArrayLike, level: float = 0.95) -> Interval:
     """Accuracy with a Wilson score interval (good near 0 and 1, unlike the normal one).
 
     Args:
-        correct: (N,) booleans, one per test image; N > 0.
+        correct: (N,) booleans (or 0/1), one per test image; N > 0.
         level: confidence level of the two-sided interval.
 
     Raises:
@@ -75,11 +76,11 @@ class McNemar:
         )
 
 
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
+def mcnemar(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemar:
     """McNemar's test for two models' correctness on the same images (same order).
 
     Args:
-        correct_a, correct_b: (N,) booleans.
+        correct_a, correct_b: (N,) booleans (or 0/1).
     """
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
@@ -99,7 +100,9 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
     return McNemar(only_a, only_b, statistic, float(chi2.sf(statistic, df=1)), "chi-squared")
 
 
-def confusion_matrix(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+def confusion_matrix(
+    labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]
+) -> npt.NDArray[np.int64]:
     """Counts (C, C) int64: row = true class, column = predicted class, in ``classes`` order."""
     index = {name: i for i, name in enumerate(classes)}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
@@ -108,7 +111,7 @@ def confusion_matrix(labels: Sequence[str], predicted: Sequence[str], classes: S
     return matrix
 
 
-def agreement_cells(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, np.ndarray]:
+def agreement_cells(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict[str, npt.NDArray[np.intp]]:
     """Indices (into the paired arrays) of each agreement cell of :data:`AGREEMENT_CELLS`."""
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
