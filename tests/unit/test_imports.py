@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 COMPUTATION_MODULES = [
     "cvd_explorer.data",
     "cvd_explorer.data.pipeline",

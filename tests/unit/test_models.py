@@ -88,7 +88,7 @@ def test_weights_file_round_trip_and_missing_file(tmp_path):
     path = tmp_path / "mini.weights.h5"
     model.save_weights(path)
     again = build("resnet-mini", 32, weights=path)
-    for a, b in zip(model.get_weights(), again.get_weights()):
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ModelError, match="does not exist"):
         build("resnet-mini", 32, weights=tmp_path / "nope.weights.h5")
