@@ -82,11 +82,11 @@ def paired(base, fn, runs: int) -> dict:
         cold.append(time.perf_counter() - t)
     times: tuple[list, list] = ([], [])
     for _ in range(runs):
-        for f, out in zip((base, fn), times):
+        for f, out in zip((base, fn), times, strict=True):
             t = time.perf_counter()
             f()
             out.append(time.perf_counter() - t)
-    ratios = [b / a for a, b in zip(*times)]
+    ratios = [b / a for a, b in zip(*times, strict=True)]
     return {"cold": cold, "median": [statistics.median(t) for t in times],
             "ratios": [round(r, 3) for r in ratios], "ratio": statistics.median(ratios)}
 
@@ -144,7 +144,9 @@ def main() -> None:
     result["floor_and_ours_all_peak_rss_mb"] = round(mem.peak_mb, 1)
 
     last = [layers[-1]]
-    result["ours_one_cold_s"], result["ours_one_s"] = timed(lambda: compute_cams(model, x, last, batch_size=batch), runs)
+    result["ours_one_cold_s"], result["ours_one_s"] = timed(
+        lambda: compute_cams(model, x, last, batch_size=batch), runs
+    )
 
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
@@ -161,7 +163,8 @@ def main() -> None:
     result["tfkv_one_peak_rss_mb"] = round(mem.peak_mb, 1)
     result["ours_one_vs_tfkv_one"] = result["ours_one_s"] / result["tfkv_one_s"]
 
-    subset = [layers[i] for i in np.unique(np.linspace(0, len(layers) - 1, min(n_tfkv, len(layers))).round().astype(int))]
+    picks = np.unique(np.linspace(0, len(layers) - 1, min(n_tfkv, len(layers))).round().astype(int))
+    subset = [layers[i] for i in picks]
     per_layer = []
     t_all = time.perf_counter()
     for layer in subset:

@@ -83,7 +83,7 @@ def _train_step(model, x, y):
     with tf.GradientTape() as tape:
         loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
     grads = tape.gradient(loss, model.trainable_weights)
-    model.optimizer.apply_gradients(zip(grads, model.trainable_weights))
+    model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
     return loss
 
 

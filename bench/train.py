@@ -42,6 +42,16 @@ def _rate(next_batch, step, steps: int, batch: int) -> float:
     return steps * batch / (time.perf_counter() - start)
 
 
+def _pipeline_rate(dataset, batch: int) -> float:
+    """Images/s of the pipeline on its own, before any training competes for the cores (its
+    iterator, and the threads prefetching for it, end with this call)."""
+    import tensorflow as tf
+
+    alone = iter(dataset)
+    next(alone)
+    return _rate(lambda: next(alone), lambda x, y: {"n": tf.shape(x)[0]}, PIPELINE_BATCHES, batch)
+
+
 def measure(manifest, arch: str, size: int, batch: int, warmup: int, steps: int, rounds: int) -> dict:
     """Pipeline-fed and memory-fed training images/s for one model (medians over ``rounds`` pairs)."""
     import tensorflow as tf
@@ -50,10 +60,7 @@ def measure(manifest, arch: str, size: int, batch: int, warmup: int, steps: int,
     from cvd_explorer.models import build, compile_reference
 
     dataset = make_dataset(manifest, "train", size, batch, augment=True, seed=0)
-    alone = iter(dataset)  # the pipeline on its own, before any training competes for the cores
-    next(alone)
-    pipeline_only = _rate(lambda: next(alone), lambda x, y: {"n": tf.shape(x)[0]}, PIPELINE_BATCHES, batch)
-    del alone
+    pipeline_only = _pipeline_rate(dataset, batch)
     files_iter = iter(dataset)
     model = compile_reference(build(arch, size))
 
@@ -69,7 +76,7 @@ def measure(manifest, arch: str, size: int, batch: int, warmup: int, steps: int,
     for _ in range(rounds):  # interleaved pairs: the machine is shared, its load drifts
         in_memory.append(_rate(lambda: held, step, steps, batch))
         fed.append(_rate(lambda: next(files_iter), step, steps, batch))
-    ratios = [f / m for f, m in zip(fed, in_memory)]
+    ratios = [f / m for f, m in zip(fed, in_memory, strict=True)]
     ratio = statistics.median(ratios)
     memory_rate = statistics.median(in_memory)
     return {

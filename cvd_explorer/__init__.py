@@ -6,8 +6,9 @@ is first used.
 
 from __future__ import annotations
 
-from cvd_explorer._lazy import lazy_attributes
 from importlib.metadata import PackageNotFoundError, version
+
+from cvd_explorer._lazy import lazy_attributes
 
 try:
     __version__ = version("cvd-explorer")

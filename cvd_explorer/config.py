@@ -15,8 +15,8 @@ from typing import Any, Union
 
 from cvd_explorer.errors import RunError
 
-# Kept equal to cvd_explorer.models.ARCHITECTURES (a test checks); repeated so that reading a
-# config does not import Keras.
+# The architectures cvd_explorer.models.build knows; named here, where a config is validated,
+# so that reading a config does not import Keras.
 ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
 OPTIMIZERS = ("sgd",)
 MIN_IMAGE_SIZE = 32

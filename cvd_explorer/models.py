@@ -7,15 +7,16 @@ so a saved model says how to feed it. The head is one sigmoid unit: P(positive c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 
+from cvd_explorer.config import ARCHITECTURES
 from cvd_explorer.errors import ModelError
 from cvd_explorer.layers import CaffePreprocess
-from cvd_explorer.stats import stage_of  # noqa: F401  (layer-name helper, kept importable from here)
 
-ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
 _BLOCK_OUT = re.compile(r"^conv\d+_block\d+_out$")
 _APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101"}
 # resnet-mini: (stage, bottleneck filters, blocks, first stride); output width is 4x filters.
@@ -49,10 +50,7 @@ def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -
         x = CaffePreprocess(name="imagenet_preprocess")(inputs)
     else:
         x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    if arch == "resnet-mini":
-        features = _mini_backbone(x)
-    else:
-        features = _application_backbone(arch, x, backbone_weights)
+    features = _mini_backbone(x) if arch == "resnet-mini" else _application_backbone(arch, x, backbone_weights)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
     outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(pooled)
     model = keras.Model(inputs, outputs, name=arch.replace("-", "_"))
@@ -90,7 +88,7 @@ def block_outputs(model: keras.Model) -> list[str]:
     return [layer.name for layer in iter_layers(model) if _BLOCK_OUT.match(layer.name)]
 
 
-def iter_layers(model: keras.Model):
+def iter_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
     """Yield every leaf layer in depth order, descending into nested models."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -117,7 +115,7 @@ def find_layer(model: keras.Model, name: str) -> tuple[keras.layers.Layer, list[
     raise ModelError(f"model {model.name!r} has no layer named {name!r}")
 
 
-def _split_weights(arch: str, weights) -> tuple[Path | None, str | Path | None]:
+def _split_weights(arch: str, weights: str | Path | None) -> tuple[Path | None, str | Path | None]:
     """Sort ``weights`` into (whole-model weights file, backbone weights for keras.applications)."""
     if weights is None or str(weights).lower() == "none":
         return None, None
@@ -138,7 +136,7 @@ def _split_weights(arch: str, weights) -> tuple[Path | None, str | Path | None]:
     )
 
 
-def _application_backbone(arch: str, x, weights):
+def _application_backbone(arch: str, x: Any, weights: str | Path | None) -> Any:
     constructor = getattr(keras.applications, _APPLICATIONS[arch])
     try:
         backbone = constructor(include_top=False, weights=weights, input_tensor=x)
@@ -154,7 +152,7 @@ def _application_backbone(arch: str, x, weights):
     return backbone.output
 
 
-def _mini_backbone(x):
+def _mini_backbone(x: Any) -> Any:
     bn_axis = -1
     x = keras.layers.ZeroPadding2D(padding=2, name="conv1_pad")(x)
     x = keras.layers.Conv2D(16, 5, strides=2, name="conv1_conv")(x)
@@ -168,7 +166,7 @@ def _mini_backbone(x):
     return x
 
 
-def _bottleneck(x, filters: int, stride: int, project: bool, name: str):
+def _bottleneck(x: Any, filters: int, stride: int, project: bool, name: str) -> Any:
     """ResNet50's bottleneck block (Keras' ``residual_block_v1``) with its layer names."""
     if project:
         shortcut = keras.layers.Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x)

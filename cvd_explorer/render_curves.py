@@ -44,11 +44,11 @@ def curves_png(
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
     epochs = [int(row["epoch"]) for row in history]
-    for ax, (name, series) in zip(axes, CURVES):
+    for ax, (name, series) in zip(axes, CURVES, strict=True):
         for key, label in series:
-            points = [(e, float(row[key])) for e, row in zip(epochs, history) if finite(row.get(key))]
+            points = [(e, float(row[key])) for e, row in zip(epochs, history, strict=True) if finite(row.get(key))]
             if points:
-                xs, ys = zip(*points)
+                xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", markersize=3, label=label)
         style_axes(ax, name, max(epochs) if epochs else None)
     if title:

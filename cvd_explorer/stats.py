@@ -1,18 +1,16 @@
 """Paired comparison of two classifiers on the same test images: pure functions, no widgets.
 
-Wilson intervals for accuracy, McNemar's test on the discordant pairs, confusion matrices, the
-four agreement cells, and the relative-depth mapping between two ResNets of different depth.
+Wilson intervals for accuracy, McNemar's test on the discordant pairs, confusion matrices and the
+four agreement cells. (The relative-depth mapping between two ResNets is in :mod:`cvd_explorer.depth`.)
 """
 
 from __future__ import annotations
 
-import math
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
-
+import numpy.typing as npt
 
 AGREEMENT_CELLS = ("all", "both_right", "both_wrong", "only_a", "only_b")
 
@@ -27,22 +25,25 @@ class Interval:
     n: int
 
 
-def accuracy_interval(correct: Sequence[bool], level: float = 0.95) -> Interval:
+def accuracy_interval(correct: npt.ArrayLike, level: float = 0.95) -> Interval:
     """Accuracy with a Wilson score interval (good near 0 and 1, unlike the normal one).
 
     Args:
-        correct: (N,) booleans, one per test image.
+        correct: (N,) booleans (or 0/1), one per test image; N > 0.
+        level: confidence level of the two-sided interval.
+
+    Raises:
+        ValueError: no predictions (N == 0).
     """
-    correct = np.asarray(correct, dtype=bool)
-    n = int(correct.size)
+    from scipy.stats import binomtest  # here: scipy.stats takes a moment to import
+
+    flags = np.asarray(correct, dtype=bool)
+    n = int(flags.size)
     if n == 0:
         raise ValueError("no predictions to compute an accuracy from")
-    z = _normal_quantile(0.5 + level / 2)
-    p = float(correct.mean())
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    k = int(flags.sum())
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(k / n, float(ci.low), float(ci.high), n)
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,11 @@ class McNemar:
         )
 
 
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
+def mcnemar(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemar:
     """McNemar's test for two models' correctness on the same images (same order).
 
     Args:
-        correct_a, correct_b: (N,) booleans.
+        correct_a, correct_b: (N,) booleans (or 0/1).
     """
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
@@ -90,25 +91,27 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
     discordant = only_a + only_b
     if discordant == 0:
         return McNemar(0, 0, 0.0, 1.0, "exact")
-    if discordant < 25:
+    from scipy.stats import binomtest, chi2  # here: scipy.stats takes a moment to import
+
+    if discordant < 25:  # exact: the smaller count against Binomial(discordant, 1/2), two-sided
         k = min(only_a, only_b)
-        tail = sum(math.comb(discordant, i) for i in range(k + 1)) / 2**discordant
-        return McNemar(only_a, only_b, float(k), min(1.0, 2 * tail), "exact")
+        return McNemar(only_a, only_b, float(k), float(binomtest(k, discordant).pvalue), "exact")
     statistic = (abs(only_a - only_b) - 1) ** 2 / discordant
-    p_value = math.erfc(math.sqrt(statistic / 2))  # chi-squared survival, 1 degree of freedom
-    return McNemar(only_a, only_b, statistic, p_value, "chi-squared")
+    return McNemar(only_a, only_b, statistic, float(chi2.sf(statistic, df=1)), "chi-squared")
 
 
-def confusion_matrix(labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+def confusion_matrix(
+    labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str]
+) -> npt.NDArray[np.int64]:
     """Counts (C, C) int64: row = true class, column = predicted class, in ``classes`` order."""
     index = {name: i for i, name in enumerate(classes)}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for true, pred in zip(labels, predicted):
+    for true, pred in zip(labels, predicted, strict=True):
         matrix[index[true], index[pred]] += 1
     return matrix
 
 
-def agreement_cells(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, np.ndarray]:
+def agreement_cells(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict[str, npt.NDArray[np.intp]]:
     """Indices (into the paired arrays) of each agreement cell of :data:`AGREEMENT_CELLS`."""
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
@@ -119,54 +122,3 @@ def agreement_cells(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dic
         "only_a": np.flatnonzero(a & ~b),
         "only_b": np.flatnonzero(~a & b),
     }
-
-
-def stage_of(layer_name: str) -> int | None:
-    """ResNet stage (1-5) from a Keras-style layer name such as ``conv4_block3_2_conv``, else None."""
-    match = re.match(r"^conv(\d+)_", layer_name)
-    return int(match.group(1)) if match else None
-
-
-def layer_at_depth(layers: Sequence[str], depth: float) -> str:
-    """The layer at relative depth ``depth`` in [0, 100], stage first.
-
-    With ResNet names (``convN_...``) the range is cut into one equal share per stage, so two
-    ResNets of different depth show layers of the same stage (the same resolution); within the
-    stage the relative position picks the layer (ResNet50's conv4 has 19 conv layers, ResNet101's
-    70). Layers without stage names map by relative position alone.
-    """
-    if not layers:
-        raise ValueError("no layers to choose from")
-    t = min(max(float(depth) / 100.0, 0.0), 1.0)
-    stages: dict[int, list[str]] = {}
-    for name in layers:
-        stage = stage_of(name)
-        if stage is None:
-            return layers[round(t * (len(layers) - 1))]
-        stages.setdefault(stage, []).append(name)
-    order = sorted(stages)
-    position = t * len(order)
-    stage_index = min(int(position), len(order) - 1)
-    within = stages[order[stage_index]]
-    fraction = min(position - stage_index, 1.0)
-    return within[round(fraction * (len(within) - 1))]
-
-
-def _normal_quantile(q: float) -> float:
-    """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9)."""
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
-         -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
-         -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
-         4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    if q < 0.02425:
-        r = math.sqrt(-2 * math.log(q))
-        return (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / (
-            (((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1)
-    if q > 1 - 0.02425:
-        return -_normal_quantile(1 - q)
-    r = (q - 0.5) ** 2
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * (q - 0.5) / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)

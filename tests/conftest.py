@@ -1,4 +1,5 @@
-"""Suite-wide settings: quiet TensorFlow, caches in temporary folders, an artifacts folder."""
+"""Suite-wide settings (quiet TensorFlow, caches in temporary folders, an artifacts folder) and the
+session fixtures shared by several test folders: the small run and its Compare partners, the report."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ os.environ["CVD_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="cvd-explorer-test-ca
 
 import pytest  # noqa: E402
 
+from tests.unit.report_fixtures import Report, build_test_report, make_runs  # noqa: E402
+from tests.widgets.compare_fixtures import train_other_split, train_run_b, training_copy  # noqa: E402
+from tests.widgets.helpers import small_run  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -22,3 +27,46 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("CVD_EXPLORER_ARTIFACTS", REPO / "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished small run with predictions, some of them wrong (widget, notebook and browser tests).
+
+    ``$CVD_E2E_RUN`` names another finished run instead (e.g. the demo's, for the README screenshot
+    taken by the browser tests).
+    """
+    if os.environ.get("CVD_E2E_RUN"):
+        return Path(os.environ["CVD_E2E_RUN"]).absolute()
+    return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
+
+
+@pytest.fixture(scope="session")
+def run_b(run_dir: Path) -> Path:
+    """Run B: resnet-mini at 40 px (run A, ``run_dir``, is 32 px), another seed, the same split as run A."""
+    return train_run_b(run_dir)
+
+
+@pytest.fixture(scope="session")
+def run_other_split(run_dir: Path) -> Path:
+    """A 32 px run trained on another split (split seed 1) of run A's images: another test set."""
+    return train_other_split(run_dir)
+
+
+@pytest.fixture
+def run_training(run_b: Path, tmp_path: Path) -> Path:
+    """A copy of run B caught mid-training: status "running" (this process, fresh heartbeat),
+    no predictions and no summary yet."""
+    return training_copy(run_b, tmp_path / "run-training")
+
+
+@pytest.fixture(scope="session")
+def report_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The two trained run directories of the report tests (read only!)."""
+    return make_runs(tmp_path_factory.mktemp("report-runs"))
+
+
+@pytest.fixture(scope="session")
+def built_report(report_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """The report of both runs, with metrics and two samples per group (read only!)."""
+    return build_test_report(report_runs, tmp_path_factory.mktemp("report-out"))

@@ -10,8 +10,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TypeAlias
+
+# What signal.signal returns: a previous handler, SIG_DFL/SIG_IGN, or None (not set from Python).
+SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 NAME = "serve"
 HELP = "serve the Explorer (one run) or Compare (two runs) as a web page, without the notebook interface"
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _on_sigterm_interrupt():
+def _on_sigterm_interrupt() -> SignalHandler:
     """Turn SIGTERM into KeyboardInterrupt so Voila (and its kernel) are shut down, not orphaned.
 
     Returns the previous handler, or None when not on the main thread.
@@ -74,13 +79,13 @@ def _on_sigterm_interrupt():
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def interrupt(_signum, _frame):
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
     """Ask a server to shut down (SIGTERM: Voila and JupyterLab stop their kernels); kill it if it
     has not ended within ``timeout`` seconds."""
     if proc.poll() is not None:

@@ -8,14 +8,14 @@ CLI and tests share it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 
-from cvd_explorer.results import RESULT_METRICS
+from cvd_explorer.results import RESULT_METRICS, format_result
 from cvd_explorer.stats import (
     AGREEMENT_CELLS,
     Interval,
@@ -153,7 +153,9 @@ def pair_predictions(
         ia, ib = index_a[k], index_b[k]
         a, b = rows_a[ia], rows_b[ib]
         if a["label"] != b["label"]:
-            raise ValueError(f"{k}: run A labels it {a['label']!r} and run B {b['label']!r}; the runs disagree on the data")
+            raise ValueError(
+                f"{k}: run A labels it {a['label']!r} and run B {b['label']!r}; the runs disagree on the data"
+            )
         pairs.append(Pair(str(a["path"]), PurePath(str(a["path"])).name, str(a["label"]), ia, ib, a, b))
     return Pairing(pairs, same_manifest, by, len(index_a.keys() - index_b.keys()), len(index_b.keys() - index_a.keys()))
 
@@ -192,7 +194,7 @@ def paired_stats(pairing: Pairing, classes: tuple[str, str]) -> PairedStats:
         accuracy_interval(pairing.correct_b),
         confusion_matrix(labels, [p.a["predicted"] for p in pairing.pairs], classes),
         confusion_matrix(labels, [p.b["predicted"] for p in pairing.pairs], classes),
-        tuple(classes),
+        (classes[0], classes[1]),
         mcnemar(pairing.correct_a, pairing.correct_b),
     )
 
@@ -233,17 +235,8 @@ def results_table(run_a: Any, run_b: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def format_value(key: str, value: Any) -> str:
-    """Table cell text: accuracies as percentages, losses with 4 decimals, "–" for None."""
-    if value is None:
-        return "–"
-    if key.endswith("accuracy"):
-        return f"{100 * float(value):.2f}%"
-    if key.endswith("loss"):
-        return f"{float(value):.4f}"
-    if key == "images_per_s":
-        return f"{float(value):,.1f}"
-    return f"{int(value):,}"
+# The results table's one formatter under the name the study notebooks use (01, 03).
+format_value = format_result
 
 
 def missing_predictions(run: Any) -> str:
@@ -259,13 +252,16 @@ def missing_predictions(run: Any) -> str:
 def _from_history(key: str, history: Sequence[dict[str, float]]) -> float | int | None:
     if key == "epochs":
         return len(history) if history else None
-    column = {
+    columns: dict[str, tuple[str, Callable[[list[float]], float]]] = {
         "max_train_accuracy": ("accuracy", max), "min_train_loss": ("loss", min),
         "max_val_accuracy": ("val_accuracy", max), "min_val_loss": ("val_loss", min),
         "images_per_s": ("images_per_s", lambda xs: sum(xs) / len(xs)),
-    }.get(key)
+    }
+    column = columns.get(key)
     if column is None:
         return None
     name, reduce = column
-    values = [float(row[name]) for row in history if isinstance(row.get(name), (int, float)) and math.isfinite(row[name])]
+    values = [
+        float(row[name]) for row in history if isinstance(row.get(name), (int, float)) and math.isfinite(row[name])
+    ]
     return float(reduce(values)) if values else None

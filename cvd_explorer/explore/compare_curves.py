@@ -37,13 +37,13 @@ def overlaid_curves_png(
     axes = fig.subplots(1, 2)
     epochs = [int(r["epoch"]) for _name, history in runs for r in history]
     last_epoch = max(epochs) if epochs else None
-    for ax, (title, (train_key, val_key)) in zip(axes, PANELS):
+    for ax, (title, (train_key, val_key)) in zip(axes, PANELS, strict=True):
         for i, (name, history) in enumerate(runs):
             colour = COLOURS[i % len(COLOURS)]
             for key, style, what in ((train_key, "-", "train"), (val_key, "--", "val")):
                 points = [(int(r["epoch"]), float(r[key])) for r in history if finite(r.get(key))]
                 if points:
-                    xs, ys = zip(*points)
+                    xs, ys = zip(*points, strict=True)
                     ax.plot(xs, ys, style, color=colour, marker="o", markersize=2.5, label=f"{name} {what}")
         style_axes(ax, title, last_epoch, legend_size=7)
     fig.tight_layout()

@@ -127,7 +127,9 @@ def build_report(
     opened = check_runs(runs)
     slugs = _slugs(opened)
     steps = Steps(len(opened) * run_steps(metrics) + (1 if len(opened) > 1 else 0) + 1, progress)
-    sections = [RunReport(run, slug, samples_per_cell).build(steps, metrics) for run, slug in zip(opened, slugs)]
+    sections = [
+        RunReport(run, slug, samples_per_cell).build(steps, metrics) for run, slug in zip(opened, slugs, strict=True)
+    ]
     if len(opened) > 1:
         steps.next(f"comparison of {len(opened)} runs")
         sections.append(comparison_section(opened, slugs))

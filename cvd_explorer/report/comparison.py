@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 
 from cvd_explorer.report import figures
-from cvd_explorer.report.blocks import Cell, Figure, Section, Table, Text
+from cvd_explorer.report.blocks import Block, Cell, Figure, Section, Table, Text
 from cvd_explorer.report.run_section import SYNTHETIC, is_synthetic, run_curves, run_label
 from cvd_explorer.report.samples import Row
 from cvd_explorer.report.tables import results_table
@@ -65,12 +65,12 @@ def pair_runs(a: Run, b: Run) -> Paired:
     return pair(a.predictions or [], b.predictions or [], _sha(a) is not None and _sha(a) == _sha(b))
 
 
-def pair_blocks(a: Run, b: Run, key: str) -> list:
+def pair_blocks(a: Run, b: Run, key: str) -> list[Block]:
     """Agreement counts, accuracies with 95% Wilson intervals and McNemar's test for one pair."""
     from cvd_explorer.stats import accuracy_interval, mcnemar
 
     p = pair_runs(a, b)
-    blocks: list = []
+    blocks: list[Block] = []
     if not p.same_manifest:
         blocks.append(Text(
             f"{a.name} and {b.name} were trained on different splits (their manifests differ): they are compared "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,7 +38,7 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _plot(ax, x: np.ndarray, y: np.ndarray, **style) -> None:
+def _plot(ax: Any, x: np.ndarray, y: np.ndarray, **style: Any) -> None:
     marker = "o" if len(x) < 12 else None
     ax.plot(x, y, marker=marker, markersize=4, **style)
 
@@ -58,7 +59,7 @@ def training_curves(curves: Sequence[Curves], validation_only: bool = False) -> 
             if not validation_only:
                 _plot(ax, c.epochs, train, color=colour, linestyle="-", label=f"{prefix}train")
             _plot(ax, c.epochs, val, color=colour, linestyle="--", label=f"{prefix}validation")
-    for ax, name in zip(axes, ("accuracy", "loss")):
+    for ax, name in zip(axes, ("accuracy", "loss"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(f"{'validation ' if validation_only else ''}{name}")
@@ -100,7 +101,7 @@ def strips(strips_and_titles: Sequence[tuple[np.ndarray, str]]) -> bytes:
     fig = Figure(figsize=(width * scale / DPI, (height * scale) / DPI + 0.3 * len(strips_and_titles)),
                  layout="constrained")
     axes = fig.subplots(len(strips_and_titles), 1, squeeze=False)[:, 0]
-    for ax, (strip, title) in zip(axes, strips_and_titles):
+    for ax, (strip, title) in zip(axes, strips_and_titles, strict=True):
         ax.imshow(strip, interpolation="nearest")
         ax.set_title(title, fontsize=8, loc="left")
         ax.set_axis_off()
@@ -127,7 +128,7 @@ def confusion(matrix: np.ndarray, classes: Sequence[str], title: str) -> bytes:
     return _png(fig)
 
 
-def randomization(steps: Sequence[dict], title: str) -> bytes:
+def randomization(steps: Sequence[dict[str, Any]], title: str) -> bytes:
     """Median Spearman correlation with the trained maps as weights are randomised from the top.
 
     Args:

@@ -8,8 +8,10 @@ block. Every number is shown beside the same metric computed on uniform random m
 
 from __future__ import annotations
 
+from typing import Any
+
 from cvd_explorer.report import figures
-from cvd_explorer.report.blocks import Cell, Figure, Table, Text
+from cvd_explorer.report.blocks import Block, Cell, Figure, Table, Text
 from cvd_explorer.report.samples import load_batch, load_masks, metric_sample
 from cvd_explorer.runs import Run
 
@@ -23,7 +25,7 @@ def _row(name: str, ours: float, random: float, better: str, fmt: str = "{:.3f}"
     return [Cell(name), Cell(fmt.format(ours), ours), Cell(fmt.format(random), random), Cell(better)]
 
 
-def metric_rows(run: Run, model, layer: str) -> tuple[list[list[Cell]], list[dict], int, int]:
+def metric_rows(run: Run, model: Any, layer: str) -> tuple[list[list[Cell]], list[dict[str, Any]], int, int]:
     """Compute every metric for ours and random maps.
 
     Returns:
@@ -63,10 +65,10 @@ def metric_rows(run: Run, model, layer: str) -> tuple[list[list[Cell]], list[dic
     return rows, steps, len(sample), len(found)
 
 
-def metrics_blocks(run: Run, model, slug: str, layer: str) -> list:
+def metrics_blocks(run: Run, model: Any, slug: str, layer: str) -> list[Block]:
     """The metrics table (ours vs random), a note on masks and the randomisation-check figure."""
     rows, steps, n, n_masks = metric_rows(run, model, layer)
-    blocks: list = [
+    blocks: list[Block] = [
         Table(
             f"{slug}-metrics", f"Explanation metrics of Grad-CAM at {layer}: ours vs random",
             ["metric", "Grad-CAM", "random maps", "better"], rows,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cvd_explorer.report import figures
-from cvd_explorer.report.blocks import Figure, Section, Text
+from cvd_explorer.report.blocks import Block, Figure, Section, Text
 from cvd_explorer.report.progress import Steps
 from cvd_explorer.report.samples import Row, load_batch, load_display, pick
 from cvd_explorer.report.tables import results_table
@@ -32,7 +32,7 @@ def run_label(run: Run) -> str:
     return f"{run.name} ({cfg.arch}, {cfg.image_size} px)"
 
 
-def gradcam_layer(model) -> str:
+def gradcam_layer(model: Any) -> str:
     """The layer single Grad-CAM maps are taken at: the last residual block output (the last conv
     layer for models without blocks), or the deepest one whose map is larger than 1×1 (a 1×1 map,
     e.g. resnet-mini at 32 px, is one constant value and localises nothing)."""
@@ -76,7 +76,7 @@ class RunReport:
         self._model = None
 
     @property
-    def model(self):
+    def model(self) -> Any:
         """The run's best checkpoint, loaded once."""
         if self._model is None:
             self._model = self.run.load_model()
@@ -102,7 +102,7 @@ class RunReport:
             section.blocks += metrics_blocks(self.run, self.model, self.slug, gradcam_layer(self.model))
         return section
 
-    def curves_and_table(self) -> list:
+    def curves_and_table(self) -> list[Block]:
         """Train/validation curves and the study's results table for this run."""
         r = self.run
         curves = run_curves(r)
@@ -130,7 +130,7 @@ class RunReport:
                 return chosen[0]
         return sorted(self.rows, key=lambda r: r["relpath"])[0]
 
-    def feature_maps(self) -> list:
+    def feature_maps(self) -> list[Block]:
         """Feature-map grids of one test image at evenly spaced conv layers."""
         from cvd_explorer.explain import feature_maps
         from cvd_explorer.models import conv_layers
@@ -154,7 +154,7 @@ class RunReport:
             )
         ]
 
-    def gradcam_samples(self) -> list:
+    def gradcam_samples(self) -> list[Block]:
         """Grad-CAM at the last block for correctly predicted cats and dogs."""
         from cvd_explorer.explain import compute_cams
         from cvd_explorer.render import cam_overlay
@@ -162,7 +162,7 @@ class RunReport:
         layer = gradcam_layer(self.model)
         chosen = {label: pick(self.rows, label, True, self.n) for label in self.run.classes}
         rows = [r for label in self.run.classes for r in chosen[label]]
-        blocks: list = [
+        blocks: list[Block] = [
             Text(f"No correctly predicted {label} in the test split: nothing to show for it.", "empty",
                  f"{self.slug}-gradcam-none-{label}")
             for label in self.run.classes if not chosen[label]
@@ -172,7 +172,7 @@ class RunReport:
         cams = compute_cams(self.model, load_batch([r["path"] for r in rows], self.size), [layer],
                             classes=self.run.classes)[layer]
         pictures, overlays = [], []
-        for row, cam in zip(rows, cams):
+        for row, cam in zip(rows, cams, strict=True):
             image = load_display(row["path"])
             pictures.append((image, _title(row, self.run.positive)))
             overlays.append((cam_overlay(image, cam), f"Grad-CAM\n{layer}"))
@@ -185,7 +185,7 @@ class RunReport:
         ))
         return blocks
 
-    def depth_groups(self) -> list:
+    def depth_groups(self) -> list[Block]:
         """Depth strips for the four groups: each class, predicted right and wrong."""
         from cvd_explorer.explain import compute_cams
         from cvd_explorer.models import conv_layers
@@ -196,7 +196,7 @@ class RunReport:
         rows = [r for _, _, g in groups for r in g]
         x = load_batch([r["path"] for r in rows], self.size) if rows else None
         cams = compute_cams(self.model, x, layers, size="native", classes=self.run.classes) if rows else {}
-        blocks: list = []
+        blocks: list[Block] = []
         start = 0
         for label, ok, group in groups:
             key = f"{self.slug}-depth-{label}-{'right' if ok else 'wrong'}"
@@ -221,7 +221,7 @@ class RunReport:
             ))
         return blocks
 
-    def confusion(self) -> list:
+    def confusion(self) -> list[Block]:
         """The per-class confusion matrix of the test predictions."""
         from cvd_explorer.stats import confusion_matrix
 

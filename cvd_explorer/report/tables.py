@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cvd_explorer.report.blocks import Cell, Table
-from cvd_explorer.results import RESULT_METRICS
+from cvd_explorer.results import MISSING, RESULT_METRICS, format_result
 
 # (summary key, row title, format) in the study's order, then what it did not report.
 RESULT_ROWS: tuple[tuple[str, str, str], ...] = tuple((m.key, m.label, m.fmt) for m in RESULT_METRICS)
@@ -25,13 +25,13 @@ REFERENCE_STUDY: dict[str, dict[str, float]] = {
 REFERENCE_TITLE = "As reported by the reference study (not reproduced here)"
 
 
-def cell(value: Any, fmt: str) -> Cell:
-    """A number formatted with ``fmt`` (its exact value kept), or a dash when missing."""
-    if value is None or (isinstance(value, float) and value != value):
-        return Cell("–")
-    if fmt == "{:d}":
-        value = int(value)
-    return Cell(fmt.format(value), value)
+def result_cell(key: str, value: Any) -> Cell:
+    """The figure ``key`` as the results table shows it (:func:`~cvd_explorer.results.format_result`),
+    its exact value kept; a dash when missing."""
+    text = format_result(key, value)
+    if text == MISSING:
+        return Cell(text)
+    return Cell(text, int(value) if key == "epochs" else value)
 
 
 def results_table(
@@ -44,17 +44,19 @@ def results_table(
         columns: column titles (run labels).
         summaries: each run's ``summary.json`` dict, in column order.
     """
-    rows = [[Cell(name), *(cell(s.get(key), fmt) for s in summaries)] for key, name, fmt in RESULT_ROWS]
+    rows = [[Cell(name), *(result_cell(key, s.get(key)) for s in summaries)] for key, name, _ in RESULT_ROWS]
     return Table(table_id, title, ["", *columns], rows, caption)
 
 
 def reference_table() -> Table:
     """The reference study's own numbers (DESIGN.md) as it wrote them, in a table titled as not reproduced."""
     names = list(REFERENCE_STUDY)
-    as_written = {key: fmt if key == "test_accuracy" else "{:.5g}" for key, _, fmt in RESULT_ROWS}
+    # as the study wrote them: its test accuracy as a percentage, every other figure as a plain number
+    as_written = {key: "{:.2%}" if key == "test_accuracy" else "{:.5g}" for key, _, _ in RESULT_ROWS}
     rows = [
-        [Cell(name), *(cell(REFERENCE_STUDY[model][key], as_written[key]) for model in names)]
-        for key, name, fmt in RESULT_ROWS
+        [Cell(name), *(Cell(as_written[key].format(value), value)
+                       for value in (REFERENCE_STUDY[model][key] for model in names))]
+        for key, name, _ in RESULT_ROWS
         if key in REFERENCE_STUDY[names[0]]
     ]
     return Table(

@@ -79,7 +79,7 @@ class Panel:
         finally:
             self._quiet = False
 
-    def _on_filter(self, _change: dict) -> None:
+    def _on_filter(self, _change: dict[str, Any]) -> None:
         if not self._quiet:
             self._refilter()
 

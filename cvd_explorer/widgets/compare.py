@@ -23,6 +23,7 @@ import ipywidgets as W
 from cvd_explorer.explore.compare import (
     CELL_TITLES,
     Pair,
+    PairedStats,
     Pairing,
     manifest_hash,
     missing_predictions,
@@ -71,7 +72,7 @@ class Compare(Panel):
         self._cache_size = int(cache_size)
         self.sides: tuple[Side, Side] | None = None
         self.pairing: Pairing | None = None
-        self.stats = None
+        self.stats: PairedStats | None = None
         self.table: list[dict[str, Any]] = []
         self._pairs: list[Pair] = []
         self._pair: Pair | None = None
@@ -178,6 +179,8 @@ class Compare(Panel):
 
     def select(self, pair: Pair) -> None:
         """Select ``pair``: predictions now, the views once both models explained it."""
+        if self.sides is None:  # not opened: no pair to select
+            return
         with self._ui:
             self._pair = pair
             self._current = None
@@ -197,9 +200,10 @@ class Compare(Panel):
         runs = [r if isinstance(r, Run) else Run(r, data_root=data_root) for r in (run_a, run_b)]
         if self.sides is not None:
             self.worker.wait(30)
-        self.sides = (Side(runs[0], "a", self._cache_size), Side(runs[1], "b", self._cache_size))
-        self.sides_box.children = [s.widget for s in self.sides]
-        na, nb = (s.name for s in self.sides)
+        sides = (Side(runs[0], "a", self._cache_size), Side(runs[1], "b", self._cache_size))
+        self.sides = sides
+        self.sides_box.children = [s.widget for s in sides]
+        na, nb = (s.name for s in sides)
         synthetic = any((r.summary or {}).get("synthetic") for r in runs)
         self.title.value = (f"<b>Compare</b> · A: {html.escape(na)} · B: {html.escape(nb)}"
                             + (" · <i>synthetic data</i>" if synthetic else ""))
@@ -208,31 +212,31 @@ class Compare(Panel):
         self.table_html.value = results_table_html(self.table, f"A: {na}", f"B: {nb}")
         self.curves_image.value = overlaid_curves_png([(f"A {na}", runs[0].history), (f"B {nb}", runs[1].history)])
 
-        predictions = [r.predictions for r in runs]
-        missing = [missing_predictions(r) for r, p in zip(runs, predictions) if p is None]
-        if missing:
+        predictions_a, predictions_b = (r.predictions for r in runs)
+        if predictions_a is None or predictions_b is None:
+            pairs = zip(runs, (predictions_a, predictions_b), strict=True)
+            missing = [missing_predictions(r) for r, p in pairs if p is None]
             self.pairing = self.stats = None
             self._set_counts(None)
             self.stats_html.value = ""
             self.notice.value = note("Predictions are missing, so only the table and curves are shown: "
                                      + "; ".join(missing) + ". Press reload when they exist.")
-            for side in self.sides:
+            for side in sides:
                 side.title.value = f"<b>{side.letter.upper()}: {html.escape(side.name)}</b>"
             return
         same = manifest_hash(runs[0]) is not None and manifest_hash(runs[0]) == manifest_hash(runs[1])
-        self.pairing = pairing = pair_predictions(predictions[0], predictions[1], same)
+        self.pairing = pairing = pair_predictions(predictions_a, predictions_b, same)
         notices = [pairing.shared_note(na, nb)]
         self._set_counts(pairing)
         if pairing.pairs:
-            classes = tuple(runs[0].classes)
-            self.stats = paired_stats(pairing, classes)
+            self.stats = paired_stats(pairing, runs[0].classes)
             self.stats_html.value = stats_html(self.stats, na, nb)
         else:
             self.stats = None
             self.stats_html.value = ""
             notices.append("The two runs share no test image: there is nothing to compare image by image.")
         self.notice.value = "".join(note(t) for t in notices if t)
-        for side in self.sides:
+        for side in sides:
             side.open()
 
     def _set_counts(self, pairing: Pairing | None) -> None:
@@ -261,7 +265,8 @@ class Compare(Panel):
         pairs = order_pairs(pairs) if cell == "all" else sorted(pairs, key=lambda p: (p.name, p.key))
         self._set_pairs(pairs)
         title = CELL_TITLES[cell].format(a="A", b="B")
-        self.count.value = f"<b>{len(pairs):,}</b> {html.escape(title)} of {len(self.pairing.pairs):,} shared test images"
+        shared = len(self.pairing.pairs)
+        self.count.value = f"<b>{len(pairs):,}</b> {html.escape(title)} of {shared:,} shared test images"
         if self._pair is not None and any(p.key == self._pair.key for p in pairs):
             self.gallery.show_page(self.gallery.page_of(self._pair.key) or 0)
         elif pairs:
@@ -283,7 +288,7 @@ class Compare(Panel):
         return load_image(pair.key, size=THUMB_PX)
 
     # ------------------------------------------------------------------ computing and drawing
-    def _on_view_settings(self, _change: dict) -> None:
+    def _on_view_settings(self, _change: dict[str, Any]) -> None:
         current = self._current
         if current is not None and self._pair is not None and current[0].row.key == self._pair.a["path"]:
             self._draw(current, strip=False)
@@ -319,6 +324,8 @@ class Compare(Panel):
         )
 
     def _draw(self, explained: tuple[Any, Any], strip: bool) -> None:
+        if self.sides is None:
+            return
         with self._ui:
-            for side, se in zip(self.sides, explained):
+            for side, se in zip(self.sides, explained, strict=True):
                 side.draw(se, self.depth.value, self.opacity.value, self.top_k.value, strip)

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.explore.compare import Pair, PairedStats, format_value
+from cvd_explorer.explore.compare import Pair, PairedStats
+from cvd_explorer.results import format_result
 
 _TABLE = "border-collapse:collapse;font-size:13px"
 _TD = "padding:2px 10px;border-bottom:1px solid #ddd"
@@ -28,7 +29,7 @@ def results_table_html(rows: Sequence[dict[str, Any]], name_a: str, name_b: str)
     for row in rows:
         cells = []
         for side in ("a", "b"):
-            text = html.escape(format_value(row["key"], row[side]))
+            text = html.escape(format_result(row["key"], row[side]))
             if row["better"] == side:
                 text = f"<b>{text}</b>"
             cells.append(f"<td style='{_TD};text-align:right'>{text}</td>")

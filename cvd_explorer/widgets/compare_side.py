@@ -8,10 +8,10 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from cvd_explorer.depth import layer_at_depth
 from cvd_explorer.explore import views
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
-from cvd_explorer.stats import layer_at_depth
 from cvd_explorer.widgets.compare_html import prediction_html
 
 METHOD, TARGET, KIND = "gradcam", "predicted", "conv"
@@ -54,7 +54,7 @@ class Side:
     @property
     def name(self) -> str:
         """The run's folder name."""
-        return self.run.name
+        return str(self.run.name)
 
     def open(self) -> None:
         """Load the model (only for a run with predictions) and write the title."""
@@ -78,7 +78,14 @@ class Side:
 
     def explain(self, index: int) -> SampleExplanation:
         """Explain prediction row ``index`` at every conv layer (one engine pass, cached)."""
-        return self.session.explain(self.session.rows[index], METHOD, TARGET, KIND)
+        session = self._opened()
+        return session.explain(session.rows[index], METHOD, TARGET, KIND)
+
+    def _opened(self) -> Session:
+        """The session; RuntimeError before :meth:`open` or for a run without predictions."""
+        if self.session is None:
+            raise RuntimeError(f"{self.name}: no model to explain with (the run has no test predictions)")
+        return self.session
 
     def show_prediction(self, row: dict[str, Any]) -> None:
         """Fill the prediction box from the run's prediction row."""
@@ -86,9 +93,10 @@ class Side:
 
     def draw(self, se: SampleExplanation, depth: int, opacity: float, top_k: int, strip: bool) -> None:
         """Draw the CAM overlay and feature grid at ``depth`` (and the depth strip when ``strip``)."""
-        layer = self.layer(depth)
+        session = self._opened()
         names = self.layers()
-        shape = self.session.layer_shape(layer)
+        layer = layer_at_depth(names, depth)
+        shape = session.layer_shape(layer)
         label = views.layer_label(layer, names.index(layer), len(names), shape)
         self.layer_label.value = f"<code>{html.escape(label)}</code>"
         if self._display is None or self._display[0] != se.row.key:
@@ -103,7 +111,8 @@ class Side:
         layer = self.layer(depth)
         if layer is not None:
             names = self.layers()
-            self.layer_label.value = f"<code>{html.escape(views.layer_label(layer, names.index(layer), len(names), None))}</code>"
+            label = views.layer_label(layer, names.index(layer), len(names), None)
+            self.layer_label.value = f"<code>{html.escape(label)}</code>"
 
     def clear(self) -> None:
         """Empty the image views."""

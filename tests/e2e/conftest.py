@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from cvd_explorer.cli.serve import stop_process
-from tests.widgets.helpers import small_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,15 +46,6 @@ def chromium_path() -> Path:
     except ImportError:
         _missing("browser tests need Playwright for Python: pip install playwright")
     return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished small run with predictions, some of them wrong; ``$CVD_E2E_RUN`` names another
-    finished run instead (e.g. the demo's, for the README screenshot)."""
-    if os.environ.get("CVD_E2E_RUN"):
-        return Path(os.environ["CVD_E2E_RUN"]).absolute()
-    return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
 
 
 @dataclass
@@ -95,16 +85,16 @@ def lab(chromium_path, run_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     no_news = home / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     no_news.parent.mkdir(parents=True)
     no_news.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # no news toast over the panel
-    log = open(home / "lab.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
-        ],
-        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(home / "lab.log", "w") as log:  # the server keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+            ],
+            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -123,7 +113,6 @@ def lab(chromium_path, run_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
         yield Lab(url, token, root)
     finally:
         stop_process(proc)
-        log.close()
 
 
 @pytest.fixture(scope="module")

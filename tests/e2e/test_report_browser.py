@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.report_fixtures import built_report, report_runs  # noqa: F401
-
 # For each <img>: loaded size, and the variance of its pixels drawn on a canvas (0 = blank).
 IMAGE_STATS = """
 () => Array.from(document.images).map(img => {

@@ -16,7 +16,6 @@ import pytest
 
 from tests.e2e.conftest import REPO, _free_port
 from tests.e2e.pages import cam_src, wait_new_cam
-from tests.widgets.compare_fixtures import run_b  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -164,7 +163,8 @@ def test_served_compare_depth_slider_and_agreement_cells(serve, run_dir, run_b, 
         for title, n in expected.items():
             page.click(f".cvd-agreement button:text-is('{title} ({n:,})')")
             page.wait_for_function(
-                "t => (document.querySelector('.cvd-compare-count') || {}).innerText?.includes(t)", arg=f"{n:,} {title} of"
+                "t => (document.querySelector('.cvd-compare-count') || {}).innerText?.includes(t)",
+                arg=f"{n:,} {title} of",
             )
             page.wait_for_function(
                 "n => [...document.querySelectorAll('.cvd-compare .cvd-thumb')]"

@@ -1,9 +1,7 @@
-"""Fixtures of the report tests: two tiny trained runs and their report, built once per session.
+"""Builders of the report tests: two tiny trained runs and their report.
 
-Import them in a test module with
-``from tests.unit.report_fixtures import report_runs, built_report  # noqa: F401``.
-Both live in fixed folders under pytest's base temporary folder, so the unit and the browser
-tests share one training and one report even though each module registers the fixtures.
+The session fixtures built from them (``report_runs``, ``built_report``) live in ``tests/conftest.py``,
+shared by the unit and the browser tests.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from cvd_explorer.config import TrainConfig
 
@@ -35,7 +31,7 @@ class Report:
 
 
 def make_runs(base: Path) -> list[Path]:
-    """Train (or reuse) the two runs under ``base`` on 60 synthetic 48 px images with masks."""
+    """Train the two runs under ``base`` on 60 synthetic 48 px images with masks."""
     from cvd_explorer.data.synthetic import generate
     from cvd_explorer.runs import train
 
@@ -44,7 +40,7 @@ def make_runs(base: Path) -> list[Path]:
     outs = []
     for name, config in (("mini32", RUN_A), ("mini40", RUN_B)):
         out = base / name
-        run = train(config, data, out, resume=out.exists(), progress=False)
+        run = train(config, data, out, progress=False)
         assert run.predictions, f"{out} has no predictions"
         outs.append(out)
     return outs
@@ -62,22 +58,10 @@ def other_split_copy(run_dir: Path, dest: Path, keep: int) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def report_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """The two trained run directories (read only!)."""
-    return make_runs(tmp_path_factory.getbasetemp() / "report-runs")
-
-
-@pytest.fixture(scope="session")
-def built_report(report_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Report:
-    """The report of both runs, with metrics and two samples per group (read only!)."""
+def build_test_report(runs: list[Path], out: Path) -> Report:
+    """The report of ``runs`` in ``out``, with metrics and two samples per group, and its progress calls."""
     from cvd_explorer.report import build_report
 
-    out = tmp_path_factory.getbasetemp() / "report-out"
-    record = out / "progress.json"
-    if record.is_file() and (out / "index.html").is_file():
-        return Report(out / "index.html", report_runs, [tuple(c) for c in json.loads(record.read_text())])
     calls: list[tuple[int, int, str]] = []
-    page = build_report(report_runs, out, progress=lambda *call: calls.append(call), samples_per_cell=2)
-    record.write_text(json.dumps(calls))
-    return Report(page, report_runs, calls)
+    page = build_report(runs, out, progress=lambda *call: calls.append(call), samples_per_cell=2)
+    return Report(page, runs, calls)

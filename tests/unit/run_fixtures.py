@@ -1,7 +1,6 @@
-"""Fixtures and helpers for the training-run tests: tiny data, tiny trainings, subprocess control.
+"""Helpers of the training-run tests: tiny data, tiny trainings, subprocess control.
 
-Import the shared session fixtures in a test module with
-``from .run_fixtures import tiny_data, trained_run  # noqa: F401``.
+The session fixtures built from them (``tiny_data``, ``trained_run``) live in ``tests/unit/conftest.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 from cvd_explorer.config import TrainConfig
 
@@ -58,7 +56,7 @@ def run_cli(*args: str, timeout: float = 180, env: dict[str, str] | None = None)
     """Run ``python -m cvd_explorer ARGS`` to completion (stdout and stderr apart)."""
     return subprocess.run(
         [sys.executable, "-m", "cvd_explorer", *args], cwd=REPO, env=env or cli_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+        capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -93,32 +91,9 @@ def kill9(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-# Each test module that imports a fixture below gets its own copy of the fixture definition, and
-# pytest keeps session fixtures per definition: this cache makes them truly once per session.
-_SESSION: dict[str, Any] = {}
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory) -> Path:
-    """A synthetic Kaggle-layout folder: 48 images of 40 px (cat.<i>.jpg / dog.<i>.jpg)."""
+def make_tiny_data(root: Path) -> Path:
+    """Write a synthetic Kaggle-layout folder at ``root``: 48 images of 40 px (cat.<i>.jpg / dog.<i>.jpg)."""
     from cvd_explorer.data.synthetic import generate
 
-    if "tiny_data" not in _SESSION:
-        root = tmp_path_factory.mktemp("tiny-data") / "data"
-        generate(root, n=48, size=40, seed=0)
-        _SESSION["tiny_data"] = root
-    return _SESSION["tiny_data"]
-
-
-@pytest.fixture(scope="session")
-def trained_run(tiny_data, tmp_path_factory):
-    """A finished run of :data:`TINY`, trained in-process once per session (read only!)."""
-    import keras
-
-    from cvd_explorer.runs import train
-
-    if "trained_run" not in _SESSION:
-        out = tmp_path_factory.mktemp("trained") / "run"
-        _SESSION["trained_run"] = train(TINY, tiny_data, out, progress=False)
-        keras.backend.clear_session()
-    return _SESSION["trained_run"]
+    generate(root, n=48, size=40, seed=0)
+    return root

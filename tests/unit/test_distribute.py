@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from .run_fixtures import REPO, TINY, cli_env, run_cli, tiny_data  # noqa: F401
+from .run_fixtures import REPO, TINY, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 

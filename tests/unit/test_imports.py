@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 COMPUTATION_MODULES = [
     "cvd_explorer.data",
     "cvd_explorer.data.pipeline",
@@ -52,3 +51,12 @@ def test_computation_sources_never_name_widgets_or_ipython():
 def test_top_level_import_is_lazy():
     loaded = _loaded_after_import("import cvd_explorer")
     assert "tensorflow" not in loaded and "ipywidgets" not in loaded
+
+
+def test_statistics_import_scipy_only_when_computing():
+    # scipy.stats takes seconds to import: `cvd-explorer --help` and importing the statistics stay without it
+    loaded = _loaded_after_import(
+        "import cvd_explorer.stats, cvd_explorer.explore.compare, cvd_explorer.report; "
+        "from cvd_explorer.cli import build_parser; build_parser()"
+    )
+    assert "cvd_explorer.stats" in loaded and "scipy" not in loaded

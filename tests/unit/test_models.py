@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from cvd_explorer.depth import stage_of
 from cvd_explorer.errors import ModelError
-from cvd_explorer.models import block_outputs, build, compile_reference, conv_layers, find_layer, stage_of
+from cvd_explorer.models import block_outputs, build, compile_reference, conv_layers, find_layer
 
 
 @pytest.mark.parametrize("arch, n_conv, n_blocks", [("resnet50", 53, 16), ("resnet101", 104, 33)])
@@ -87,7 +88,7 @@ def test_weights_file_round_trip_and_missing_file(tmp_path):
     path = tmp_path / "mini.weights.h5"
     model.save_weights(path)
     again = build("resnet-mini", 32, weights=path)
-    for a, b in zip(model.get_weights(), again.get_weights()):
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ModelError, match="does not exist"):
         build("resnet-mini", 32, weights=tmp_path / "nope.weights.h5")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.report_fixtures import built_report, other_split_copy, report_runs  # noqa: F401
+from tests.unit.report_fixtures import other_split_copy
+
 
 class Page(HTMLParser):
     """The parts of the report page the tests look at."""
@@ -138,12 +139,16 @@ def test_every_figure_has_a_caption(built_report):
 @pytest.mark.slow
 def test_results_tables_equal_the_summaries(page, runs):
     from cvd_explorer.report.tables import RESULT_ROWS
+    from cvd_explorer.results import format_result
 
     for col, run in enumerate(runs):
         summary = run.summary
         for key, title, _ in RESULT_ROWS:
             assert page.values(f"{slug(run)}-results", title) == [pytest.approx(summary[key], abs=0)]
             assert page.values("comparison-results", title)[col] == pytest.approx(summary[key], abs=0)
+            # the Compare panel's look: the same formatter
+            row = next(cells for cells in page.tables[f"{slug(run)}-results"] if cells and cells[0][0] == title)
+            assert row[1][0] == format_result(key, summary[key])
 
 
 @pytest.mark.slow

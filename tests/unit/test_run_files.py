@@ -13,7 +13,7 @@ import pytest
 from cvd_explorer.errors import RunError
 from cvd_explorer.runs import Run, files
 
-from .run_fixtures import TINY, run_cli, tiny_data, trained_run  # noqa: F401
+from .run_fixtures import TINY, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,6 @@ from cvd_explorer.errors import RunError
 from cvd_explorer.runs import Run
 from cvd_explorer.runs.safe_load import check_model_config, load_model_file
 
-from .run_fixtures import tiny_data, trained_run  # noqa: F401
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sstats
 
-from cvd_explorer.models import build, conv_layers, stage_of
-from cvd_explorer.stats import (
-    accuracy_interval, agreement_cells, confusion_matrix, layer_at_depth, mcnemar,
-)
+from cvd_explorer.stats import accuracy_interval, agreement_cells, confusion_matrix, mcnemar
 
 
 def test_wilson_interval_matches_the_formula_and_the_study_scale():
@@ -57,17 +54,3 @@ def test_confusion_and_agreement_cells_count_right():
         "all": [0, 1, 2, 3], "both_right": [0], "only_a": [1], "only_b": [2], "both_wrong": [3],
     }
 
-
-def test_relative_depth_maps_stage_first():
-    r50 = conv_layers(build("resnet50", 64))
-    r101 = conv_layers(build("resnet101", 64))
-    assert layer_at_depth(r50, 0) == layer_at_depth(r101, 0) == "conv1_conv"
-    assert layer_at_depth(r50, 100) == layer_at_depth(r101, 100) == "conv5_block3_3_conv"
-    for depth in range(0, 101, 5):
-        a, b = layer_at_depth(r50, depth), layer_at_depth(r101, depth)
-        assert stage_of(a) == stage_of(b), depth  # same stage, same resolution
-    # the middle of stage 4 is block ~3 of 6 in ResNet50 and block ~12 of 23 in ResNet101
-    mid4 = 100 * 3.5 / 5
-    assert layer_at_depth(r50, mid4).startswith("conv4_block")
-    assert int(layer_at_depth(r101, mid4).split("_")[1][5:]) > int(layer_at_depth(r50, mid4).split("_")[1][5:])
-    assert layer_at_depth(["a", "b", "c"], 50) == "b"  # no stage names: relative position

@@ -10,7 +10,7 @@ import pytest
 
 from cvd_explorer.runs import Run
 
-from .run_fixtures import TINY, config_flags, run_cli, tiny_data  # noqa: F401
+from .run_fixtures import TINY, config_flags, run_cli
 
 
 def _train_one_epoch(data, out, flag: str) -> Run:

@@ -8,7 +8,7 @@ import pytest
 from cvd_explorer.models import conv_layers
 from cvd_explorer.runs import Run
 
-from .run_fixtures import run_cli, tiny_data  # noqa: F401
+from .run_fixtures import run_cli
 
 
 @pytest.mark.slow

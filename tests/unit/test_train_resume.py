@@ -16,9 +16,7 @@ import pytest
 from cvd_explorer.errors import RunError
 from cvd_explorer.runs import Run, train
 
-from .run_fixtures import (  # noqa: F401
-    KILLABLE, TINY, config_flags, kill9, run_cli, start_cli, tiny_data, trained_run, wait_for,
-)
+from .run_fixtures import KILLABLE, TINY, config_flags, kill9, run_cli, start_cli, wait_for
 
 pytestmark = pytest.mark.slow
 RTOL = 1e-4

@@ -9,7 +9,7 @@ import pytest
 
 from cvd_explorer.runs import Run
 
-from .run_fixtures import KILLABLE, config_flags, run_cli, start_cli, tiny_data, wait_for  # noqa: F401
+from .run_fixtures import KILLABLE, config_flags, run_cli, start_cli, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
-"""Runs for the Compare tests, built next to the Explorer's shared small run.
+"""Builders of the runs for the Compare tests, made next to the Explorer's shared small run (run A).
 
-Import in a test module with ``from tests.widgets.compare_fixtures import run_b, run_other_split,
-run_training  # noqa: F401``; ``run_dir`` (run A: resnet-mini, 32 px) comes from the conftest.
+The fixtures built from them (``run_b``, ``run_other_split``, ``run_training``, and ``run_dir`` for run A:
+resnet-mini, 32 px) live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import shutil
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pytest
 
 from tests.widgets.helpers import RUN_SETTINGS
 
@@ -30,29 +28,25 @@ def _train(base: Path, name: str, manifest: Path | None = None, **overrides) -> 
     return out
 
 
-@pytest.fixture(scope="session")
-def run_b(run_dir: Path) -> Path:
+def train_run_b(run_a: Path) -> Path:
     """Run B: resnet-mini at 40 px (run A is 32 px), another seed, the same split as run A."""
-    return _train(run_dir.parent, "run-b-40px", image_size=40, seed=1)
+    return _train(run_a.parent, "run-b-40px", image_size=40, seed=1)
 
 
-@pytest.fixture(scope="session")
-def run_other_split(run_dir: Path) -> Path:
-    """A 32 px run trained on another split (split seed 1) of the same images: another test set."""
+def train_other_split(run_a: Path) -> Path:
+    """A 32 px run trained on another split (split seed 1) of run A's images: another test set."""
     from cvd_explorer.data.split import ensure_manifest
 
-    base = run_dir.parent
+    base = run_a.parent
     manifest = base / "manifest-seed1.csv"
     ensure_manifest(base / "data", seed=1, manifest_path=manifest)
     return _train(base, "run-other-split", manifest=manifest, seed=1)
 
 
-@pytest.fixture
-def run_training(run_b: Path, tmp_path: Path) -> Path:
-    """A copy of run B caught mid-training: status "running" (this process, fresh heartbeat),
+def training_copy(run: Path, out: Path) -> Path:
+    """A copy of ``run`` at ``out`` caught mid-training: status "running" (this process, fresh heartbeat),
     no predictions and no summary yet."""
-    out = tmp_path / "run-training"
-    shutil.copytree(run_b, out)
+    shutil.copytree(run, out)
     for name in ("predictions.csv", "summary.json"):
         (out / name).unlink()
     now = datetime.now(timezone.utc).isoformat()

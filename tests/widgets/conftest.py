@@ -1,18 +1,10 @@
-"""Fixtures of the widget tests: a tiny trained run (shared by the session) and a tiny model."""
+"""Fixtures of the widget tests: a tiny model (the small trained run, ``run_dir``, is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.widgets.helpers import small_run, tiny_model
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished small run with predictions, some of them wrong."""
-    return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
+from tests.widgets.helpers import tiny_model
 
 
 @pytest.fixture(scope="session")

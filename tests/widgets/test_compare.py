@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cvd_explorer.depth import layer_at_depth
 from cvd_explorer.models import conv_layers
-from cvd_explorer.stats import layer_at_depth, mcnemar
+from cvd_explorer.stats import mcnemar
 from cvd_explorer.widgets import Compare
-from tests.widgets.compare_fixtures import run_b, run_other_split, run_training  # noqa: F401
 
 pytestmark = pytest.mark.slow  # the fixtures train tiny models
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.slow  # the fixtures train tiny models
 def read_predictions(run: Path) -> dict[str, bool]:
     """``predictions.csv`` read directly: manifest path -> correct."""
     with open(run / "predictions.csv", newline="") as fh:
-        return {row["path"]: row["correct"] == "1" for row in csv.DictReader(line for line in fh if not line.startswith("#"))}
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        return {row["path"]: row["correct"] == "1" for row in rows}
 
 
 def expected_cells(a: dict[str, bool], b: dict[str, bool]) -> dict[str, set[str]]:
@@ -73,12 +75,12 @@ def test_depth_moves_both_models_through_their_layers(panel, run_dir, run_b):
     seen = []
     for depth in (0, 30, 55, 80, 100):
         panel.depth.value = depth
-        for label, names in zip(panel.layer_labels, layers):
+        for label, names in zip(panel.layer_labels, layers, strict=True):
             assert f"<code>{layer_at_depth(names, depth)} ·" in label.value
         pngs = tuple(bytes(img.value) for img in panel.cam_images)
         assert all(p.startswith(b"\x89PNG") for p in pngs)
         seen.append(pngs)
-    for before, after in zip(seen, seen[1:]):
+    for before, after in pairwise(seen):
         assert before[0] != after[0] and before[1] != after[1]
     # each model got the image at its own input size
     assert [se.image.shape for se in panel._current] == [(32, 32, 3), (40, 40, 3)]
@@ -107,6 +109,8 @@ def test_table_statistics_and_curves(panel, run_dir, run_b):
                            "test_accuracy", "test_loss", "epochs", "images_per_s"]
     for key, row in table.items():
         assert (row["a"], row["b"]) == (summaries[0][key], summaries[1][key])
+    accuracy = f"{100 * summaries[0]['max_train_accuracy']:.2f}%"  # the report's look, too
+    assert accuracy in panel.table_html.value
     a, b = read_predictions(run_dir), read_predictions(run_b)
     shared = sorted(a.keys() & b.keys())
     test = mcnemar([a[k] for k in shared], [b[k] for k in shared])
