@@ -13,6 +13,7 @@ import numpy as np
 
 from cvd_explorer.atlas import compute, store
 from cvd_explorer.atlas.finish import finish
+from cvd_explorer.atlas.mapstats import STAT_SIZE
 from cvd_explorer.atlas.result import AtlasData, load_atlas
 from cvd_explorer.errors import RunError
 
@@ -29,7 +30,7 @@ def atlas_key(run: Any, split: str, method: str, mask_dir: Path | None, image_si
         "manifest_sha256": run.meta.get("manifest", {}).get("sha256"),
         "masks": str(mask_dir) if mask_dir is not None else None,
         "image_size": int(image_size),
-        "stat_size": compute.mapstats.STAT_SIZE,
+        "stat_size": STAT_SIZE,
     }
 
 

@@ -68,8 +68,8 @@ def load_mask(folder: Path, relpath: str, size: int) -> np.ndarray | None:
         return None
     values = np.unique(m)
     if set(values.tolist()) <= {0, 1, 2}:
-        return m == 1
-    return m > (int(m.max()) // 2)
+        return np.asarray(m == 1)
+    return np.asarray(m > (int(m.max()) // 2))
 
 
 def load_batch(
@@ -180,7 +180,9 @@ def stream(
         for k, indices in enumerate(batches):
             assert pending is not None
             batch = pending.result()
-            pending = pool.submit(load_batch, root, paths, batches[k + 1], size, mask_dir) if k + 1 < len(batches) else None
+            pending = None
+            if k + 1 < len(batches):
+                pending = pool.submit(load_batch, root, paths, batches[k + 1], size, mask_dir)
             if len(batch.indices):
                 result = explain_batch(model, batch.images, wanted, method=method)
                 chunk = reduce_batch(batch, result.cams, layers, blocks, result.logits, result.features,

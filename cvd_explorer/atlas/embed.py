@@ -56,12 +56,12 @@ def _pca2(x: np.ndarray) -> np.ndarray:
     if centred.shape[1] < 2 or not centred.any():
         out = np.zeros((len(x), 2))
         out[:, 0] = np.arange(len(x))
-        return out
+        return np.asarray(out)
     u, s, _ = np.linalg.svd(centred, full_matrices=False)
     coords = u[:, :2] * s[:2]
     if coords.shape[1] < 2:
         coords = np.concatenate([coords, np.zeros((len(x), 1))], axis=1)
-    return coords
+    return np.asarray(coords, np.float64)
 
 
 def _unit_square(coords: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.atlas import depth, embed, labels as label_issues, mapstats, store
+from cvd_explorer.atlas import depth, embed, mapstats, store
+from cvd_explorer.atlas import labels as label_issues
 
 THRESHOLD = 0.5  # predicted positive when p > 0.5, as the run's predictions.csv
 

@@ -41,7 +41,7 @@ def on_grid(maps: np.ndarray, size: int = STAT_SIZE) -> np.ndarray:
         float32 ``(N, size, size)``, non-negative.
     """
     grid = resize_maps(np.maximum(np.asarray(maps, np.float32), 0), (size, size))
-    return np.maximum(grid, 0, out=grid)  # bilinear weights are positive; this only clears -0.0
+    return np.asarray(np.maximum(grid, 0, out=grid))  # bilinear weights are positive; this only clears -0.0
 
 
 def masks_on_grid(masks: np.ndarray, size: int = STAT_SIZE) -> np.ndarray:

@@ -110,7 +110,9 @@ def load_atlas(folder: str | os.PathLike[str]) -> AtlasData:
         raise RunError(f"{folder}: the atlas is {state}; compute it with `cvd-explorer atlas RUN`")
     missing = [name for name in store.FINISHED_FILES if not (folder / name).is_file()]
     if missing:
-        raise RunError(f"{folder} lacks {', '.join(missing)}; compute the atlas again (`cvd-explorer atlas RUN --force`)")
+        raise RunError(
+            f"{folder} lacks {', '.join(missing)}; compute the atlas again (`cvd-explorer atlas RUN --force`)"
+        )
     summary = store.read_json(folder / store.SUMMARY)
     return AtlasData(folder, summary)
 

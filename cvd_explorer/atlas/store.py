@@ -62,7 +62,7 @@ def read_json(path: Path) -> Any:
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Atomically write a compressed ``.npz``."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez_compressed(buf, allow_pickle=False, **{k: np.asarray(v) for k, v in arrays.items()})
     write_bytes(path, buf.getvalue())
 
 
@@ -99,7 +99,9 @@ def read_index(folder: Path) -> dict[str, Any] | None:
 
 def matches(index: Mapping[str, Any] | None, key: Mapping[str, Any]) -> bool:
     """Whether an atlas index was computed for exactly this key (schema, model, manifest, method, ...)."""
-    return bool(index) and index.get("schema_version") == SCHEMA_VERSION and index.get("key") == dict(key)
+    if not index:
+        return False
+    return index.get("schema_version") == SCHEMA_VERSION and index.get("key") == dict(key)
 
 
 def reset(folder: Path) -> None:

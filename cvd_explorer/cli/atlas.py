@@ -66,7 +66,8 @@ def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary object with every NaN as null (the stored file already is)."""
     from cvd_explorer.atlas.store import finite
 
-    return finite(summary)  # type: ignore[no-any-return]
+    out: dict[str, Any] = finite(summary)
+    return out
 
 
 def describe(summary: dict[str, Any], folder: str) -> str:
