@@ -261,25 +261,3 @@ def _unit_range(maps: np.ndarray) -> np.ndarray:
     lo = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - lo
     return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
-
-
-@dataclass
-class BatchExplanation:
-    """What the atlas keeps of one batch: raw native maps, logits and the head's input."""
-
-    cams: dict[str, np.ndarray]
-    logits: np.ndarray
-    features: np.ndarray
-
-
-def explain_batch(model, images, layers, method: str = "gradcam", target: TargetLike = "predicted") -> BatchExplanation:
-    """TEMPORARY (atlas branch): maps via compute_cams, logits and features via extra passes."""
-    x = check_images(model, images)
-    cams = compute_cams(model, x, layers, method, target, batch_size=len(x), normalize=False, size="native")
-    head = head_of(model)
-    logits = _logits(model, x, head, len(x))
-    logits = logits[:, 0] if head.units == 1 else logits
-    inner = head.layer
-    feat_model = keras.Model(model.inputs, model.layers[-2].output) if not isinstance(model, keras.Sequential) else None
-    feats = np.asarray(feat_model(x)) if feat_model is not None else np.zeros((len(x), 1), np.float32)
-    return BatchExplanation(cams, logits, feats.reshape(len(x), -1))
