@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 NAME = "cam"
 HELP = "write CAM overlays, a depth strip and the maps (.npz) for images"
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder (created)")
 
 
-def _load(args) -> tuple[object, tuple[str, str] | None]:
+def _load(args: argparse.Namespace) -> tuple[Any, tuple[str, str] | None]:
     """Return (model, classes or None)."""
     from cvd_explorer.errors import ModelError, RunError
 
@@ -58,7 +59,8 @@ def _load(args) -> tuple[object, tuple[str, str] | None]:
 
         run = Run(args.run)
         try:
-            return run.load_model(), tuple(run.classes)
+            negative, positive = run.classes
+            return run.load_model(), (negative, positive)
         except RunError:
             raise
         except KeyError:
@@ -81,7 +83,7 @@ def _load(args) -> tuple[object, tuple[str, str] | None]:
         raise ModelError(str(exc)) from None
 
 
-def _parse_target(text: str):
+def _parse_target(text: str) -> str | int:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
@@ -129,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     names = classes or ("cat", "dog")
-    report = {"method": args.method, "target": args.target, "layers": layers, "images": []}
+    entries: list[dict[str, Any]] = []
+    report = {"method": args.method, "target": args.target, "layers": layers, "images": entries}
     for i, stem in enumerate(stems):
         files = []
         for layer in layers:
@@ -141,17 +144,20 @@ def run(args: argparse.Namespace) -> int:
             f.write_bytes(to_png(depth_strip(images[i], {k: v[i] for k, v in cams.items()}, n=8, alpha=args.alpha)))
             files.append(f.name)
         z = logits[i]
+        predicted: str | int
         if z.shape[-1] == 1:
             prob = float(1 / (1 + np.exp(-z[0])))
             predicted = names[int(prob >= 0.5)]
-            extra = {"logit": np.float32(z[0]), "prob": np.float32(prob)}
+            extra = {"logit": np.asarray(z[0], np.float32), "prob": np.asarray(prob, np.float32)}
         else:
             prob = float(np.max(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
             predicted = int(np.argmax(z))
             extra = {"logits": z.astype(np.float32)}
-        np.savez_compressed(out / f"{stem}.npz", **{k: v[i] for k, v in cams.items()}, **extra)
+        # Any: mypy refuses a dict of arrays as **kwargs beside numpy's `allow_pickle: bool` keyword
+        arrays: dict[str, Any] = {**{k: v[i] for k, v in cams.items()}, **extra}
+        np.savez_compressed(out / f"{stem}.npz", **arrays)
         files.append(f"{stem}.npz")
-        report["images"].append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
+        entries.append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
         print(f"{args.image[i]}: {predicted} ({prob:.3f}) -> {len(files)} files in {out}")
     (out / "cam.json").write_text(json.dumps(report, indent=2))
     return 0
