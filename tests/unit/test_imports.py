@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 COMPUTATION_MODULES = [
     "cvd_explorer.data",
     "cvd_explorer.data.pipeline",
@@ -52,3 +51,20 @@ def test_computation_sources_never_name_widgets_or_ipython():
 def test_top_level_import_is_lazy():
     loaded = _loaded_after_import("import cvd_explorer")
     assert "tensorflow" not in loaded and "ipywidgets" not in loaded
+
+
+def test_method_registry_and_cli_help_load_without_tensorflow():
+    code = (
+        "import contextlib, io, json, sys\n"
+        "import cvd_explorer.explain as e, cvd_explorer.explain.registry as r\n"
+        "assert e.METHODS == r.METHODS and e.method_spec(r.DEFAULT_METHOD).name == r.DEFAULT_METHOD\n"
+        "from cvd_explorer.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "    main(['cam', '--help'])\n"
+        "assert all(name in out.getvalue() for name in r.METHODS), out.getvalue()\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert "cvd_explorer.explain.registry" in loaded and "cvd_explorer.cli.cam" in loaded
+    assert not {"tensorflow", "keras", "cvd_explorer.explain.cam", "cvd_explorer.explain.engine"} & loaded
