@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -236,7 +237,7 @@ def _prepare(
 
 
 def compute_cams(
-    model: Any,
+    model: keras.Model,
     images: Any,
     layers: Sequence[str] | str | None = None,
     method: str = DEFAULT_METHOD,
@@ -287,7 +288,7 @@ def compute_cams(
 
 
 def explain_all(
-    model: Any,
+    model: keras.Model,
     images: Any,
     layers: Sequence[str] | str | None = None,
     method: str = DEFAULT_METHOD,
@@ -314,7 +315,7 @@ def explain_all(
     return Explanation(req.names, maps.activations, maps.cams, maps.weights, logits, probs, req.method.name)
 
 
-def predict_logits(model: Any, images: Any, batch_size: int = 32) -> np.ndarray:
+def predict_logits(model: keras.Model, images: Any, batch_size: int = 32) -> np.ndarray:
     """The logits of the model's head (read off by the explain view, never by changing the model).
 
     Args:

@@ -90,7 +90,7 @@ ClassTarget = str | int
 
 
 def target_probability(
-    model: Any,
+    model: keras.Model,
     images: Any,
     target: ClassTarget = "predicted",
     classes: Sequence[str] | None = None,
@@ -259,9 +259,9 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _cascade_groups(model: Any) -> list[tuple[str, list[Any]]]:
+def _cascade_groups(model: keras.Model) -> list[tuple[str, list[keras.layers.Layer]]]:
     """Layers with weights grouped by residual block (``convN_blockM``), from the head down."""
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[keras.layers.Layer]] = {}
     for layer in iter_layers(model):
         if not layer.weights:
             continue
@@ -270,7 +270,7 @@ def _cascade_groups(model: Any) -> list[tuple[str, list[Any]]]:
     return list(reversed(groups.items()))
 
 
-def _randomize(layer: Any, rng: np.random.Generator) -> None:
+def _randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> None:
     """Re-draw a (cloned) layer's kernels from N(0, std of the trained kernel); permute 1-D weights
     (bias, BN gamma/beta) so their distribution stays and their meaning goes; keep BN moving stats."""
     for var in layer.weights:
@@ -286,7 +286,7 @@ def _randomize(layer: Any, rng: np.random.Generator) -> None:
 
 
 def randomization_check(
-    model: Any,
+    model: keras.Model,
     images: Any,
     layer: str,
     method: str = DEFAULT_METHOD,
