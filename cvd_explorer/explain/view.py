@@ -24,7 +24,9 @@ warning (gradients vanish where that clip bites).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 from keras import ops
@@ -47,20 +49,20 @@ class Head:
         units: number of outputs K.
     """
 
-    layer: keras.layers.Layer
+    layer: Any
     kind: str
     squash: str
     units: int
 
 
-def is_graph_model(layer) -> bool:
+def is_graph_model(layer: Any) -> bool:
     """True for models whose inner layers the view can reach (functional or sequential)."""
     return isinstance(layer, keras.Sequential) or (
         isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth") and hasattr(layer, "_run_through_graph")
     )
 
 
-def _last_layer(model: keras.Model) -> keras.layers.Layer:
+def _last_layer(model: Any) -> Any:
     """The leaf layer producing the model's (single) output, descending into nested models."""
     if isinstance(model, keras.Sequential):
         last = model.layers[-1]
@@ -78,7 +80,7 @@ def _last_layer(model: keras.Model) -> keras.layers.Layer:
     return _last_layer(last) if is_graph_model(last) else last
 
 
-def find_head(model: keras.Model) -> Head:
+def find_head(model: Any) -> Head:
     """Inspect (never change) the model's last layer to decide how logits are read."""
     layer = _last_layer(model)
     units = int(layer.output.shape[-1]) if getattr(layer, "output", None) is not None else 1
@@ -97,13 +99,13 @@ def find_head(model: keras.Model) -> Head:
     return Head(layer, "probability", "softmax" if units > 1 else "sigmoid", units)
 
 
-def _call_leaf(layer, args, kwargs):
+def _call_leaf(layer: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
     if "training" in getattr(layer, "_call_context_args", ()) or getattr(layer, "_call_has_training_arg", False):
         kwargs = {**kwargs, "training": False}
     return layer(*args, **kwargs)
 
 
-def _head_logits(head: Head, args, kwargs):
+def _head_logits(head: Head, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
     """Return (logits float32 (N, K), the head's usual output)."""
     x = args[0]
     if head.kind == "dense":
@@ -122,11 +124,11 @@ def _head_logits(head: Head, args, kwargs):
     return ops.log(p) - ops.log(1.0 - p), p
 
 
-def _squash(head: Head, z):
+def _squash(head: Head, z: Any) -> Any:
     return ops.softmax(z, axis=-1) if head.squash == "softmax" else ops.sigmoid(z)
 
 
-def run_view(model: keras.Model, x, wanted: frozenset[str], head: Head | None):
+def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> tuple[dict[str, Any], Any, Any]:
     """Run ``model`` on ``x`` and record the outputs of the ``wanted`` layers and the logits.
 
     Args:
@@ -139,10 +141,10 @@ def run_view(model: keras.Model, x, wanted: frozenset[str], head: Head | None):
         ``(record, logits, probs)``: ``record`` maps layer name -> output tensor (first call of
         that layer); ``logits`` float32 ``(N, K)`` and ``probs`` ``(N, K)`` (None without a head).
     """
-    record: dict = {}
-    found: dict = {}
+    record: dict[str, Any] = {}
+    found: dict[str, Any] = {}
 
-    def visit(layer, args, kwargs):
+    def visit(layer: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         if head is not None and layer is head.layer:
             logits, out = _head_logits(head, args, kwargs)
             found["logits"], found["probs"] = logits, out
@@ -154,7 +156,7 @@ def run_view(model: keras.Model, x, wanted: frozenset[str], head: Head | None):
             record[layer.name] = out
         return out
 
-    def _walk(m, inputs):
+    def _walk(m: Any, inputs: Any) -> Any:
         if isinstance(m, keras.Sequential):
             h = inputs
             for layer in m.layers:
