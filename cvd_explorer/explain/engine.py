@@ -39,7 +39,7 @@ from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import finish_maps, resize_maps
 from cvd_explorer.explain.registry import ACTIVATION, DEFAULT_METHOD, GRADIENT, SCORE
 from cvd_explorer.explain.targets import Target, class_weights, predicted_class_weights, resolve_target, scores
-from cvd_explorer.explain.view import Head, run_view
+from cvd_explorer.explain.view import HEAD_INPUT, Head, run_view
 
 TargetLike = str | int | Callable[[Any], Any]
 """A class name, a class index, ``"predicted"`` or ``callable(logits (N, K)) -> (N,)``."""
@@ -88,6 +88,7 @@ class _Request:
     batch_size: int
     top_k: int
     keep_activations: bool = False
+    keep_features: bool = False
     jit_compile: bool = False
 
 
@@ -101,6 +102,7 @@ class _Maps:
     logits: np.ndarray
     probs: np.ndarray
     activations: dict[str, np.ndarray] = field(default_factory=dict)
+    features: np.ndarray | None = None
 
 
 def _as(method: CAMMethod, kind: type[_M]) -> _M:
@@ -111,20 +113,20 @@ def _as(method: CAMMethod, kind: type[_M]) -> _M:
 
 def _traced_step_builder(req: _Request, combine: _Combine, gradients: bool) -> Callable[[ModelRef], Callable[..., Any]]:
     names, head, target = req.names, req.head, req.target
-    wanted = frozenset(names)
-    keep_acts = req.keep_activations
+    wanted = frozenset(names) | ({HEAD_INPUT} if req.keep_features else frozenset())
+    keep_acts, keep_features = req.keep_activations, req.keep_features
 
     def build(ref: ModelRef) -> Callable[..., Any]:
         def step(x: Tensor, w: Tensor) -> tuple[Any, ...]:
-            def forward(inp: Tensor) -> tuple[list[Tensor], Tensor, tuple[Tensor, Tensor]]:
+            def forward(inp: Tensor) -> tuple[list[Tensor], Tensor, tuple[Tensor, Tensor, Tensor | None]]:
                 record, logits, probs = run_view(ref(), inp, wanted, head)
-                return [record[n] for n in names], scores(target, logits, w), (logits, probs)
+                return [record[n] for n in names], scores(target, logits, w), (logits, probs, record.get(HEAD_INPUT))
 
             grads: Sequence[Tensor | None]
             if gradients:
-                tensors, grads, (logits, probs) = _tf_grad.score_and_gradients(forward, x)
+                tensors, grads, (logits, probs, features) = _tf_grad.score_and_gradients(forward, x)
             else:
-                tensors, _, (logits, probs) = forward(x)
+                tensors, _, (logits, probs, features) = forward(x)
                 grads = [None] * len(tensors)
             out_cams, out_w, out_a = {}, {}, {}
             for name, a, g in zip(names, tensors, grads, strict=True):
@@ -134,6 +136,8 @@ def _traced_step_builder(req: _Request, combine: _Combine, gradients: bool) -> C
                 out_w[name] = cw
                 if keep_acts:
                     out_a[name] = a
+            if keep_features:
+                out_a[HEAD_INPUT] = ops.cast(features, "float32")
             return out_cams, out_w, out_a, ops.cast(logits, "float32"), ops.cast(probs, "float32")
 
         return _tf_grad.trace(step, jit_compile=req.jit_compile)
@@ -148,13 +152,14 @@ def _joined(arrays: Sequence[Any]) -> np.ndarray:
 
 def _traced_pass(req: _Request, combine: _Combine, gradients: bool) -> _Maps:
     kind = "all" if req.keep_activations else "cams"
-    key = (kind, req.names, req.method.name, req.target.key, req.jit_compile)
+    key = (kind, req.names, req.method.name, req.target.key, req.jit_compile, req.keep_features)
     step = cached_step(req.model, key, _traced_step_builder(req, combine, gradients))
     x, bs = req.x, req.batch_size
     w = class_weights(req.target, len(x), req.head.units)
     parts = [step(x[i : i + bs], w[i : i + bs]) for i in range(0, len(x), bs)]
     cams, weights, acts = ({k: _joined([p[j][k] for p in parts]) for k in parts[0][j]} for j in range(3))
-    return _Maps(cams, weights, _joined([p[3] for p in parts]), _joined([p[4] for p in parts]), acts)
+    features = acts.pop(HEAD_INPUT, None)
+    return _Maps(cams, weights, _joined([p[3] for p in parts]), _joined([p[4] for p in parts]), acts, features)
 
 
 def _backward_pass(req: _Request) -> _Maps:
@@ -313,6 +318,48 @@ def explain_all(
     if req.head.units == 1:
         logits, probs = logits[:, 0], probs[:, 0]
     return Explanation(req.names, maps.activations, maps.cams, maps.weights, logits, probs, req.method.name)
+
+
+@dataclass
+class BatchExplanation:
+    """What the atlas keeps of a batch (see :func:`explain_batch`).
+
+    Attributes:
+        cams: ``{layer: (N, h, w) float32}`` raw maps at each layer's native resolution.
+        logits: ``(N,)`` float32 z for a one-unit head, else ``(N, K)``.
+        features: ``(N, D)`` float32: the head's input (the pooled features the classifier sees).
+    """
+
+    cams: dict[str, np.ndarray]
+    logits: np.ndarray
+    features: np.ndarray
+
+
+def explain_batch(
+    model: keras.Model,
+    images: Any,
+    layers: Sequence[str] | str | None = None,
+    method: str = DEFAULT_METHOD,
+    target: TargetLike = "predicted",
+    *,
+    classes: Sequence[str] | None = None,
+) -> BatchExplanation:
+    """Raw maps of every requested layer, the logits and the pooled features, from one pass of the batch.
+
+    The atlas' call: like :func:`compute_cams` with ``normalize=False, size="native"``, plus what
+    the head saw. Per-layer methods (Score-CAM) are refused: a split-wide pass needs every layer at once.
+
+    Raises:
+        ExplainError: a per-layer method, or one with no layer maps; the checks of :func:`compute_cams`.
+    """
+    req = _prepare(model, images, layers, method, target, classes, len(np.asarray(images)) or 1, 32)
+    if req.method.spec.per_layer:
+        raise ExplainError(f"{req.method.name} is computed one layer at a time; choose a method that maps every layer")
+    maps = _run(replace(req, keep_features=True))
+    if maps.features is None:
+        raise ExplainError(f"method {req.method.name!r} does not return the head's input")
+    logits = maps.logits[:, 0] if req.head.units == 1 else maps.logits
+    return BatchExplanation(maps.cams, logits, maps.features.reshape(len(req.x), -1))
 
 
 def predict_logits(model: keras.Model, images: Any, batch_size: int = 32) -> np.ndarray:

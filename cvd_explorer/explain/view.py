@@ -33,6 +33,9 @@ from keras import ops
 
 from cvd_explorer.explain.errors import ExplainError
 
+HEAD_INPUT = "<head input>"
+"""Put in ``wanted`` to record the head's input (the pooled features) under this key; no layer has this name."""
+
 _LOGIT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
 
 
@@ -134,7 +137,8 @@ def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> t
     Args:
         model: a functional or Sequential Keras model (nested models are walked).
         x: input tensor ``(N, H, W, 3)``.
-        wanted: names of layers (anywhere in the model) whose outputs to record.
+        wanted: names of layers (anywhere in the model) whose outputs to record, and
+            :data:`HEAD_INPUT` to record the head's input (needs ``head``).
         head: from :func:`find_head`; None skips the logits (forward for activations only).
 
     Returns:
@@ -148,6 +152,8 @@ def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> t
         if head is not None and layer is head.layer:
             logits, out = _head_logits(head, args, kwargs)
             found["logits"], found["probs"] = logits, out
+            if HEAD_INPUT in wanted:
+                record[HEAD_INPUT] = args[0]
         elif is_graph_model(layer):
             out = _walk(layer, args[0] if len(args) == 1 else list(args))
         else:
