@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     data_root: str | os.PathLike[str] | None = None,
-    callbacks: list | None = None,
+    callbacks: list[Any] | None = None,
     batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with ``model.keras`` and write ``predictions.csv`` and ``summary.json``.
@@ -65,7 +66,7 @@ def evaluate_run(
         files.PREDICTION_COLUMNS,
         (
             (row.path, row.label, float(p), classes[int(k)], int(c), float(loss))
-            for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses)
+            for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses, strict=True)
         ),
     )
     summary = summarize(run, test_accuracy=float(correct.mean()), test_loss=float(losses.mean()))
@@ -77,7 +78,7 @@ def summarize(run: Run, test_accuracy: float | None, test_loss: float | None) ->
     """The reference study's table from a run's history plus test figures."""
     history = run.history
 
-    def pick(column: str, fn) -> float | None:
+    def pick(column: str, fn: Callable[[list[float]], float]) -> float | None:
         values = [row[column] for row in history if row[column] == row[column]]
         return float(fn(values)) if values else None
 
