@@ -58,6 +58,38 @@ def test_form_validates_as_you_type(data_dir: Path, tmp_path: Path) -> None:
     panel.close()
 
 
+def test_a_rule_between_fields_marks_the_field_its_error_names(data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The panel marks ``ConfigError.field``, whatever the message says."""
+    from cvd_explorer import config as config_module
+    from cvd_explorer.errors import ConfigError
+
+    validate = config_module._validate
+
+    def with_a_rule(c):  # valid one field at a time, refused together, blamed on lr
+        validate(c)
+        if c.lr > 1 and c.batch_size > 8:
+            raise ConfigError("too large a step for batches over 8 images", field="lr")
+
+    monkeypatch.setattr(config_module, "_validate", with_a_rule)
+    panel = TrainingPanel(tiny_config(), data=data_dir, out=tmp_path / "run", background=False)
+    panel.batch_size.value = 16
+    panel.lr.value = 2.0
+    assert panel.field_errors == {"lr": "too large a step for batches over 8 images"}
+    assert "too large a step" in panel.messages["lr"].value and panel.start_button.disabled
+    panel.lr.value = 0.5
+    assert panel.field_errors == {} and not panel.start_button.disabled
+    panel.close()
+
+
+def test_panel_names_match_the_other_panels(tmp_path: Path) -> None:
+    from cvd_explorer.widgets._errors import ErrorArea
+
+    panel = TrainingPanel(tiny_config(), out=tmp_path / "run", background=False)
+    assert isinstance(panel.errors, ErrorArea) and panel.error is panel.errors.widget
+    assert panel.error in panel.root.children
+    panel.close()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_stop_while_starting_leaves_a_fresh_folder(data_dir: Path, tmp_path: Path) -> None:
