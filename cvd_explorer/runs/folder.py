@@ -155,6 +155,13 @@ def completed_epochs(state: dict[str, Any] | None) -> int:
         ) from None
 
 
+def finished_all(state: dict[str, Any] | None, epochs: int) -> bool:
+    """Whether a run with this ``last/state.json`` has done ``epochs`` epochs and evaluated the test
+    split after the last one."""
+    done = completed_epochs(state)
+    return bool(state and done >= epochs and state.get("evaluated") == done)
+
+
 def write_last_state(out: Path, state: dict[str, Any]) -> None:
     """Atomically write ``last/state.json`` (the commit point of an epoch), stamped ``updated``."""
     write_json(out / files.LAST_DIR / files.LAST_STATE, {**state, "updated": now_iso()})

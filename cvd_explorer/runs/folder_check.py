@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import CvdError, DataError, RunError
 from cvd_explorer.runs import files
-from cvd_explorer.runs.folder import completed_epochs, config_of, read_last_state, read_meta
+from cvd_explorer.runs.folder import completed_epochs, config_of, finished_all, read_last_state, read_meta
 
 if TYPE_CHECKING:
     from cvd_explorer.data.split import Manifest
@@ -67,10 +67,7 @@ class FolderDecision:
     @property
     def finished(self) -> bool:
         """Whether the resumed run has done all its epochs and evaluated the test split after the last."""
-        return bool(
-            self.action == "resume" and self.state and self.config is not None
-            and self.completed >= self.config.epochs and self.state.get("evaluated") == self.completed
-        )
+        return self.action == "resume" and self.config is not None and finished_all(self.state, self.config.epochs)
 
     def raise_if_refused(self) -> None:
         """Raise the refusal: DataError for the data folder, RunError otherwise."""

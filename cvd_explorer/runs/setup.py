@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cvd_explorer.atomic import write_bytes
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.runs import files
-from cvd_explorer.runs.folder import completed_epochs
+from cvd_explorer.runs.folder import completed_epochs, finished_all
 from cvd_explorer.runs.folder_check import FolderDecision, check_run_folder
 from cvd_explorer.runs.io import now_iso, write_json
 
@@ -50,9 +50,7 @@ class RunSetup:
     @property
     def finished(self) -> bool:
         """Whether every epoch is done and the test split was evaluated for the last one."""
-        return bool(
-            self.state and self.completed >= self.config.epochs and self.state.get("evaluated") == self.completed
-        )
+        return finished_all(self.state, self.config.epochs)
 
 
 def prepare(
