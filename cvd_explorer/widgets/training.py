@@ -327,7 +327,7 @@ class TrainingPanel:
             return {decision.field or "out": decision.reason}
         if decision.action == "resume":
             self._mode = "resume"
-            if decision.finished:
+            if decision.finished and config is not None:
                 return {"epochs": f"epochs: the run finished its {decision.completed} epochs; raise epochs to "
                                   "train longer"}
         return {}
