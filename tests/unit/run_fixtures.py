@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def run_cli(*args: str, timeout: float = 180, env: dict[str, str] | None = None)
     """Run ``python -m cvd_explorer ARGS`` to completion (stdout and stderr apart)."""
     return subprocess.run(
         [sys.executable, "-m", "cvd_explorer", *args], cwd=REPO, env=env or cli_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+        capture_output=True, text=True, timeout=timeout,
     )
 
 
