@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.runs import files
-from cvd_explorer.runs.io import write_csv, write_json
+from cvd_explorer.runs.folder import is_missing, write_predictions, write_summary
 from cvd_explorer.runs.run import Run
 
 # Keras' binary cross-entropy clips probabilities to [EPSILON, 1 - EPSILON].
@@ -61,16 +60,15 @@ def evaluate_run(
     predicted = (probs > THRESHOLD).astype(np.int64)
     correct = predicted == labels.astype(np.int64)
     classes = run.classes
-    write_csv(
-        run.path / files.PREDICTIONS,
-        files.PREDICTION_COLUMNS,
+    write_predictions(
+        run.path,
         (
-            (row.path, row.label, float(p), classes[int(k)], int(c), float(loss))
+            (row.path, row.label, float(p), classes[int(k)], bool(c), float(loss))
             for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses, strict=True)
         ),
     )
     summary = summarize(run, test_accuracy=float(correct.mean()), test_loss=float(losses.mean()))
-    write_json(run.path / files.SUMMARY, summary)
+    write_summary(run.path, summary)
     return summary
 
 
@@ -79,10 +77,10 @@ def summarize(run: Run, test_accuracy: float | None, test_loss: float | None) ->
     history = run.history
 
     def pick(column: str, fn: Callable[[list[float]], float]) -> float | None:
-        values = [row[column] for row in history if row[column] == row[column]]
+        values = [row[column] for row in history if not is_missing(row[column])]
         return float(fn(values)) if values else None
 
-    rates = [row["images_per_s"] for row in history if row["images_per_s"] == row["images_per_s"]]
+    rates = [row["images_per_s"] for row in history if not is_missing(row["images_per_s"])]
     return {
         "max_train_accuracy": pick("accuracy", max),
         "min_train_loss": pick("loss", min),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,16 @@ def read_predictions(out: Path, data_root: Path) -> list[Prediction] | None:
         raise RunError(
             f"{out / files.PREDICTIONS} is damaged ({exc}); recompute it with `cvd-explorer evaluate`"
         ) from None
+
+
+def write_predictions(out: Path, rows: Iterable[tuple[str, str, float, str, bool, float]]) -> None:
+    """Atomically write ``predictions.csv``: rows of (path, label, prob, predicted, correct, loss)."""
+    write_csv(out / files.PREDICTIONS, files.PREDICTION_COLUMNS, rows)
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    """Atomically write ``summary.json`` (NaN and infinity as null)."""
+    write_json(out / files.SUMMARY, summary)
 
 
 # ---------------------------------------------------------------------- writers used by the training
