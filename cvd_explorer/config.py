@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, fields
-from typing import Any, Union
+from typing import Any
 
-from cvd_explorer.errors import RunError
+from cvd_explorer.errors import ConfigError
 
 # The architectures cvd_explorer.models.build knows; named here, where a config is validated,
 # so that reading a config does not import Keras.
@@ -47,13 +47,13 @@ class TrainConfig:
 
     arch: str = "resnet50"
     image_size: int = 224
-    weights: Union[str, None] = None
+    weights: str | None = None
     optimizer: str = "sgd"
     lr: float = 0.001
     momentum: float = 0.9
     batch_size: int = 20
     steps_per_epoch: int = 90
-    val_steps: Union[int, str] = 20
+    val_steps: int | str = 20
     epochs: int = 550
     augment: bool = True
     seed: int = 0
@@ -64,11 +64,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied, validated like the constructor."""
         unknown = sorted(set(changes) - set(field_names()))
         if unknown:
-            raise RunError(f"unknown TrainConfig field(s): {', '.join(unknown)}; known: {', '.join(field_names())}")
+            raise ConfigError(f"unknown TrainConfig field(s): {', '.join(unknown)}; known: {', '.join(field_names())}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,22 +80,23 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Build from a dict; unknown keys and impossible values raise RunError naming the field."""
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys and impossible values raise ConfigError naming the field."""
         if not isinstance(data, dict):
-            raise RunError(f"a training config must be a JSON object, got {type(data).__name__}")
+            raise ConfigError(f"a training config must be a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - set(field_names()))
         if unknown:
-            raise RunError(f"unknown training config key(s): {', '.join(unknown)}; known: {', '.join(field_names())}")
+            known = ", ".join(field_names())
+            raise ConfigError(f"unknown training config key(s): {', '.join(unknown)}; known: {known}")
         return cls(**data)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         """Parse :meth:`to_json` output (or any JSON object of known fields)."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RunError(f"training config is not valid JSON: {exc}") from None
+            raise ConfigError(f"training config is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
     @property
@@ -120,35 +121,39 @@ def _is_number(value: Any) -> bool:
 def _positive_int(config: TrainConfig, name: str) -> None:
     value = getattr(config, name)
     if not _is_int(value) or value < 1:
-        raise RunError(f"{name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}", field=name)
 
 
 def _validate(c: TrainConfig) -> None:
     if c.arch not in ARCHITECTURES:
-        raise RunError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {c.arch!r}")
+        raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {c.arch!r}", field="arch")
     if not _is_int(c.image_size) or c.image_size < MIN_IMAGE_SIZE:
-        raise RunError(f"image_size must be an integer of at least {MIN_IMAGE_SIZE}, got {c.image_size!r}")
+        raise ConfigError(
+            f"image_size must be an integer of at least {MIN_IMAGE_SIZE}, got {c.image_size!r}", field="image_size"
+        )
     if c.weights is not None and (not isinstance(c.weights, str) or not c.weights):
-        raise RunError(f"weights must be None, 'imagenet' or a file path, got {c.weights!r}")
+        raise ConfigError(f"weights must be None, 'imagenet' or a file path, got {c.weights!r}", field="weights")
     if c.weights is not None and c.weights.lower() == "none":
         object.__setattr__(c, "weights", None)
     if c.weights == "imagenet" and c.arch == "resnet-mini":
-        raise RunError("weights 'imagenet' is not available for arch resnet-mini; use weights None")
+        raise ConfigError(
+            "weights 'imagenet' is not available for arch resnet-mini; use weights None", field="weights"
+        )
     if c.optimizer not in OPTIMIZERS:
-        raise RunError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {c.optimizer!r}")
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {c.optimizer!r}", field="optimizer")
     if not _is_number(c.lr) or not 0 < c.lr < float("inf"):
-        raise RunError(f"lr must be a positive number, got {c.lr!r}")
+        raise ConfigError(f"lr must be a positive number, got {c.lr!r}", field="lr")
     if not _is_number(c.momentum) or not 0 <= c.momentum < 1:
-        raise RunError(f"momentum must be a number in [0, 1), got {c.momentum!r}")
+        raise ConfigError(f"momentum must be a number in [0, 1), got {c.momentum!r}", field="momentum")
     for name in ("batch_size", "steps_per_epoch", "epochs"):
         _positive_int(c, name)
-    if c.val_steps != "all" and (not _is_int(c.val_steps) or c.val_steps < 1):
-        raise RunError(f"val_steps must be a positive integer or 'all', got {c.val_steps!r}")
+    if c.val_steps != "all" and not (isinstance(c.val_steps, int) and _is_int(c.val_steps) and c.val_steps >= 1):
+        raise ConfigError(f"val_steps must be a positive integer or 'all', got {c.val_steps!r}", field="val_steps")
     if not _is_int(c.seed) or c.seed < 0:
-        raise RunError(f"seed must be a non-negative integer, got {c.seed!r}")
+        raise ConfigError(f"seed must be a non-negative integer, got {c.seed!r}", field="seed")
     for name in ("augment", "mixed_precision", "xla", "cache_images"):
         if not isinstance(getattr(c, name), bool):
-            raise RunError(f"{name} must be true or false, got {getattr(c, name)!r}")
+            raise ConfigError(f"{name} must be true or false, got {getattr(c, name)!r}", field=name)
     # JSON has one number type: store lr and momentum as floats so round trips compare equal.
     object.__setattr__(c, "lr", float(c.lr))
     object.__setattr__(c, "momentum", float(c.momentum))

@@ -21,3 +21,17 @@ class ModelError(CvdError):
 
 class RunError(CvdError):
     """A run directory is missing, incomplete or inconsistent."""
+
+
+class ConfigError(RunError):
+    """A training config value is impossible; ``field`` names the config field concerned.
+
+    Attributes:
+        field: the :class:`~cvd_explorer.config.TrainConfig` field the error is about (``"lr"``,
+            ``"epochs"``, ...), or None when it concerns the config as a whole (unknown keys, not
+            JSON). Forms mark this field; nobody needs to parse the message.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -97,8 +97,9 @@ def feature_grid(
     if order == "activation":
         score = maps.reshape(-1, n_channels).mean(axis=0)
     elif order == "cam-weight":
-        if weights is None or np.shape(weights) != (n_channels,):
-            raise ValueError(f"order='cam-weight' needs weights of shape ({n_channels},), got {np.shape(weights)}")
+        shape = None if weights is None else np.shape(weights)
+        if shape != (n_channels,):
+            raise ValueError(f"order='cam-weight' needs weights of shape ({n_channels},), got {shape}")
         score = np.asarray(weights, np.float64)
     else:
         raise ValueError(f"order must be 'activation' or 'cam-weight', got {order!r}")
@@ -138,12 +139,13 @@ def cam_overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.4, colormap
         raise ValueError(f"cam must be one map (h, w), got shape {cam.shape}")
     if cam.shape != img.shape[:2]:
         cam = resize_maps(cam[None], img.shape[:2])[0]
-    heat = apply_colormap(cam, colormap)
+    heat: np.ndarray = apply_colormap(cam, colormap)
     if alpha == 0.0:
-        return img.copy()
+        return np.array(img, copy=True)
     if alpha == 1.0:
         return heat
-    return cv2.addWeighted(img, 1.0 - alpha, heat, alpha, 0.0)
+    blended: np.ndarray = cv2.addWeighted(img, 1.0 - alpha, heat, alpha, 0.0)
+    return blended
 
 
 def pick_evenly(names: Sequence[str], n: int) -> list[str]:

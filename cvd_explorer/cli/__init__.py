@@ -17,7 +17,6 @@ from types import ModuleType
 
 from cvd_explorer.errors import CvdError
 
-
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notices) is noise on a terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 NAME = "cam"
 HELP = "write CAM overlays, a depth strip and the maps (.npz) for images"
@@ -29,7 +30,9 @@ Targets: predicted (default), a class name (cat/dog, or the run's class names), 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``cam`` options."""
-    from cvd_explorer.explain.names import METHODS
+    from cvd_explorer.explain.registry import DEFAULT_METHOD, METHODS, method_spec
+
+    per_layer = ", ".join(name for name in METHODS if method_spec(name).per_layer)
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN", help="training run directory (uses RUN/model.keras)")
@@ -38,13 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--layers", metavar="L", nargs="+", help="layer names (default: the last conv layer)")
     which.add_argument("--all", action="store_true", help="every conv layer (one pass for gradient methods)")
-    parser.add_argument("--method", default="gradcam", choices=METHODS, help="CAM method (default: gradcam)")
+    parser.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=METHODS,
+        help=f"CAM method (default: {DEFAULT_METHOD}; {per_layer}: one layer at a time)",
+    )
     parser.add_argument("--target", default="predicted", help="predicted, a class name or a class index")
     parser.add_argument("--alpha", type=float, default=0.4, help="heat-map opacity in overlays (default 0.4)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder (created)")
 
 
-def _load(args) -> tuple[object, tuple[str, str] | None]:
+def _load(args: argparse.Namespace) -> tuple[Any, tuple[str, str] | None]:
     """Return (model, classes or None)."""
     from cvd_explorer.errors import ModelError, RunError
 
@@ -53,7 +59,8 @@ def _load(args) -> tuple[object, tuple[str, str] | None]:
 
         run = Run(args.run)
         try:
-            return run.load_model(), tuple(run.classes)
+            negative, positive = run.classes
+            return run.load_model(), (negative, positive)
         except RunError:
             raise
         except KeyError:
@@ -76,7 +83,7 @@ def _load(args) -> tuple[object, tuple[str, str] | None]:
         raise ModelError(str(exc)) from None
 
 
-def _parse_target(text: str):
+def _parse_target(text: str) -> str | int:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
@@ -86,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cvd_explorer.data.loader import load_image
     from cvd_explorer.errors import DataError, ModelError
-    from cvd_explorer.explain import compute_cams
-    from cvd_explorer.explain.activations import head_of
-    from cvd_explorer.explain.engine import _logits
+    from cvd_explorer.explain import compute_cams, method_spec, predict_logits
     from cvd_explorer.models import conv_layers
     from cvd_explorer.render import cam_overlay, depth_strip, to_png
 
@@ -107,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         if not convs:
             raise ModelError("the model has no Conv2D layer; pass --layers")
         layers = [convs[-1]]
-    if args.method == "scorecam" and len(layers) != 1:
-        raise ModelError("scorecam explains one layer at a time; pass --layers with one name")
+    if method_spec(args.method).per_layer and len(layers) != 1:
+        raise ModelError(f"{args.method} explains one layer at a time; pass --layers with one name")
     images, stems = [], []
     for name in args.image:
         p = Path(name)
@@ -122,12 +127,12 @@ def run(args: argparse.Namespace) -> int:
     x = np.stack(images).astype(np.float32)
     target = _parse_target(args.target)
     cams = compute_cams(model, x, layers, method=args.method, target=target, batch_size=8, classes=classes)
-    head = head_of(model)
-    logits = _logits(model, x, head, 8)
+    logits = predict_logits(model, x, batch_size=8)
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     names = classes or ("cat", "dog")
-    report = {"method": args.method, "target": args.target, "layers": layers, "images": []}
+    entries: list[dict[str, Any]] = []
+    report = {"method": args.method, "target": args.target, "layers": layers, "images": entries}
     for i, stem in enumerate(stems):
         files = []
         for layer in layers:
@@ -139,17 +144,20 @@ def run(args: argparse.Namespace) -> int:
             f.write_bytes(to_png(depth_strip(images[i], {k: v[i] for k, v in cams.items()}, n=8, alpha=args.alpha)))
             files.append(f.name)
         z = logits[i]
-        if head.units == 1:
+        predicted: str | int
+        if z.shape[-1] == 1:
             prob = float(1 / (1 + np.exp(-z[0])))
             predicted = names[int(prob >= 0.5)]
-            extra = {"logit": np.float32(z[0]), "prob": np.float32(prob)}
+            extra = {"logit": np.asarray(z[0], np.float32), "prob": np.asarray(prob, np.float32)}
         else:
             prob = float(np.max(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
             predicted = int(np.argmax(z))
             extra = {"logits": z.astype(np.float32)}
-        np.savez_compressed(out / f"{stem}.npz", **{k: v[i] for k, v in cams.items()}, **extra)
+        # Any: mypy refuses a dict of arrays as **kwargs beside numpy's `allow_pickle: bool` keyword
+        arrays: dict[str, Any] = {**{k: v[i] for k, v in cams.items()}, **extra}
+        np.savez_compressed(out / f"{stem}.npz", **arrays)
         files.append(f"{stem}.npz")
-        report["images"].append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
+        entries.append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
         print(f"{args.image[i]}: {predicted} ({prob:.3f}) -> {len(files)} files in {out}")
     (out / "cam.json").write_text(json.dumps(report, indent=2))
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from cvd_explorer.errors import RunError
+from cvd_explorer.runs import files
 
 NAME = "runs"
 HELP = "list the runs in a folder with their summary figures"
@@ -30,13 +31,14 @@ def find_runs(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"{folder} is not a folder")
-    if (folder / "config.json").is_file():
+    if (folder / files.CONFIG).is_file():
         return [folder]
-    return sorted(p for p in folder.iterdir() if (p / "config.json").is_file())
+    return sorted(p for p in folder.iterdir() if (p / files.CONFIG).is_file())
 
 
 def rows(folder: str | Path) -> list[dict[str, str]]:
     """One dict of formatted cells per run (a damaged run shows its error in ``state``)."""
+    from cvd_explorer.runs.folder import is_missing
     from cvd_explorer.runs.run import Run
 
     out = []
@@ -45,7 +47,7 @@ def rows(folder: str | Path) -> list[dict[str, str]]:
             run = Run(path)
             summary = run.summary or {}
             history = run.history
-            val = [r["val_accuracy"] for r in history if r["val_accuracy"] == r["val_accuracy"]]
+            val = [r["val_accuracy"] for r in history if not is_missing(r["val_accuracy"])]
             out.append({
                 "name": run.name,
                 "arch": run.config.arch,

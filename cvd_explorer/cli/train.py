@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from cvd_explorer.config import ARCHITECTURES, TrainConfig
-from cvd_explorer.errors import CvdError, RunError
+from cvd_explorer.errors import CvdError
+from cvd_explorer.runs import folder
+from cvd_explorer.runs.folder_check import check_run_folder
 
 NAME = "train"
 HELP = "train ResNet50/101 (or a small ResNet) into a run directory; resumable"
@@ -70,7 +72,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, arch: bool = True) -> 
     parser.add_argument("--weights", metavar="none|imagenet|PATH", help="initial weights (default none)")
     parser.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute")
     parser.add_argument("--xla", action="store_true", default=None, help="compile with XLA")
-    parser.add_argument("--seed", type=int, metavar="N", help=f"seed of init, shuffling, augmentation (default {d.seed})")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help=f"seed of init, shuffling, augmentation (default {d.seed})")
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="train without the study's augmentation")
     parser.add_argument("--cache-images", action="store_true", default=None,
@@ -101,16 +104,17 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) 
 
 def recorded_config(out: str | Path) -> TrainConfig | None:
     """The config of the run in ``out``, or None when there is none."""
-    from cvd_explorer.runs.run import Run
-
-    try:
-        return Run(out).config
-    except RunError:
-        return None
+    return folder.recorded_config(Path(out).expanduser().absolute())
 
 
 def run_training(config: TrainConfig, args: argparse.Namespace, out: str | Path, resume: bool) -> int:
-    """Train and map the outcome to an exit status (0 finished or stopped, 1 crashed)."""
+    """Check the run folder, train, and map the outcome to an exit status (0 finished or stopped, 1 crashed).
+
+    Raises:
+        RunError, DataError: the run folder or data folder cannot be used (checked before
+            TensorFlow is loaded, with the rules :func:`cvd_explorer.runs.setup.prepare` applies).
+    """
+    check_run_folder(out, config, data=args.data, resume=resume).raise_if_refused()
     from cvd_explorer.runs.train import train
 
     try:

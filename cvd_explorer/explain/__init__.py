@@ -2,16 +2,18 @@
 
 Public API:
     feature_maps(model, images, layers) -> {layer: (N, h, w, C) float32}
-    compute_cams(model, images, layers=None, method="gradcam", target="predicted", ...) -> {layer: (N, H, W)}
-    explain_all(model, images, layers=None, method="gradcam", target="predicted") -> Explanation
-    METHODS: names of the CAM methods.
+    compute_cams(model, images, layers=None, method=DEFAULT_METHOD, target="predicted", ...) -> {layer: (N, H, W)}
+    explain_all(model, images, layers=None, method=DEFAULT_METHOD, target="predicted") -> Explanation
+    predict_logits(model, images) -> (N, K) float32
+    METHODS, DEFAULT_METHOD, method_spec(name): the methods and what each declares
+        (:mod:`cvd_explorer.explain.registry`, importable without TensorFlow).
 Metrics live in :mod:`cvd_explorer.explain.metrics`.
 """
 
 from __future__ import annotations
 
 from cvd_explorer._lazy import lazy_attributes
-from cvd_explorer.explain.names import METHODS
+from cvd_explorer.explain.registry import DEFAULT_METHOD, METHODS, MethodSpec, method_spec
 
 # Heavy modules (TensorFlow) load on first use, so `cvd-explorer --help` stays fast.
 _LAZY = {
@@ -19,10 +21,25 @@ _LAZY = {
     "Explanation": "cvd_explorer.explain.engine",
     "compute_cams": "cvd_explorer.explain.engine",
     "explain_all": "cvd_explorer.explain.engine",
+    "predict_logits": "cvd_explorer.explain.engine",
     "normalize_maps": "cvd_explorer.explain.maps",
     "ExplainError": "cvd_explorer.explain.errors",
 }
 
-__all__ = ["METHODS", "ExplainError", "Explanation", "compute_cams", "explain_all", "feature_maps", "normalize_maps"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "ExplainError",
+    "Explanation",
+    "MethodSpec",
+    "compute_cams",
+    "explain_all",
+    "feature_maps",
+    "method_spec",
+    "normalize_maps",
+    "predict_logits",
+]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, {"feature_maps", "Explanation", "compute_cams", "explain_all"})
+__getattr__, __dir__ = lazy_attributes(
+    __name__, _LAZY, {"feature_maps", "Explanation", "compute_cams", "explain_all", "predict_logits"}
+)

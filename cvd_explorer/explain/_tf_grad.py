@@ -7,11 +7,16 @@ another version of :func:`score_and_gradients`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import tensorflow as tf
 
+_Extras = TypeVar("_Extras")
 
-def score_and_gradients(forward: Callable, x) -> tuple[Sequence, Sequence, object]:
+
+def score_and_gradients(
+    forward: Callable[[Any], tuple[Sequence[Any], Any, _Extras]], x: Any
+) -> tuple[Sequence[Any], Sequence[Any], _Extras]:
     """One forward and one backward pass.
 
     Args:
@@ -29,10 +34,11 @@ def score_and_gradients(forward: Callable, x) -> tuple[Sequence, Sequence, objec
         tape.watch(x)
         tensors, scores, extras = forward(x)
         total = tf.reduce_sum(tf.cast(scores, tf.float32))
-    grads = tape.gradient(total, list(tensors), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads: Sequence[Any] = tape.gradient(total, list(tensors), unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return tensors, grads, extras
 
 
-def trace(fn: Callable, jit_compile: bool = False) -> Callable:
+def trace(fn: Callable[..., Any], jit_compile: bool = False) -> Callable[..., Any]:
     """Trace ``fn`` into a cached graph (batch size may vary without retracing)."""
-    return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    traced: Callable[..., Any] = tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    return traced

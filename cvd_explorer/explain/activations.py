@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,12 +21,17 @@ from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.view import Head, find_head, is_graph_model, run_view
 from cvd_explorer.models import conv_layers, iter_layers
 
+ModelRef = Callable[[], Any]
+"""A zero-argument function returning the model (a weak reference: None once it is gone)."""
+Step = Callable[..., Any]
+"""A traced step: tensors in, tensors out."""
+
 _MAX_TRACES_PER_MODEL = 16
-_CACHE: "weakref.WeakKeyDictionary[keras.Model, OrderedDict]" = weakref.WeakKeyDictionary()
-_HEADS: "weakref.WeakKeyDictionary[keras.Model, Head]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[Hashable, Step]] = weakref.WeakKeyDictionary()
+_HEADS: weakref.WeakKeyDictionary[Any, Head] = weakref.WeakKeyDictionary()
 
 
-def cached_step(model: keras.Model, key: tuple, build: Callable[[Callable[[], keras.Model]], Callable]) -> Callable:
+def cached_step(model: Any, key: Hashable, build: Callable[[ModelRef], Step]) -> Step:
     """Return the traced step for ``(model, key)``, building it on first use.
 
     ``build`` receives a zero-argument function returning the model (a weak reference), so the
@@ -43,14 +49,14 @@ def cached_step(model: keras.Model, key: tuple, build: Callable[[Callable[[], ke
     return step
 
 
-def head_of(model: keras.Model) -> Head:
+def head_of(model: Any) -> Head:
     """The model's :class:`~cvd_explorer.explain.view.Head` (inspected once per model)."""
     if model not in _HEADS:
         _HEADS[model] = find_head(model)
     return _HEADS[model]
 
 
-def check_model(model) -> None:
+def check_model(model: Any) -> None:
     """Raise ExplainError unless ``model`` is a functional or Sequential Keras model."""
     if not isinstance(model, keras.Model) or not is_graph_model(model):
         raise ExplainError(
@@ -59,25 +65,25 @@ def check_model(model) -> None:
         )
 
 
-def check_images(model: keras.Model, images) -> np.ndarray:
+def check_images(model: Any, images: Any) -> np.ndarray:
     """Validate ``images`` against the model's input and return them as float32 ``(N, H, W, C)``."""
     arr = np.asarray(images)
     try:
-        expected = tuple(model.inputs[0].shape[1:])
+        expected: tuple[int | None, ...] | None = tuple(model.inputs[0].shape[1:])
     except (AttributeError, IndexError, TypeError, ValueError):
         expected = None
     shown = "(N, " + ", ".join("?" if d is None else str(d) for d in expected) + ")" if expected else "(N, H, W, 3)"
     if arr.ndim != 4:
         hint = " (add a batch axis: images[None])" if arr.ndim == 3 else ""
         raise ExplainError(f"images must have shape {shown}, got {arr.shape}{hint}")
-    if expected and any(e is not None and e != a for e, a in zip(expected, arr.shape[1:])):
+    if expected and any(e is not None and e != a for e, a in zip(expected, arr.shape[1:], strict=False)):
         raise ExplainError(f"images have shape {arr.shape} but model {model.name!r} expects {shown}")
     if arr.shape[0] == 0:
         raise ExplainError("images is an empty batch")
     return arr.astype(np.float32, copy=False)
 
 
-def resolve_layers(model: keras.Model, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+def resolve_layers(model: Any, layers: Sequence[str] | str | None) -> tuple[str, ...]:
     """Validate layer names: None means every conv layer; each name must give a (N, h, w, C) map."""
     convs = conv_layers(model)
     if layers is None:
@@ -88,7 +94,7 @@ def resolve_layers(model: keras.Model, layers: Sequence[str] | str | None) -> tu
         layers = [layers]
     by_name = {layer.name: layer for layer in iter_layers(model)}
     by_name.update({layer.name: layer for layer in _nested_models(model)})
-    names = []
+    names: list[str] = []
     for name in layers:
         if name not in by_name:
             choices = ", ".join(convs[:3] + (["...", *convs[-2:]] if len(convs) > 5 else convs[3:]))
@@ -107,14 +113,14 @@ def resolve_layers(model: keras.Model, layers: Sequence[str] | str | None) -> tu
     return tuple(names)
 
 
-def _nested_models(model):
+def _nested_models(model: Any) -> Iterator[Any]:
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             yield layer
             yield from _nested_models(layer)
 
 
-def _output_shape(layer):
+def _output_shape(layer: Any) -> tuple[int | None, ...] | None:
     try:
         return tuple(layer.output.shape)
     except (AttributeError, ValueError):
@@ -122,7 +128,7 @@ def _output_shape(layer):
 
 
 def feature_maps(
-    model: keras.Model, images, layers: Sequence[str] | str, batch_size: int = 16
+    model: Any, images: Any, layers: Sequence[str] | str, batch_size: int = 16
 ) -> dict[str, np.ndarray]:
     """Activations of the named layers, all from one forward pass per batch.
 
@@ -144,10 +150,10 @@ def feature_maps(
     return {name: np.concatenate([np.asarray(c[k]) for c in chunks]) for k, name in enumerate(names)}
 
 
-def _features_fn(ref, names):
+def _features_fn(ref: ModelRef, names: tuple[str, ...]) -> Step:
     wanted = frozenset(names)
 
-    def fn(x):
+    def fn(x: Any) -> list[Any]:
         record, _, _ = run_view(ref(), x, wanted, None)
         return [ops.cast(record[name], "float32") for name in names]
 

@@ -1,32 +1,51 @@
 """compute_cams and explain_all: every requested layer from one forward and one backward pass.
 
-For the gradient methods a traced step (cached per model, layer tuple, method and target kind)
-runs the view of :mod:`cvd_explorer.explain.view` once, takes the gradients of the summed
-per-image target scores with respect to every requested activation in one
-``GradientTape.gradient`` call and combines them per layer with the method (``keras.ops``), so
-only the raw maps at each layer's resolution leave the graph; :mod:`cvd_explorer.explain.maps`
-then resizes and normalises them in numpy. Eigen-CAM needs the forward pass only; Score-CAM is
-one layer at a time with batched masked forward passes.
+Each method's family (declared in :mod:`cvd_explorer.explain.registry`) picks the pass that
+computes it, in one table (:data:`_PASSES`):
+
+* gradient family: a traced step (cached per model, layer tuple, method and target kind) runs
+  the view of :mod:`cvd_explorer.explain.view` once, takes the gradients of the summed per-image
+  target scores with respect to every requested activation in one ``GradientTape.gradient``
+  call and combines them per layer with the method (``keras.ops``), so only the raw maps at
+  each layer's resolution leave the graph;
+* activation family (Eigen-CAM): the same traced step, forward only;
+* score family (Score-CAM): one layer at a time, with batched masked forward passes.
+
+:mod:`cvd_explorer.explain.maps` then resizes and normalises the maps in numpy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import keras
 import numpy as np
 from keras import ops
 
 from cvd_explorer.explain import _tf_grad
-from cvd_explorer.explain.activations import cached_step, check_images, check_model, head_of, resolve_layers
-from cvd_explorer.explain.cam import CAMMethod, get_method
+from cvd_explorer.explain.activations import (
+    ModelRef,
+    cached_step,
+    check_images,
+    check_model,
+    feature_maps,
+    head_of,
+    resolve_layers,
+)
+from cvd_explorer.explain.cam import ActivationCAM, CAMMethod, ChannelScoreCAM, GradientCAM, Tensor, get_method
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import finish_maps, resize_maps
-from cvd_explorer.explain.targets import Target, class_weights, resolve_target, scores
-from cvd_explorer.explain.view import run_view
+from cvd_explorer.explain.registry import ACTIVATION, DEFAULT_METHOD, GRADIENT, SCORE
+from cvd_explorer.explain.targets import Target, class_weights, predicted_class_weights, resolve_target, scores
+from cvd_explorer.explain.view import HEAD_INPUT, Head, run_view
 
-TargetLike = str | int | Callable
+TargetLike = str | int | Callable[[Any], Any]
+"""A class name, a class index, ``"predicted"`` or ``callable(logits (N, K)) -> (N,)``."""
+
+_M = TypeVar("_M", bound=CAMMethod)
+_Combine = Callable[[Tensor, Tensor | None], tuple[Tensor, Tensor]]
 
 
 @dataclass
@@ -56,75 +75,177 @@ class Explanation:
     method: str
 
 
-def _grad_step_builder(names, head, method: CAMMethod, target: Target, keep_acts, jit):
-    wanted = frozenset(names)
+@dataclass(frozen=True)
+class _Request:
+    """One validated call of the engine."""
 
-    def build(ref):
-        def step(x, w):
-            def forward(inp):
+    model: Any
+    x: np.ndarray
+    names: tuple[str, ...]
+    head: Head
+    target: Target
+    method: CAMMethod
+    batch_size: int
+    top_k: int
+    keep_activations: bool = False
+    keep_features: bool = False
+    jit_compile: bool = False
+
+
+@dataclass
+class _Maps:
+    """What a pass returns: raw maps and channel weights per layer, activations if kept, logits and probabilities
+    ``(N, K)`` float32."""
+
+    cams: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]
+    logits: np.ndarray
+    probs: np.ndarray
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    features: np.ndarray | None = None
+
+
+def _as(method: CAMMethod, kind: type[_M]) -> _M:
+    if not isinstance(method, kind):
+        raise ExplainError(f"method {method.name!r} is not a {kind.__name__} (its spec and class disagree)")
+    return method
+
+
+def _traced_step_builder(req: _Request, combine: _Combine, gradients: bool) -> Callable[[ModelRef], Callable[..., Any]]:
+    names, head, target = req.names, req.head, req.target
+    wanted = frozenset(names) | ({HEAD_INPUT} if req.keep_features else frozenset())
+    keep_acts, keep_features = req.keep_activations, req.keep_features
+
+    def build(ref: ModelRef) -> Callable[..., Any]:
+        def step(x: Tensor, w: Tensor) -> tuple[Any, ...]:
+            def forward(inp: Tensor) -> tuple[list[Tensor], Tensor, tuple[Tensor, Tensor, Tensor | None]]:
                 record, logits, probs = run_view(ref(), inp, wanted, head)
-                return [record[n] for n in names], scores(target, logits, w), (logits, probs)
+                return [record[n] for n in names], scores(target, logits, w), (logits, probs, record.get(HEAD_INPUT))
 
-            if method.family == "gradient":
-                tensors, grads, (logits, probs) = _tf_grad.score_and_gradients(forward, x)
+            grads: Sequence[Tensor | None]
+            if gradients:
+                tensors, grads, (logits, probs, features) = _tf_grad.score_and_gradients(forward, x)
             else:
-                tensors, _, (logits, probs) = forward(x)
+                tensors, _, (logits, probs, features) = forward(x)
                 grads = [None] * len(tensors)
             out_cams, out_w, out_a = {}, {}, {}
-            for name, a, g in zip(names, tensors, grads):
+            for name, a, g in zip(names, tensors, grads, strict=True):
                 a = ops.cast(a, "float32")
-                g = None if g is None else ops.cast(g, "float32")
-                cam, cw = method.combine(a, g)
+                cam, cw = combine(a, None if g is None else ops.cast(g, "float32"))
                 out_cams[name] = cam
                 out_w[name] = cw
                 if keep_acts:
                     out_a[name] = a
+            if keep_features:
+                out_a[HEAD_INPUT] = ops.cast(features, "float32")
             return out_cams, out_w, out_a, ops.cast(logits, "float32"), ops.cast(probs, "float32")
 
-        return _tf_grad.trace(step, jit_compile=jit)
+        return _tf_grad.trace(step, jit_compile=req.jit_compile)
 
     return build
 
 
-def _logits_builder(head):
-    def build(ref):
-        def step(x):
-            _, logits, _ = run_view(ref(), x, frozenset(), head)
-            return logits
-
-        return _tf_grad.trace(step)
-
-    return build
-
-
-def _joined(arrays: list) -> np.ndarray:
+def _joined(arrays: Sequence[Any]) -> np.ndarray:
     """The batches' arrays as one writable numpy array (np.asarray of a tensor is read-only)."""
     return np.concatenate([np.asarray(a) for a in arrays])
 
 
-def _run_batched(step, x, w, batch_size):
-    parts = [step(x[i : i + batch_size], w[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+def _traced_pass(req: _Request, combine: _Combine, gradients: bool) -> _Maps:
+    kind = "all" if req.keep_activations else "cams"
+    key = (kind, req.names, req.method.name, req.target.key, req.jit_compile, req.keep_features)
+    step = cached_step(req.model, key, _traced_step_builder(req, combine, gradients))
+    x, bs = req.x, req.batch_size
+    w = class_weights(req.target, len(x), req.head.units)
+    parts = [step(x[i : i + bs], w[i : i + bs]) for i in range(0, len(x), bs)]
     cams, weights, acts = ({k: _joined([p[j][k] for p in parts]) for k in parts[0][j]} for j in range(3))
-    return cams, weights, acts, _joined([p[3] for p in parts]), _joined([p[4] for p in parts])
+    features = acts.pop(HEAD_INPUT, None)
+    return _Maps(cams, weights, _joined([p[3] for p in parts]), _joined([p[4] for p in parts]), acts, features)
 
 
-def _prepare(model, images, layers, method, target, classes, batch_size):
+def _backward_pass(req: _Request) -> _Maps:
+    """Gradient family: one forward and one backward pass for every layer."""
+    method = _as(req.method, GradientCAM)
+    return _traced_pass(req, method.combine, gradients=True)
+
+
+def _forward_pass(req: _Request) -> _Maps:
+    """Activation family: one forward pass for every layer."""
+    method = _as(req.method, ActivationCAM)
+    return _traced_pass(req, lambda a, _g: method.combine(a), gradients=False)
+
+
+def _masked_passes(req: _Request) -> _Maps:
+    """Score family, for one layer: channel scores from masked copies of each image, then the method's weights."""
+    method = _as(req.method, ChannelScoreCAM)
+    model, x, head, bs, (name,) = req.model, req.x, req.head, req.batch_size, req.names
+    acts = feature_maps(model, x, [name], bs)[name]
+    n, _, _, c = acts.shape
+    k = max(1, min(int(req.top_k), c))
+    hw = (int(x.shape[1]), int(x.shape[2]))
+    logits = _batched_logits(model, x, head, bs)
+    tgt = req.target
+    weights = class_weights(tgt, n, head.units)
+    if tgt.kind == "predicted":  # the class predicted on the unmasked image, scored on every masked copy
+        weights, tgt = predicted_class_weights(logits), Target("fixed")
+    channel_scores = np.full((n, c), -np.inf, np.float32)
+    for i in range(n):
+        idx = np.argsort(-acts[i].mean(axis=(0, 1)), kind="stable")[:k]
+        masks = _unit_range(resize_maps(np.moveaxis(acts[i][..., idx], -1, 0), hw))  # (k, H, W)
+        masked = x[i][None] * masks[..., None]
+        masked_logits = _batched_logits(model, masked, head, bs)
+        s = scores(tgt, ops.convert_to_tensor(masked_logits), np.repeat(weights[i : i + 1], len(idx), axis=0))
+        channel_scores[i, idx] = np.asarray(s)
+    cam, cw = method.combine(acts, channel_scores)
+    probs = np.asarray(_probs(head, logits), np.float32)
+    activations = {name: acts} if req.keep_activations else {}
+    return _Maps({name: np.asarray(cam, np.float32)}, {name: np.asarray(cw, np.float32)}, logits, probs, activations)
+
+
+_PASSES: dict[str, Callable[[_Request], _Maps]] = {
+    GRADIENT: _backward_pass,
+    ACTIVATION: _forward_pass,
+    SCORE: _masked_passes,
+}
+"""The one place the engine looks at a method's family: which pass computes it."""
+
+
+def _run(req: _Request) -> _Maps:
+    run = _PASSES.get(req.method.spec.family)
+    if run is None:
+        raise ExplainError(f"method {req.method.name!r} ({req.method.spec.family}) has no layer maps")
+    return run(req)
+
+
+def _prepare(
+    model: Any,
+    images: Any,
+    layers: Sequence[str] | str | None,
+    method: str,
+    target: TargetLike,
+    classes: Sequence[str] | None,
+    batch_size: int,
+    top_k: int,
+) -> _Request:
     check_model(model)
     x = check_images(model, images)
     m = get_method(method)
     names = resolve_layers(model, layers)
+    if m.spec.per_layer and len(names) != 1:
+        raise ExplainError(
+            f"{m.name} explains one layer per call (got {len(names)}); pass layers=[name]"
+        )
     if int(batch_size) < 1:
         raise ExplainError(f"batch_size must be at least 1, got {batch_size}")
     head = head_of(model)
     tgt = resolve_target(target, head.units, classes)
-    return x, m, names, head, tgt
+    return _Request(model, x, names, head, tgt, m, int(batch_size), int(top_k))
 
 
 def compute_cams(
     model: keras.Model,
-    images,
+    images: Any,
     layers: Sequence[str] | str | None = None,
-    method: str = "gradcam",
+    method: str = DEFAULT_METHOD,
     target: TargetLike = "predicted",
     batch_size: int = 16,
     normalize: bool = True,
@@ -142,7 +263,8 @@ def compute_cams(
             project's models).
         layers: layer names; None means every Conv2D layer (``models.conv_layers``). Block
             outputs and other layers with 4-D outputs are accepted.
-        method: one of :data:`~cvd_explorer.explain.METHODS`. ``scorecam`` takes one layer.
+        method: one of :data:`~cvd_explorer.explain.METHODS`. Per-layer methods (Score-CAM, see
+            ``MethodSpec.per_layer``) take one layer.
         target: ``"predicted"`` (per image), a class name (``"dog"``/``"cat"``, or names from
             ``classes``), a class index, or ``callable(logits (N, K)) -> (N,)``. A one-unit head
             scores the positive class with the logit z and the negative with -z.
@@ -163,23 +285,18 @@ def compute_cams(
     """
     if size not in ("input", "native"):
         raise ExplainError(f"size must be 'input' or 'native', got {size!r}")
-    x, m, names, head, tgt = _prepare(model, images, layers, method, target, classes, batch_size)
-    out_hw = tuple(x.shape[1:3]) if size == "input" else None
-    if m.family == "score":
-        cam, _ = _score_cam(model, x, names, head, tgt, m, batch_size, top_k)
-        return {names[0]: finish_maps(cam, out_hw, normalize)}
-    key = ("cams", names, m.name, tgt.key, bool(jit_compile))
-    step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, False, bool(jit_compile)))
-    w = class_weights(tgt, len(x), head.units)
-    cams, _, _, _, _ = _run_batched(step, x, w, int(batch_size))
-    return {name: finish_maps(cam, out_hw, normalize) for name, cam in cams.items()}
+    req = _prepare(model, images, layers, method, target, classes, batch_size, top_k)
+    req = replace(req, jit_compile=bool(jit_compile))
+    out_hw = (int(req.x.shape[1]), int(req.x.shape[2])) if size == "input" else None
+    maps = _run(req)
+    return {name: finish_maps(cam, out_hw, normalize) for name, cam in maps.cams.items()}
 
 
 def explain_all(
     model: keras.Model,
-    images,
+    images: Any,
     layers: Sequence[str] | str | None = None,
-    method: str = "gradcam",
+    method: str = DEFAULT_METHOD,
     target: TargetLike = "predicted",
     batch_size: int = 16,
     *,
@@ -189,71 +306,99 @@ def explain_all(
     """Activations, native-resolution CAMs, channel weights and logits in one pass, for caching.
 
     This is the Explorer's call: per sample it computes everything a slider may show, once.
-    Arguments are those of :func:`compute_cams`. With ``method="scorecam"``, ``layers`` must
-    name one layer (its masked forward passes are too costly for every layer).
+    Arguments are those of :func:`compute_cams`. For a per-layer method (Score-CAM), ``layers``
+    must name one layer (its masked forward passes are too costly for every layer).
 
     Returns:
         An :class:`Explanation`; maps are raw (use :func:`normalize_maps` to display).
     """
-    x, m, names, head, tgt = _prepare(model, images, layers, method, target, classes, batch_size)
-    if m.family == "score":
-        from cvd_explorer.explain.activations import feature_maps
-
-        cam, cw = _score_cam(model, x, names, head, tgt, m, batch_size, top_k)
-        logits = _logits(model, x, head, batch_size)
-        acts = feature_maps(model, x, names, batch_size)
-        cams, weights = {names[0]: np.asarray(cam)}, {names[0]: np.asarray(cw)}
-        probs = np.asarray(_probs(head, logits))
-    else:
-        key = ("all", names, m.name, tgt.key)
-        step = cached_step(model, key, _grad_step_builder(names, head, m, tgt, True, False))
-        w = class_weights(tgt, len(x), head.units)
-        cams, weights, acts, logits, probs = _run_batched(step, x, w, int(batch_size))
-    if head.units == 1:
+    req = replace(_prepare(model, images, layers, method, target, classes, batch_size, top_k), keep_activations=True)
+    maps = _run(req)
+    logits, probs = maps.logits, maps.probs
+    if req.head.units == 1:
         logits, probs = logits[:, 0], probs[:, 0]
-    return Explanation(names, acts, cams, weights, logits, probs, m.name)
+    return Explanation(req.names, maps.activations, maps.cams, maps.weights, logits, probs, req.method.name)
 
 
-def _probs(head, logits):
+@dataclass
+class BatchExplanation:
+    """What the atlas keeps of a batch (see :func:`explain_batch`).
+
+    Attributes:
+        cams: ``{layer: (N, h, w) float32}`` raw maps at each layer's native resolution.
+        logits: ``(N,)`` float32 z for a one-unit head, else ``(N, K)``.
+        features: ``(N, D)`` float32: the head's input (the pooled features the classifier sees).
+    """
+
+    cams: dict[str, np.ndarray]
+    logits: np.ndarray
+    features: np.ndarray
+
+
+def explain_batch(
+    model: keras.Model,
+    images: Any,
+    layers: Sequence[str] | str | None = None,
+    method: str = DEFAULT_METHOD,
+    target: TargetLike = "predicted",
+    *,
+    classes: Sequence[str] | None = None,
+) -> BatchExplanation:
+    """Raw maps of every requested layer, the logits and the pooled features, from one pass of the batch.
+
+    The atlas' call: like :func:`compute_cams` with ``normalize=False, size="native"``, plus what
+    the head saw. Per-layer methods (Score-CAM) are refused: a split-wide pass needs every layer at once.
+
+    Raises:
+        ExplainError: a per-layer method, or one with no layer maps; the checks of :func:`compute_cams`.
+    """
+    req = _prepare(model, images, layers, method, target, classes, len(np.asarray(images)) or 1, 32)
+    if req.method.spec.per_layer:
+        raise ExplainError(f"{req.method.name} is computed one layer at a time; choose a method that maps every layer")
+    maps = _run(replace(req, keep_features=True))
+    if maps.features is None:
+        raise ExplainError(f"method {req.method.name!r} does not return the head's input")
+    logits = maps.logits[:, 0] if req.head.units == 1 else maps.logits
+    return BatchExplanation(maps.cams, logits, maps.features.reshape(len(req.x), -1))
+
+
+def predict_logits(model: keras.Model, images: Any, batch_size: int = 32) -> np.ndarray:
+    """The logits of the model's head (read off by the explain view, never by changing the model).
+
+    Args:
+        model: functional or Sequential Keras model with one output.
+        images: ``(N, H, W, 3)`` as the model expects.
+        batch_size: images per forward pass.
+
+    Returns:
+        float32 ``(N, K)``: for a one-unit sigmoid head ``K = 1`` and the column is z (the
+        positive class's logit); for a softmax head the K class logits.
+    """
+    check_model(model)
+    x = check_images(model, images)
+    if int(batch_size) < 1:
+        raise ExplainError(f"batch_size must be at least 1, got {batch_size}")
+    return _batched_logits(model, x, head_of(model), int(batch_size))
+
+
+def _probs(head: Head, logits: np.ndarray) -> Any:
     return ops.softmax(logits, axis=-1) if head.squash == "softmax" else ops.sigmoid(logits)
 
 
-def _logits(model, x, head, batch_size) -> np.ndarray:
+def _logits_builder(head: Head) -> Callable[[ModelRef], Callable[..., Any]]:
+    def build(ref: ModelRef) -> Callable[..., Any]:
+        def step(x: Tensor) -> Tensor:
+            _, logits, _ = run_view(ref(), x, frozenset(), head)
+            return logits
+
+        return _tf_grad.trace(step)
+
+    return build
+
+
+def _batched_logits(model: Any, x: np.ndarray, head: Head, batch_size: int) -> np.ndarray:
     step = cached_step(model, ("logits",), _logits_builder(head))
     return np.concatenate([np.asarray(step(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
-
-
-def _score_cam(model, x, names, head, tgt, m, batch_size, top_k):
-    """Score-CAM for one layer: returns raw maps ``(N, h, w)`` and channel weights ``(N, C)``."""
-    from cvd_explorer.explain.activations import feature_maps
-
-    if len(names) != 1:
-        raise ExplainError(f"scorecam explains one layer per call (got {len(names)}); pass layers=[name]")
-    acts = feature_maps(model, x, names, batch_size)[names[0]]
-    n, h, w, c = acts.shape
-    k = max(1, min(int(top_k), c))
-    H, W = x.shape[1:3]
-    weights = class_weights(tgt, n, head.units)
-    tgt_used = tgt
-    if tgt.kind == "predicted":  # the class predicted on the unmasked image, scored on every masked copy
-        weights = _predicted_weights(_logits(model, x, head, batch_size), head.units)
-        tgt_used = Target("fixed")
-    channel_scores = np.full((n, c), -np.inf, np.float32)
-    for i in range(n):
-        idx = np.argsort(-acts[i].mean(axis=(0, 1)), kind="stable")[:k]
-        masks = _unit_range(resize_maps(np.moveaxis(acts[i][..., idx], -1, 0), (H, W)))  # (k, H, W)
-        masked = x[i][None] * masks[..., None]
-        logits = _logits(model, masked, head, batch_size)
-        s = scores(tgt_used, ops.convert_to_tensor(logits), np.repeat(weights[i : i + 1], len(idx), axis=0))
-        channel_scores[i, idx] = np.asarray(s)
-    cam, cw = m.combine(acts, channel_scores)
-    return np.asarray(cam, np.float32), np.asarray(cw, np.float32)
-
-
-def _predicted_weights(logits, units):
-    if units == 1:
-        return np.where(logits >= 0, 1.0, -1.0).astype(np.float32)
-    return np.eye(units, dtype=np.float32)[np.argmax(logits, axis=-1)]
 
 
 def _unit_range(maps: np.ndarray) -> np.ndarray:

@@ -8,11 +8,13 @@ tensor is read-only).
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
 
-def resize_maps(maps, hw: tuple[int, int]) -> np.ndarray:
+def resize_maps(maps: Any, hw: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of every map, half-pixel centres (as ``keras.ops.image.resize`` without antialias).
 
     Args:
@@ -22,11 +24,11 @@ def resize_maps(maps, hw: tuple[int, int]) -> np.ndarray:
     Returns:
         A new float32 ``(N, H, W)`` array (a copy even when the size already matches).
     """
-    maps = np.asarray(maps, dtype=np.float32)
-    if maps.shape[1:] == tuple(hw):
-        return maps.copy()
-    out = np.empty((len(maps), *hw), np.float32)
-    for src, dst in zip(maps, out):
+    arr: np.ndarray = np.asarray(maps, dtype=np.float32)
+    if arr.shape[1:] == tuple(hw):
+        return np.array(arr, dtype=np.float32)
+    out = np.empty((len(arr), *hw), np.float32)
+    for src, dst in zip(arr, out, strict=True):
         cv2.resize(np.ascontiguousarray(src), (hw[1], hw[0]), dst=dst, interpolation=cv2.INTER_LINEAR)
     return out
 
@@ -39,10 +41,11 @@ def normalize_maps_in_place(maps: np.ndarray) -> np.ndarray:
     """
     peak = maps.max(axis=(1, 2), keepdims=True) if maps.size else np.zeros((len(maps), 1, 1), np.float32)
     np.divide(maps, np.where(peak > 0, peak, np.inf), out=maps)  # x / inf = 0 where no value is positive
-    return np.maximum(maps, 0, out=maps)
+    np.maximum(maps, 0, out=maps)
+    return maps
 
 
-def normalize_maps(maps) -> np.ndarray:
+def normalize_maps(maps: Any) -> np.ndarray:
     """ReLU, then scale each map to [0, 1] by its maximum; an all-zero map stays all zeros.
 
     Args:
@@ -54,7 +57,7 @@ def normalize_maps(maps) -> np.ndarray:
     return normalize_maps_in_place(np.array(maps, dtype=np.float32))
 
 
-def finish_maps(maps, hw: tuple[int, int] | None, normalize: bool) -> np.ndarray:
+def finish_maps(maps: Any, hw: tuple[int, int] | None, normalize: bool) -> np.ndarray:
     """Raw maps ``(N, h, w)`` -> a new float32 array ``(N, *hw)`` (``hw=None``: native size), normalised if asked."""
     out = resize_maps(maps, hw) if hw is not None else np.array(maps, dtype=np.float32)
     return normalize_maps_in_place(out) if normalize else out

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import keras
 import numpy as np
 
 from cvd_explorer.explain.activations import check_images, head_of
-from cvd_explorer.explain.engine import _logits, _predicted_weights, compute_cams
+from cvd_explorer.explain.engine import compute_cams, predict_logits
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import resize_maps
-from cvd_explorer.explain.targets import class_weights, resolve_target
+from cvd_explorer.explain.registry import DEFAULT_METHOD
+from cvd_explorer.explain.targets import class_weights, predicted_class_weights, resolve_target
 from cvd_explorer.models import iter_layers
 
 
@@ -62,7 +64,7 @@ def pointing_hits(cams: np.ndarray, masks: np.ndarray, tolerance_px: int = 15) -
     r = int(tolerance_px)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
     hits = np.zeros(len(cams), bool)
-    for i, (cam, mask) in enumerate(zip(cams, masks)):
+    for i, (cam, mask) in enumerate(zip(cams, masks, strict=True)):
         zone = cv2.dilate(mask.astype(np.uint8), disc) > 0 if disc is not None else mask
         y, x = np.unravel_index(int(np.argmax(np.nan_to_num(cam, nan=-np.inf))), cam.shape)
         hits[i] = bool(zone[y, x])
@@ -83,7 +85,18 @@ def energy_pointing_game(cams: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.where(total > 0, inside / np.where(total > 0, total, 1), 0.0)
 
 
-def target_probability(model: keras.Model, images, target="predicted", classes=None, batch_size: int = 32, reference=None):
+ClassTarget = str | int
+"""``"predicted"``, a class name or a class index (metrics need a class, not a callable)."""
+
+
+def target_probability(
+    model: keras.Model,
+    images: Any,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
+    batch_size: int = 32,
+    reference: Any = None,
+) -> np.ndarray:
     """Probability of the target class for each image ``(N,)`` float64.
 
     ``"predicted"`` is the class predicted on ``reference`` (default: ``images`` themselves).
@@ -93,23 +106,36 @@ def target_probability(model: keras.Model, images, target="predicted", classes=N
     tgt = resolve_target(target, head.units, classes)
     if tgt.kind == "callable":
         raise ExplainError("metrics need a class target ('predicted', a class name or index), not a callable")
-    logits = _logits(model, x, head, batch_size).astype(np.float64)
+    logits = predict_logits(model, x, batch_size).astype(np.float64)
     if tgt.kind == "predicted":
-        ref = logits if reference is None else _logits(model, check_images(model, reference), head, batch_size)
-        w = _predicted_weights(ref, head.units)
+        ref = logits if reference is None else predict_logits(model, reference, batch_size)
+        w = predicted_class_weights(ref)
     else:
         w = class_weights(tgt, len(x), head.units)
+    probs: np.ndarray
     if head.units == 1:
-        return 1.0 / (1.0 + np.exp(-(logits[:, 0] * w[:, 0])))
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True) * w).sum(axis=1)
+        probs = 1.0 / (1.0 + np.exp(-(logits[:, 0] * w[:, 0])))
+    else:
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs = (e / e.sum(axis=1, keepdims=True) * w).sum(axis=1)
+    return probs
 
 
 def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([cv2.GaussianBlur(img, (0, 0), sigma) for img in x])
 
 
-def _curve_auc(model, images, cams, target, classes, steps, batch_size, sigma, insert: bool) -> np.ndarray:
+def _curve_auc(
+    model: Any,
+    images: Any,
+    cams: np.ndarray,
+    target: ClassTarget,
+    classes: Sequence[str] | None,
+    steps: int,
+    batch_size: int,
+    sigma: float,
+    insert: bool,
+) -> np.ndarray:
     x = check_images(model, images)
     n, H, W, _ = x.shape
     cams = _resize_to(cams, (H, W))
@@ -127,12 +153,22 @@ def _curve_auc(model, images, cams, target, classes, steps, batch_size, sigma, i
                 variants[s] = np.where(chosen, x[i], canvas[i])
             else:
                 variants[s] = np.where(chosen, canvas[i], x[i])
-        probs = target_probability(model, variants, target, classes, batch_size, reference=np.repeat(x[i : i + 1], steps + 1, 0))
+        reference = np.repeat(x[i : i + 1], steps + 1, 0)
+        probs = target_probability(model, variants, target, classes, batch_size, reference=reference)
         aucs[i] = float(np.sum((probs[1:] + probs[:-1]) / 2) / steps)
     return aucs
 
 
-def deletion_auc(model, images, cams, target="predicted", classes=None, steps: int = 20, batch_size: int = 32, blur_sigma: float = 5.0) -> np.ndarray:
+def deletion_auc(
+    model: Any,
+    images: Any,
+    cams: np.ndarray,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
+    steps: int = 20,
+    batch_size: int = 32,
+    blur_sigma: float = 5.0,
+) -> np.ndarray:
     """Petsiuk et al.'s deletion metric: lower is better.
 
     The most important pixels (by ``cams``) are replaced by a Gaussian-blurred copy of the image
@@ -150,13 +186,24 @@ def deletion_auc(model, images, cams, target="predicted", classes=None, steps: i
     return _curve_auc(model, images, cams, target, classes, steps, batch_size, blur_sigma, insert=False)
 
 
-def insertion_auc(model, images, cams, target="predicted", classes=None, steps: int = 20, batch_size: int = 32, blur_sigma: float = 5.0) -> np.ndarray:
+def insertion_auc(
+    model: Any,
+    images: Any,
+    cams: np.ndarray,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
+    steps: int = 20,
+    batch_size: int = 32,
+    blur_sigma: float = 5.0,
+) -> np.ndarray:
     """Petsiuk et al.'s insertion metric (higher is better): pixels move from the image onto a
     blurred canvas in order of importance. Arguments and return as :func:`deletion_auc`."""
     return _curve_auc(model, images, cams, target, classes, steps, batch_size, blur_sigma, insert=True)
 
 
-def _explanation_map_probs(model, images, cams, target, classes, batch_size):
+def _explanation_map_probs(
+    model: Any, images: Any, cams: np.ndarray, target: ClassTarget, classes: Sequence[str] | None, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     x = check_images(model, images)
     cams = np.clip(_resize_to(cams, x.shape[1:3]), 0, 1)
     y = target_probability(model, x, target, classes, batch_size)
@@ -164,14 +211,28 @@ def _explanation_map_probs(model, images, cams, target, classes, batch_size):
     return y, o
 
 
-def average_drop(model, images, cams, target="predicted", classes=None, batch_size: int = 32) -> float:
+def average_drop(
+    model: Any,
+    images: Any,
+    cams: np.ndarray,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
+    batch_size: int = 32,
+) -> float:
     """Grad-CAM++'s Average Drop %: ``100 * mean(max(0, Y - O) / Y)``, Y the target probability of
     the image, O that of the image multiplied by its map (``cams`` in [0, 1]). Lower is better."""
     y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
     return float(100.0 * np.mean(np.maximum(0.0, y - o) / np.maximum(y, 1e-12)))
 
 
-def increase_in_confidence(model, images, cams, target="predicted", classes=None, batch_size: int = 32) -> float:
+def increase_in_confidence(
+    model: Any,
+    images: Any,
+    cams: np.ndarray,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
+    batch_size: int = 32,
+) -> float:
     """Grad-CAM++'s Increase in Confidence %: share of images where ``O > Y``. Higher is better."""
     y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
     return float(100.0 * np.mean(o > y))
@@ -200,7 +261,7 @@ def _ranks(v: np.ndarray) -> np.ndarray:
 
 def _cascade_groups(model: keras.Model) -> list[tuple[str, list[keras.layers.Layer]]]:
     """Layers with weights grouped by residual block (``convN_blockM``), from the head down."""
-    groups: dict[str, list] = {}
+    groups: dict[str, list[keras.layers.Layer]] = {}
     for layer in iter_layers(model):
         if not layer.weights:
             continue
@@ -226,15 +287,15 @@ def _randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> None:
 
 def randomization_check(
     model: keras.Model,
-    images,
+    images: Any,
     layer: str,
-    method: str = "gradcam",
-    target="predicted",
-    classes=None,
+    method: str = DEFAULT_METHOD,
+    target: ClassTarget = "predicted",
+    classes: Sequence[str] | None = None,
     max_steps: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Adebayo et al.'s cascading model-parameter randomisation test.
 
     Weights are randomised group by group (the head, then each residual block from the top down,
@@ -261,22 +322,24 @@ def randomization_check(
     if tgt.kind == "callable":
         raise ExplainError("randomization_check needs a class target ('predicted', a class name or index)")
     if tgt.kind == "predicted":  # the trained model's prediction, explained on every randomized model too
-        logits = _logits(model, x, head, batch_size)
+        logits = predict_logits(model, x, batch_size)
         index = (logits[:, 0] >= 0).astype(int) if head.units == 1 else np.argmax(logits, axis=-1)
     else:
         index = np.full(len(x), tgt.index)
 
-    def maps_of(m):
-        out = None
+    def maps_of(m: Any) -> np.ndarray:
+        out: np.ndarray | None = None
         for cls in np.unique(index):
             sel = np.flatnonzero(index == cls)
             cams = compute_cams(m, x[sel], [layer], method, int(cls), batch_size, True, "native")[layer]
             out = np.zeros((len(x), *cams.shape[1:]), np.float32) if out is None else out
             out[sel] = cams
+        if out is None:
+            raise ExplainError("randomization_check got no images")
         return out
 
     trained = maps_of(model)
-    baseline = [rank_correlation(t, r) for t, r in zip(trained, random_maps(trained.shape, seed + 1))]
+    baseline = [rank_correlation(t, r) for t, r in zip(trained, random_maps(trained.shape, seed + 1), strict=True)]
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     rng = np.random.default_rng(seed)
@@ -286,7 +349,7 @@ def randomization_check(
         for lyr in layers:
             _randomize(lyr, rng)
         maps = maps_of(clone)
-        rho = [rank_correlation(t, m) for t, m in zip(trained, maps)]
+        rho = [rank_correlation(t, m) for t, m in zip(trained, maps, strict=True)]
         steps.append(
             {
                 "step": step,

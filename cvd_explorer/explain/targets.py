@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -26,15 +27,15 @@ class Target:
 
     kind: str
     index: int = 0
-    fn: Callable | None = None
+    fn: Callable[[Any], Any] | None = None
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, int | None]:
         """Part of the trace-cache key (fixed indices share one trace)."""
         return (self.kind, id(self.fn) if self.fn is not None else None)
 
 
-def resolve_target(target, units: int, classes: Sequence[str] | None = None) -> Target:
+def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None) -> Target:
     """Turn the user's ``target`` into a :class:`Target`.
 
     Args:
@@ -82,7 +83,22 @@ def class_weights(target: Target, n: int, units: int) -> np.ndarray:
     return w
 
 
-def scores(target: Target, logits, weights):
+def predicted_class_weights(logits: np.ndarray) -> np.ndarray:
+    """Weights ``(N, K)`` float32 that score each image's predicted class (as :func:`class_weights`).
+
+    Args:
+        logits: ``(N, K)`` logits; for a one-unit head (``K = 1``) the predicted class is the
+            positive one where ``z >= 0`` (weight +1), else the negative one (weight -1).
+    """
+    logits = np.asarray(logits)
+    units = logits.shape[-1]
+    if units == 1:
+        return np.where(logits >= 0, 1.0, -1.0).astype(np.float32)
+    weights: np.ndarray = np.eye(units, dtype=np.float32)[np.argmax(logits, axis=-1)]
+    return weights
+
+
+def scores(target: Target, logits: Any, weights: Any) -> Any:
     """Per-image scores ``(N,)`` (keras.ops; runs inside the traced graph).
 
     Args:
@@ -90,7 +106,7 @@ def scores(target: Target, logits, weights):
         logits: ``(N, K)`` float32 logits.
         weights: ``(N, K)`` float32 from :func:`class_weights` (ignored unless fixed).
     """
-    if target.kind == "callable":
+    if target.fn is not None:
         out = ops.convert_to_tensor(target.fn(logits))
         return ops.reshape(ops.cast(out, "float32"), (-1,))
     if target.kind == "predicted":

@@ -24,12 +24,17 @@ warning (gradients vanish where that clip bites).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 from keras import ops
 
 from cvd_explorer.explain.errors import ExplainError
+
+HEAD_INPUT = "<head input>"
+"""Put in ``wanted`` to record the head's input (the pooled features) under this key; no layer has this name."""
 
 _LOGIT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
 
@@ -47,20 +52,20 @@ class Head:
         units: number of outputs K.
     """
 
-    layer: keras.layers.Layer
+    layer: Any
     kind: str
     squash: str
     units: int
 
 
-def is_graph_model(layer) -> bool:
+def is_graph_model(layer: Any) -> bool:
     """True for models whose inner layers the view can reach (functional or sequential)."""
     return isinstance(layer, keras.Sequential) or (
         isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth") and hasattr(layer, "_run_through_graph")
     )
 
 
-def _last_layer(model: keras.Model) -> keras.layers.Layer:
+def _last_layer(model: Any) -> Any:
     """The leaf layer producing the model's (single) output, descending into nested models."""
     if isinstance(model, keras.Sequential):
         last = model.layers[-1]
@@ -78,7 +83,7 @@ def _last_layer(model: keras.Model) -> keras.layers.Layer:
     return _last_layer(last) if is_graph_model(last) else last
 
 
-def find_head(model: keras.Model) -> Head:
+def find_head(model: Any) -> Head:
     """Inspect (never change) the model's last layer to decide how logits are read."""
     layer = _last_layer(model)
     units = int(layer.output.shape[-1]) if getattr(layer, "output", None) is not None else 1
@@ -97,13 +102,13 @@ def find_head(model: keras.Model) -> Head:
     return Head(layer, "probability", "softmax" if units > 1 else "sigmoid", units)
 
 
-def _call_leaf(layer, args, kwargs):
+def _call_leaf(layer: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
     if "training" in getattr(layer, "_call_context_args", ()) or getattr(layer, "_call_has_training_arg", False):
         kwargs = {**kwargs, "training": False}
     return layer(*args, **kwargs)
 
 
-def _head_logits(head: Head, args, kwargs):
+def _head_logits(head: Head, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
     """Return (logits float32 (N, K), the head's usual output)."""
     x = args[0]
     if head.kind == "dense":
@@ -122,30 +127,33 @@ def _head_logits(head: Head, args, kwargs):
     return ops.log(p) - ops.log(1.0 - p), p
 
 
-def _squash(head: Head, z):
+def _squash(head: Head, z: Any) -> Any:
     return ops.softmax(z, axis=-1) if head.squash == "softmax" else ops.sigmoid(z)
 
 
-def run_view(model: keras.Model, x, wanted: frozenset[str], head: Head | None):
+def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> tuple[dict[str, Any], Any, Any]:
     """Run ``model`` on ``x`` and record the outputs of the ``wanted`` layers and the logits.
 
     Args:
         model: a functional or Sequential Keras model (nested models are walked).
         x: input tensor ``(N, H, W, 3)``.
-        wanted: names of layers (anywhere in the model) whose outputs to record.
+        wanted: names of layers (anywhere in the model) whose outputs to record, and
+            :data:`HEAD_INPUT` to record the head's input (needs ``head``).
         head: from :func:`find_head`; None skips the logits (forward for activations only).
 
     Returns:
         ``(record, logits, probs)``: ``record`` maps layer name -> output tensor (first call of
         that layer); ``logits`` float32 ``(N, K)`` and ``probs`` ``(N, K)`` (None without a head).
     """
-    record: dict = {}
-    found: dict = {}
+    record: dict[str, Any] = {}
+    found: dict[str, Any] = {}
 
-    def visit(layer, args, kwargs):
+    def visit(layer: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         if head is not None and layer is head.layer:
             logits, out = _head_logits(head, args, kwargs)
             found["logits"], found["probs"] = logits, out
+            if HEAD_INPUT in wanted:
+                record[HEAD_INPUT] = args[0]
         elif is_graph_model(layer):
             out = _walk(layer, args[0] if len(args) == 1 else list(args))
         else:
@@ -154,7 +162,7 @@ def run_view(model: keras.Model, x, wanted: frozenset[str], head: Head | None):
             record[layer.name] = out
         return out
 
-    def _walk(m, inputs):
+    def _walk(m: Any, inputs: Any) -> Any:
         if isinstance(m, keras.Sequential):
             h = inputs
             for layer in m.layers:

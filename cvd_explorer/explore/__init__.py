@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import PREDICTION_FILTERS, SORT_KEYS, SampleRow, count_text, filter_rows
-from cvd_explorer.explore.session import Session, SampleExplanation
+from cvd_explorer.explore.session import SampleExplanation, Session
 
 __all__ = [
     "LRUCache",

@@ -12,15 +12,20 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.explain.maps import normalize_maps_in_place
+from cvd_explorer.explain.registry import DEFAULT_METHOD, method_spec
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import SampleRow, rows_from_arrays, rows_from_predictions
 
-PER_LAYER_METHODS = ("scorecam",)
+if TYPE_CHECKING:
+    from cvd_explorer.explain.engine import Explanation
+
+CacheKey = tuple[str, str, str, str, str | None]
+"""``(sample key, method, target, layer kind, layer or None)``."""
 
 
 @dataclass
@@ -39,10 +44,20 @@ class SampleExplanation:
 
     row: SampleRow
     image: np.ndarray
-    explanation: Any
+    explanation: Explanation
     method: str
     target: str
     kind: str
+
+    @property
+    def target_class(self) -> str:
+        """The class whose evidence the maps show: the target, or the predicted class for ``"predicted"``."""
+        return self.row.predicted if self.target == "predicted" else self.target
+
+    def has_evidence(self, layer: str) -> bool:
+        """Whether the CAM of ``layer`` has any positive value (False: all zero after the ReLU,
+        no positive evidence for :attr:`target_class` there)."""
+        return bool(np.any(self.cam(layer) > 0))
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -51,7 +66,8 @@ class SampleExplanation:
 
     def activations(self, layer: str) -> np.ndarray:
         """float32 ``(h, w, C)`` feature maps of ``layer``."""
-        return self.explanation.activations[layer][0]
+        acts: np.ndarray = self.explanation.activations[layer][0]
+        return acts
 
     def cam(self, layer: str) -> np.ndarray:
         """float32 ``(h, w)`` CAM of ``layer`` at native resolution, ReLU'd and scaled to [0, 1]."""
@@ -59,7 +75,8 @@ class SampleExplanation:
 
     def channel_weights(self, layer: str) -> np.ndarray:
         """float32 ``(C,)`` per-channel weights of the CAM method at ``layer``."""
-        return self.explanation.channel_weights[layer][0]
+        weights: np.ndarray = self.explanation.channel_weights[layer][0]
+        return weights
 
     def nbytes(self) -> int:
         """Approximate memory held by the arrays, in bytes."""
@@ -70,8 +87,9 @@ class SampleExplanation:
 
 def normalize_map(cam: np.ndarray) -> np.ndarray:
     """ReLU then divide by the maximum; an all-zero (or non-finite) map gives zeros. float32 ``(h, w)``."""
-    cam = np.nan_to_num(np.asarray(cam, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    return normalize_maps_in_place(cam[None])[0]
+    finite = np.nan_to_num(np.asarray(cam, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    scaled: np.ndarray = normalize_maps_in_place(finite[None])[0]
+    return scaled
 
 
 class Session:
@@ -111,7 +129,7 @@ class Session:
 
     # ----------------------------------------------------------------- constructors
     @classmethod
-    def from_run(cls, run: Any, cache_size: int = 8) -> "Session":
+    def from_run(cls, run: Any, cache_size: int = 8) -> Session:
         """Open a :class:`~cvd_explorer.runs.Run` with predictions.
 
         Raises:
@@ -150,7 +168,7 @@ class Session:
         paths: Sequence[str | os.PathLike[str]] | None = None,
         classes: tuple[str, str] = ("cat", "dog"),
         cache_size: int = 8,
-    ) -> "Session":
+    ) -> Session:
         """Samples given as arrays: ``images`` float or uint8 ``(N, S, S, 3)`` RGB 0-255.
 
         Predictions are computed here with ``model.predict``; ``labels`` are class names or
@@ -162,7 +180,7 @@ class Session:
         out = np.asarray(model.predict(x.astype(np.float32), batch_size=32, verbose=0), dtype=np.float64)
         probs = out[:, -1] if out.ndim == 2 and out.shape[1] == 2 else out.reshape(len(x), -1)[:, 0]
         keys = None if paths is None else [os.fspath(p) for p in paths]
-        rows = rows_from_arrays(probs, classes, labels, keys)
+        rows = rows_from_arrays(probs.tolist(), classes, labels, keys)
         pixels = np.clip(x, 0, 255).astype(np.uint8) if x.dtype != np.uint8 else x
         return cls(model, rows, classes, lambda row: pixels[row.index], cache_size, f"{len(x)} images")
 
@@ -193,9 +211,9 @@ class Session:
         return self._shapes[layer]
 
     @staticmethod
-    def cache_key(row: SampleRow, method: str, target: str, kind: str, layer: str | None) -> tuple:
+    def cache_key(row: SampleRow, method: str, target: str, kind: str, layer: str | None) -> CacheKey:
         """Cache key of one explanation (the layer matters only for per-layer methods)."""
-        return (row.key, method, target, kind, layer if method in PER_LAYER_METHODS else None)
+        return (row.key, method, target, kind, layer if method_spec(method).per_layer else None)
 
     def cached(
         self, row: SampleRow, method: str, target: str, kind: str, layer: str | None = None
@@ -204,7 +222,7 @@ class Session:
         return self.cache.get(self.cache_key(row, method, target, kind, layer))
 
     def explain(
-        self, row: SampleRow, method: str = "gradcam", target: str = "predicted", kind: str = "conv",
+        self, row: SampleRow, method: str = DEFAULT_METHOD, target: str = "predicted", kind: str = "conv",
         layer: str | None = None,
     ) -> SampleExplanation:
         """Explain ``row`` at every layer of ``kind`` in one engine pass (cached).
@@ -225,8 +243,8 @@ class Session:
         if not layers:
             what = "Conv2D layers" if kind == "conv" else "residual block outputs (convN_blockM_out)"
             raise ExplainError(f"model {self.model.name!r} has no {what} to explain")
-        if method in PER_LAYER_METHODS:
-            if layer not in layers:
+        if method_spec(method).per_layer:
+            if layer is None or layer not in layers:
                 raise ExplainError(f"{method} explains one layer at a time; choose one of the {kind} layers")
             layers = (layer,)
         image = self.image(row)

@@ -57,6 +57,15 @@ def cam_view(se: SampleExplanation, layer: str, alpha: float = 0.4, display: np.
     return render.cam_overlay(base, se.cam(layer), alpha=float(alpha))
 
 
+def evidence_note(se: SampleExplanation, layer: str) -> str:
+    """Why the CAM view of ``layer`` shows the plain image, or ``""`` when it shows a map.
+
+    A CAM that is all zero after the ReLU means the layer holds no positive evidence for the
+    target class: ``"no positive evidence for dog at this layer"``.
+    """
+    return "" if se.has_evidence(layer) else f"no positive evidence for {se.target_class} at this layer"
+
+
 def strip_view(se: SampleExplanation, n: int = 8) -> np.ndarray:
     """Depth strip: the CAM at ``n`` evenly spaced explained layers. uint8 ``(h, w, 3)``."""
     cams = {layer: se.cam(layer) for layer in se.layers}
@@ -116,6 +125,7 @@ def thumbnail_jpeg(image: np.ndarray | None, px: int = 96) -> bytes:
     """
     import cv2
 
+    tile: np.ndarray
     if image is None:
         tile = np.full((px, px, 3), 200, np.uint8)
         cv2.line(tile, (px // 4, px // 4), (3 * px // 4, 3 * px // 4), (200, 30, 30), 4)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import keras
 
-from cvd_explorer.runs.status import StatusWriter, StopSignal
+from cvd_explorer.runs.status import StatusWriter, StopSignal, format_duration
 
 
 class Progress:
@@ -31,7 +32,7 @@ class Progress:
         bar = "#" * done + "." * (width - done)
         rate = f"{ips:7.1f} img/s" if ips else "    ... img/s"
         self.stream.write(
-            f"\repoch {epoch}/{epochs} [{bar}] step {step}/{steps} {rate} ETA {format_seconds(eta)}   "
+            f"\repoch {epoch}/{epochs} [{bar}] step {step}/{steps} {rate} ETA {format_duration(eta)}   "
         )
         self.stream.flush()
 
@@ -45,16 +46,7 @@ class Progress:
         self.stream.flush()
 
 
-def format_seconds(seconds: float | None) -> str:
-    """``h:mm:ss`` (or ``--:--`` when unknown)."""
-    if seconds is None or seconds != seconds:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-class RunCallback(keras.callbacks.Callback):
+class RunCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped (Any)
     """Per batch: stop check, status and progress. Per epoch: validation and commit.
 
     Args:

@@ -64,7 +64,7 @@ def tf_config() -> dict[str, Any] | None:
     return data
 
 
-def choose_strategy(strategy=None):
+def choose_strategy(strategy: Any = None) -> Any:
     """The strategy to train under.
 
     Args:
@@ -93,7 +93,7 @@ def choose_strategy(strategy=None):
     return tf.distribute.get_strategy()
 
 
-def describe(strategy, per_replica_batch: int) -> Distribution:
+def describe(strategy: Any, per_replica_batch: int) -> Distribution:
     """Record of ``strategy`` for ``config.json``."""
     import tensorflow as tf
 
@@ -106,7 +106,7 @@ def describe(strategy, per_replica_batch: int) -> Distribution:
     return Distribution(name, replicas, per_replica_batch, per_replica_batch * replicas, is_chief, task_id)
 
 
-def devices_label(strategy) -> str:
+def devices_label(strategy: Any) -> str:
     """Short description of the devices a strategy trains on, e.g. ``"CPU"`` or ``"2x GPU (NVIDIA ...)"``."""
     import tensorflow as tf
 
@@ -121,13 +121,13 @@ def devices_label(strategy) -> str:
     return f"{replicas}x CPU" if replicas > 1 else "CPU"
 
 
-def _is_default(strategy) -> bool:
+def _is_default(strategy: Any) -> bool:
     import tensorflow as tf
 
-    return strategy is tf.distribute.get_strategy() and type(strategy).__name__ == "_DefaultDistributionStrategy"
+    return bool(strategy is tf.distribute.get_strategy() and type(strategy).__name__ == "_DefaultDistributionStrategy")
 
 
-def _refuse_multi_worker(strategy) -> None:
+def _refuse_multi_worker(strategy: Any) -> None:
     """Raise RunError for a multi-worker strategy (or for ``None``: TF_CONFIG asked for one)."""
     name = type(strategy).__name__
     if strategy is None or name.startswith(("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cvd_explorer.runs import files
-from cvd_explorer.runs.io import write_csv, write_json
+from cvd_explorer.runs.folder import is_missing, write_predictions, write_summary
 from cvd_explorer.runs.run import Run
 
 # Keras' binary cross-entropy clips probabilities to [EPSILON, 1 - EPSILON].
@@ -28,7 +28,7 @@ def binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     data_root: str | os.PathLike[str] | None = None,
-    callbacks: list | None = None,
+    callbacks: list[Any] | None = None,
     batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with ``model.keras`` and write ``predictions.csv`` and ``summary.json``.
@@ -60,16 +60,15 @@ def evaluate_run(
     predicted = (probs > THRESHOLD).astype(np.int64)
     correct = predicted == labels.astype(np.int64)
     classes = run.classes
-    write_csv(
-        run.path / files.PREDICTIONS,
-        files.PREDICTION_COLUMNS,
+    write_predictions(
+        run.path,
         (
-            (row.path, row.label, float(p), classes[int(k)], int(c), float(loss))
-            for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses)
+            (row.path, row.label, float(p), classes[int(k)], bool(c), float(loss))
+            for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses, strict=True)
         ),
     )
     summary = summarize(run, test_accuracy=float(correct.mean()), test_loss=float(losses.mean()))
-    write_json(run.path / files.SUMMARY, summary)
+    write_summary(run.path, summary)
     return summary
 
 
@@ -77,11 +76,11 @@ def summarize(run: Run, test_accuracy: float | None, test_loss: float | None) ->
     """The reference study's table from a run's history plus test figures."""
     history = run.history
 
-    def pick(column: str, fn) -> float | None:
-        values = [row[column] for row in history if row[column] == row[column]]
+    def pick(column: str, fn: Callable[[list[float]], float]) -> float | None:
+        values = [row[column] for row in history if not is_missing(row[column])]
         return float(fn(values)) if values else None
 
-    rates = [row["images_per_s"] for row in history if row["images_per_s"] == row["images_per_s"]]
+    rates = [row["images_per_s"] for row in history if not is_missing(row["images_per_s"])]
     return {
         "max_train_accuracy": pick("accuracy", max),
         "min_train_loss": pick("loss", min),

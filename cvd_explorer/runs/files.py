@@ -18,6 +18,9 @@ SUMMARY = "summary.json"
 STATUS = "status.json"
 LOG = "log.txt"
 STOP = "STOP"
+# Reserved, next: folders the atlas and probe issues add (nothing writes them yet).
+ATLAS_DIR = "atlas"
+PROBES_DIR = "probes"
 
 HISTORY_COLUMNS = (
     "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s",
@@ -28,5 +31,7 @@ SUMMARY_KEYS = (
     "test_loss", "epochs", "images_per_s", "device", "synthetic",
 )
 STATES = ("running", "finished", "failed", "stopped")
-# Files a run directory may hold before config.json exists (a run killed while starting).
-STARTUP_FILES = frozenset({MANIFEST, LOG, STATUS})
+# Files a run directory may hold before config.json exists: written by a training (or a launch)
+# killed while starting, or a STOP asked for then. A new run may start in such a folder; a
+# training that starts removes a STOP file it finds.
+STARTUP_FILES = frozenset({MANIFEST, LOG, STATUS, STOP})

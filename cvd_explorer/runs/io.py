@@ -13,13 +13,12 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from cvd_explorer.atomic import _FILE_MODE, fsync_dir, write_bytes  # noqa: F401  (re-exported)
-
-
 
 
 def now_iso() -> str:

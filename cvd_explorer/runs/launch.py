@@ -20,20 +20,27 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import RunError
-from cvd_explorer.runs import files
-from cvd_explorer.runs.io import append_text, now_iso, read_csv, read_json, write_json
+from cvd_explorer.runs import files, folder
+from cvd_explorer.runs.folder import HistoryRow
+from cvd_explorer.runs.io import append_text, now_iso, write_json
+from cvd_explorer.runs.liveness import STALE_SECONDS, status_alive
+from cvd_explorer.runs.liveness import process_alive as is_alive
+from cvd_explorer.runs.status import format_duration
+
+__all__ = [
+    "FINAL_STATES", "LAUNCHING", "LOG_TAIL_LINES", "STALE_SECONDS", "Launch", "Snapshot", "describe_exit",
+    "format_duration", "is_alive", "last_error_line", "launch", "log_tail", "read_history", "read_status",
+    "request_stop", "stop_pending", "train_command", "watch",
+]
 
 # States a training never leaves by itself.
 FINAL_STATES = ("finished", "failed", "stopped", "interrupted")
-# A "running" status whose heartbeat is older than this, on another host, counts as interrupted.
-STALE_SECONDS = 120.0
 LOG_TAIL_LINES = 30
 # Phase of the status :func:`launch` writes for a child that has not started training yet.
 LAUNCHING = "launching"
@@ -53,7 +60,7 @@ class Launch:
     pid: int
     run_dir: Path
     command: tuple[str, ...] = ()
-    process: subprocess.Popen | None = field(default=None, repr=False, compare=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     def poll(self) -> int | None:
         """Exit code of the child once it has ended (negative: killed by that signal), else None.
@@ -116,7 +123,7 @@ class Snapshot:
     eta_seconds: float | None = None
     error: str = ""
     log_tail: str = ""
-    history: tuple[dict[str, float], ...] = ()
+    history: tuple[HistoryRow, ...] = ()
     pid: int | None = None
     returncode: int | None = None
 
@@ -243,23 +250,6 @@ def _write_launching_status(out: Path, pid: int, config: TrainConfig | None, pre
     })
 
 
-def is_alive(pid: int | None) -> bool:
-    """Whether process ``pid`` exists on this machine and has not ended (zombies count as ended)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
 def request_stop(run_dir: str | os.PathLike[str], pid: int | None = None, *, wait_seconds: float = 2.0) -> str:
     """Ask the training in ``run_dir`` to stop gracefully after its current batch.
 
@@ -278,15 +268,13 @@ def request_stop(run_dir: str | os.PathLike[str], pid: int | None = None, *, wai
     """
     path = Path(run_dir).expanduser().absolute()
     if (path / files.CONFIG).is_file():
-        from cvd_explorer.runs.run import Run
-
-        Run(path).request_stop()
+        folder.request_stop(path)
         return "stop file"
     status = read_status(path) or {}
     launching = status.get("phase") == LAUNCHING and status.get("host") == socket.gethostname()
     if pid is None and launching:
         pid = status.get("pid")
-    if not is_alive(pid):
+    if pid is None or not is_alive(pid):
         return "nothing to stop"
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_seconds
@@ -302,34 +290,23 @@ def request_stop(run_dir: str | os.PathLike[str], pid: int | None = None, *, wai
 
 def stop_pending(run_dir: str | os.PathLike[str]) -> bool:
     """Whether a STOP file is waiting in ``run_dir``."""
-    return (Path(run_dir) / files.STOP).exists()
+    return folder.stop_pending(Path(run_dir))
 
 
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """``status.json`` of ``run_dir`` as a dict, or None when absent or unreadable."""
     try:
-        status = read_json(Path(run_dir) / files.STATUS)
-    except (OSError, ValueError):
+        return folder.read_status(Path(run_dir))
+    except (OSError, RunError):
         return None
-    return status if isinstance(status, dict) else None
 
 
-def read_history(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
-    """Rows of ``history.csv`` (epoch as int, other columns float, NaN where empty)."""
-    path = Path(run_dir) / files.HISTORY
+def read_history(run_dir: str | os.PathLike[str]) -> list[HistoryRow]:
+    """Rows of ``history.csv`` as :func:`cvd_explorer.runs.folder.read_history` reads them ([] if unreadable)."""
     try:
-        raw_rows = read_csv(path)
+        return folder.read_history(Path(run_dir))
     except (OSError, ValueError):
         return []
-    rows = []
-    for raw in raw_rows:
-        try:
-            row = {name: _float(raw.get(name)) for name in files.HISTORY_COLUMNS}
-            row["epoch"] = int(raw["epoch"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        rows.append(row)
-    return rows
 
 
 def log_tail(run_dir: str | os.PathLike[str], lines: int = LOG_TAIL_LINES, max_bytes: int = 65536) -> str:
@@ -372,9 +349,9 @@ def watch(
     tail = log_tail(run_dir, log_lines)
     history = tuple(read_history(run_dir))
     # A status older than our launch belongs to an earlier training of this run.
-    if status is not None and launched is not None and status.get("pid") != launched.pid:
-        if child_alive or not _is_final(status) or returncode not in (None, 0):
-            status = None
+    if (status is not None and launched is not None and status.get("pid") != launched.pid
+            and (child_alive or not _is_final(status) or returncode not in (None, 0))):
+        status = None
     if status is None:
         if launched is None:
             return Snapshot("new", log_tail=tail, history=history)
@@ -386,12 +363,13 @@ def watch(
     error = str(status.get("error") or "")
     pid = status.get("pid") if isinstance(status.get("pid"), int) else None
     if state == "running" and status.get("phase") == LAUNCHING:
-        common = dict(epoch=_int(status.get("epoch")), epochs=_int(status.get("epochs")),
-                      steps_per_epoch=_int(status.get("steps_per_epoch")), log_tail=tail, history=history, pid=pid)
+        starting = Snapshot("starting", phase=LAUNCHING, epoch=_int(status.get("epoch")),
+                            epochs=_int(status.get("epochs")), steps_per_epoch=_int(status.get("steps_per_epoch")),
+                            log_tail=tail, history=history, pid=pid)
         if _running(status, launched, child_alive):
-            return Snapshot("starting", phase=LAUNCHING, **common)
-        error = _early_exit_error(tail, returncode)
-        return Snapshot("failed", error=error, returncode=returncode, **common)
+            return starting
+        return replace(starting, state="failed", phase="", error=_early_exit_error(tail, returncode),
+                       returncode=returncode)
     if state == "running" and not _running(status, launched, child_alive):
         state = "interrupted"
         how = describe_exit(returncode) if returncode is not None else "process gone"
@@ -414,15 +392,6 @@ def watch(
         pid=pid,
         returncode=returncode,
     )
-
-
-def format_duration(seconds: float | None) -> str:
-    """``h:mm:ss``, or ``--:--`` when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "--:--"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -468,13 +437,7 @@ def _running(status: dict[str, Any], launched: Launch | None, child_alive: bool)
     pid = status.get("pid")
     if launched is not None and pid == launched.pid:
         return child_alive
-    if status.get("host") == socket.gethostname() and isinstance(pid, int):
-        return is_alive(pid)
-    try:
-        beat = datetime.fromisoformat(status["heartbeat"]).timestamp()
-    except (KeyError, TypeError, ValueError):
-        return True
-    return time.time() - beat < STALE_SECONDS
+    return status_alive(status)
 
 
 def _is_final(status: dict[str, Any]) -> bool:
@@ -493,10 +456,3 @@ def _opt_float(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _float(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "") else float("nan")
-    except ValueError:
-        return float("nan")

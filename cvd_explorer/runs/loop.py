@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from cvd_explorer.runs import files
 from cvd_explorer.runs.callbacks import Progress, RunCallback
-from cvd_explorer.runs.io import now_iso, read_csv, read_json, write_json, write_with
+from cvd_explorer.runs.folder import (
+    HistoryRow,
+    export_best,
+    is_missing,
+    log,
+    parse_float,
+    read_history,
+    read_model_info,
+    write_history,
+    write_last_state,
+)
+from cvd_explorer.runs.io import write_with
+from cvd_explorer.runs.setup import RunSetup
 from cvd_explorer.runs.status import StatusWriter, StopSignal
 
 
-def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: StatusWriter, show: Progress) -> None:
+def fit_epochs(
+    setup: RunSetup, strategy: Any, global_batch: int, stop: StopSignal, status: StatusWriter, show: Progress
+) -> None:
     """Train epochs ``setup.completed + 1 .. config.epochs``, committing each one.
 
     The data of epoch e is the training stream from global batch ``(e - 1) * steps_per_epoch``;
@@ -27,12 +43,11 @@ def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: Sta
     from cvd_explorer.data.pipeline import make_dataset
     from cvd_explorer.models import build, compile_reference
     from cvd_explorer.runs.safe_load import load_model_file
-    from cvd_explorer.runs.train import export_best, log, save_history
 
     out, cfg, done = setup.out, setup.config, setup.completed
-    history = load_history(out, done)
+    history = read_history(out, upto=done)  # later rows are from an uncommitted epoch
     repair_last(out, done)
-    save_history(out, history)
+    write_history(out, history)
     tb = TensorBoardLog(out, history)
     previous_policy = keras.mixed_precision.global_policy()
     keras.utils.set_random_seed(cfg.seed)
@@ -46,7 +61,7 @@ def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: Sta
                 model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum)
             model.jit_compile = cfg.xla
         best = (setup.state or {}).get("best")
-        info = read_json(out / files.MODEL_INFO) if (out / files.MODEL_INFO).is_file() else None
+        info = read_model_info(out)
         if best and (info is None or info.get("epoch") != best["epoch"]):
             export_best(out, model, best["epoch"], best["val_accuracy"])  # killed before step 5
         if done >= cfg.epochs:
@@ -60,36 +75,37 @@ def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: Sta
 
         def commit(epoch: int, logs: dict[str, float], train_seconds: float, epoch_seconds: float) -> None:
             nonlocal best
-            row = {
-                "epoch": epoch, "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
-                "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"),
+            row: HistoryRow = {
+                "epoch": epoch, "loss": parse_float(logs.get("loss")), "accuracy": parse_float(logs.get("accuracy")),
+                "val_loss": parse_float(logs.get("val_loss")), "val_accuracy": parse_float(logs.get("val_accuracy")),
                 "lr": float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate))),
                 "seconds": round(epoch_seconds, 3),
-                "images_per_s": round(steps * global_batch / train_seconds, 2) if train_seconds > 0 else None,
+                "images_per_s": round(steps * global_batch / train_seconds, 2) if train_seconds > 0 else math.nan,
             }
             pending = out / files.LAST_DIR / f"epoch-{epoch:06d}.keras"
             write_with(pending, model.save)
             history.append(row)
-            save_history(out, history)
+            write_history(out, history)
             val_acc = row["val_accuracy"]
-            improved = val_acc == val_acc and (best is None or val_acc > best["val_accuracy"])
+            improved = not math.isnan(val_acc) and (best is None or val_acc > best["val_accuracy"])
             if improved:
                 best = {"epoch": epoch, "val_accuracy": val_acc}
-            write_json(out / files.LAST_DIR / files.LAST_STATE, {"epoch": epoch, "best": best, "updated": now_iso()})
+            write_last_state(out, {"epoch": epoch, "best": best})
             os.replace(pending, out / files.LAST_DIR / files.LAST_MODEL)
             if improved:
                 export_best(out, model, epoch, val_acc)
             tb.write(row)
+            rate = 0.0 if math.isnan(row["images_per_s"]) else row["images_per_s"]
             text = (f"epoch {epoch}/{cfg.epochs}: loss {row['loss']:.4f} accuracy {row['accuracy']:.4f} "
                     f"val_loss {row['val_loss']:.4f} val_accuracy {row['val_accuracy']:.4f} "
-                    f"{row['images_per_s'] or 0:.1f} img/s {row['seconds']:.1f}s{' *best*' if improved else ''}")
+                    f"{rate:.1f} img/s {row['seconds']:.1f}s{' *best*' if improved else ''}")
             log(out, text)
             show.line(text)
             status.update(force=True, epoch=epoch, step=0, phase="train" if epoch < cfg.epochs else "test",
-                          images_per_s=row["images_per_s"],
+                          images_per_s=None if math.isnan(row["images_per_s"]) else row["images_per_s"],
                           eta_seconds=round((cfg.epochs - epoch) * epoch_seconds, 1))
 
-        hint = history[-1]["seconds"] if history else None
+        hint = history[-1]["seconds"] if history and not math.isnan(history[-1]["seconds"]) else None
         callback = RunCallback(stop, status, show, cfg.epochs, steps, global_batch, validate, commit, hint)
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, verbose=0,
                   shuffle=False, callbacks=[callback])
@@ -98,13 +114,13 @@ def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: Sta
         tb.close()
 
 
-def test_epoch(setup, stop: StopSignal, status: StatusWriter) -> dict[str, Any]:
+def test_epoch(setup: RunSetup, stop: StopSignal, status: StatusWriter) -> dict[str, Any]:
     """Evaluate the best checkpoint on the test split (predictions.csv, summary.json)."""
     import keras
 
     from cvd_explorer.runs.evaluate import evaluate_run
 
-    class Watch(keras.callbacks.Callback):
+    class Watch(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped (Any)
         def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
             status.update(step=batch + 1)
             stop.check()
@@ -112,25 +128,29 @@ def test_epoch(setup, stop: StopSignal, status: StatusWriter) -> dict[str, Any]:
     return evaluate_run(setup.out, data_root=setup.data_root, callbacks=[Watch()])
 
 
-def _validator(setup, model, global_batch: int, callback: Callable[[], Any]) -> Callable[[int], dict[str, float]]:
+def _validator(
+    setup: RunSetup, model: Any, global_batch: int, callback: Callable[[], Any]
+) -> Callable[[int], dict[str, float]]:
     """``validate(epoch) -> {"val_loss", "val_accuracy"}`` over the run's validation data."""
     from cvd_explorer.data.pipeline import make_dataset
 
     cfg = setup.config
-    common = dict(data_root=setup.data_root, seed=cfg.seed, cache=cfg.cache_images)
-    if cfg.val_steps == "all":
-        whole = make_dataset(setup.manifest, "val", cfg.image_size, global_batch, repeat=False, **common)
+    root, seed, cache = setup.data_root, cfg.seed, cfg.cache_images
+    steps: int | None
+    if not isinstance(cfg.val_steps, int):  # "all"
+        whole = make_dataset(setup.manifest, "val", cfg.image_size, global_batch, repeat=False, data_root=root,
+                             seed=seed, cache=cache)
         source: Any = lambda: whole  # noqa: E731
         steps = None
     else:
-        steps = cfg.val_steps
+        steps = val_steps = cfg.val_steps
         stream = iter(make_dataset(
             setup.manifest, "val", cfg.image_size, global_batch, repeat=True,
-            start_batch=setup.completed * steps, **common,
+            start_batch=setup.completed * val_steps, data_root=root, seed=seed, cache=cache,
         ))
 
         def source() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for _ in range(steps):  # the next val_steps batches of the endless stream
+            for _ in range(val_steps):  # the next val_steps batches of the endless stream
                 images, labels = next(stream)
                 yield images.numpy(), labels.numpy()
 
@@ -141,23 +161,10 @@ def _validator(setup, model, global_batch: int, callback: Callable[[], Any]) -> 
     return validate
 
 
-def setup_model_evaluate(model, data, steps: int | None, callback) -> dict[str, float]:
-    """``model.evaluate`` with the run's callback (stop checks, heartbeat)."""
-    return model.evaluate(data, steps=steps, verbose=0, return_dict=True, callbacks=[callback])
-
-
-def load_history(out: Path, completed: int) -> list[dict[str, Any]]:
-    """History rows of the committed epochs 1..completed (later rows are from an uncommitted epoch)."""
-    path = out / files.HISTORY
-    if not path.is_file():
-        return []
-    rows = []
-    for raw in read_csv(path):
-        row: dict[str, Any] = {k: (float(raw[k]) if raw.get(k) not in (None, "") else None) for k in files.HISTORY_COLUMNS}
-        row["epoch"] = int(raw["epoch"])
-        if row["epoch"] <= completed:
-            rows.append(row)
-    return rows
+def setup_model_evaluate(model: Any, data: Any, steps: int | None, callback: Any) -> dict[str, float]:
+    """``model.evaluate`` of a Keras model with the run's callback (stop checks, heartbeat)."""
+    logs: dict[str, float] = model.evaluate(data, steps=steps, verbose=0, return_dict=True, callbacks=[callback])
+    return logs
 
 
 def repair_last(out: Path, completed: int) -> None:
@@ -180,7 +187,7 @@ class TensorBoardLog:
     once (TensorBoard would otherwise show the re-run epoch twice).
     """
 
-    def __init__(self, out: Path, history: list[dict[str, Any]]) -> None:
+    def __init__(self, out: Path, history: list[HistoryRow]) -> None:
         import tensorflow as tf
         from tensorflow.core.framework import summary_pb2
 
@@ -197,16 +204,16 @@ class TensorBoardLog:
         for row in history:
             self.write(row)
 
-    def write(self, row: dict[str, Any]) -> None:
-        """Log one history row at step ``epoch``."""
+    def write(self, row: HistoryRow) -> None:
+        """Log one history row at step ``epoch`` (missing values are left out)."""
         step = int(row["epoch"])
         with self.train.as_default():
             for key in ("loss", "accuracy", "lr", "images_per_s"):
-                if row.get(key) is not None:
+                if not is_missing(row.get(key)):
                     self._scalar(f"epoch_{key}", row[key], step)
         with self.validation.as_default():
             for key in ("loss", "accuracy"):
-                if row.get(f"val_{key}") is not None:
+                if not is_missing(row.get(f"val_{key}")):
                     self._scalar(f"epoch_{key}", row[f"val_{key}"], step)
         self.train.flush()
         self.validation.flush()

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import RunError
-from cvd_explorer.runs import files
-from cvd_explorer.runs.io import read_csv, read_json
+from cvd_explorer.runs import files, folder
+from cvd_explorer.runs.folder import HistoryRow, Prediction
+from cvd_explorer.runs.liveness import STALE_SECONDS, status_alive
 
-# A "running" status whose heartbeat is older than this is reported as "interrupted".
-STALE_SECONDS = 120.0
+if TYPE_CHECKING:
+    from cvd_explorer.data.split import Manifest
+
+__all__ = ["STALE_SECONDS", "Run"]
 
 
 class Run:
@@ -41,7 +41,7 @@ class Run:
             )
         self._data_root = Path(data_root).expanduser().absolute() if data_root is not None else None
         self._meta: dict[str, Any] | None = None
-        self._manifest = None
+        self._manifest: Manifest | None = None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, state={self.state!r})"
@@ -55,20 +55,13 @@ class Run:
     def meta(self) -> dict[str, Any]:
         """The whole ``config.json`` dict (schema_version, config, versions, data_root, ...)."""
         if self._meta is None:
-            meta = self._read_json(files.CONFIG)
-            version = meta.get("schema_version") if isinstance(meta, dict) else None
-            if version != files.SCHEMA_VERSION:
-                raise RunError(
-                    f"{self.path / files.CONFIG}: schema_version {version!r} is not {files.SCHEMA_VERSION}; "
-                    "this run was written by another version of cvd_explorer"
-                )
-            self._meta = meta
+            self._meta = folder.read_meta(self.path)
         return self._meta
 
     @property
     def config(self) -> TrainConfig:
         """The run's :class:`TrainConfig`."""
-        return TrainConfig.from_dict(self.meta["config"])
+        return folder.config_of(self.meta, self.path)
 
     @property
     def classes(self) -> tuple[str, str]:
@@ -79,7 +72,7 @@ class Run:
     @property
     def positive(self) -> str:
         """Name of the positive class (the model outputs P(positive))."""
-        return self.meta["positive"]
+        return str(self.meta["positive"])
 
     @property
     def data_root(self) -> Path:
@@ -87,7 +80,7 @@ class Run:
         return self._data_root if self._data_root is not None else Path(self.meta["data_root"])
 
     @property
-    def manifest(self):
+    def manifest(self) -> Manifest:
         """The run's copy of the split manifest (:class:`cvd_explorer.data.split.Manifest`)."""
         if self._manifest is None:
             from cvd_explorer.data.split import read_manifest
@@ -100,23 +93,15 @@ class Run:
         return self.data_root / relpath
 
     @property
-    def history(self) -> list[dict[str, float]]:
+    def history(self) -> list[HistoryRow]:
         """Completed epochs in order: dicts with the keys of ``files.HISTORY_COLUMNS``.
 
         ``epoch`` is an int counted from 1, the rest are floats (NaN where missing).
         """
-        path = self.path / files.HISTORY
-        if not path.is_file():
-            return []
-        rows = []
-        for raw in read_csv(path):
-            row: dict[str, float] = {name: _float(raw.get(name)) for name in files.HISTORY_COLUMNS}
-            row["epoch"] = int(raw["epoch"])
-            rows.append(row)
-        return rows
+        return folder.read_history(self.path)
 
     def curve(self, column: str) -> np.ndarray:
-        """One history column as float64 ``(epochs,)`` (e.g. ``"val_accuracy"``)."""
+        """One history column as float64 ``(epochs,)`` (e.g. ``"val_accuracy"``; NaN where missing)."""
         if column not in files.HISTORY_COLUMNS:
             raise RunError(f"history has no column {column!r}; columns: {', '.join(files.HISTORY_COLUMNS)}")
         return np.array([row[column] for row in self.history], dtype=np.float64)
@@ -124,60 +109,45 @@ class Run:
     @property
     def summary(self) -> dict[str, Any] | None:
         """``summary.json`` (the study's table plus epochs, images/s, device), or None before the end."""
-        return self._read_json(files.SUMMARY, missing_ok=True)
+        return folder.read_summary(self.path)
 
     @property
     def model_info(self) -> dict[str, Any] | None:
         """``model.json``: sha256, epoch and val_accuracy of the best checkpoint, or None."""
-        return self._read_json(files.MODEL_INFO, missing_ok=True)
+        return folder.read_model_info(self.path)
 
     @property
-    def predictions(self) -> list[dict[str, Any]] | None:
+    def predictions(self) -> list[Prediction] | None:
         """Test-split predictions of the best checkpoint, or None when not computed yet.
 
         Each row: ``path`` (absolute image path, resolved against ``data_root``), ``relpath``
         (as in the manifest), ``label`` and ``predicted`` (class names), ``prob`` (float,
         P(positive)), ``correct`` (bool), ``loss`` (float, per-image binary cross-entropy).
         """
-        path = self.path / files.PREDICTIONS
-        if not path.is_file():
-            return None
-        rows = []
-        for raw in read_csv(path):
-            rows.append(
-                {
-                    "path": str(self.image_path(raw["path"])),
-                    "relpath": raw["path"],
-                    "label": raw["label"],
-                    "prob": float(raw["prob"]),
-                    "predicted": raw["predicted"],
-                    "correct": raw["correct"] == "1",
-                    "loss": float(raw["loss"]),
-                }
-            )
-        return rows
+        return folder.read_predictions(self.path, self.data_root)
 
     @property
     def status(self) -> dict[str, Any]:
         """``status.json`` (state, pid, heartbeat, epoch, step, ...); ``{"state": "new"}`` if absent."""
-        status = self._read_json(files.STATUS, missing_ok=True)
+        status = folder.read_status(self.path)
         return status if status is not None else {"state": "new"}
 
     @property
     def state(self) -> str:
         """"running", "finished", "failed", "stopped", "new", or "interrupted" for a run whose
-        status says running but whose process is gone (killed) or silent for STALE_SECONDS."""
+        status says running but whose process is gone (see :func:`~cvd_explorer.runs.liveness.status_alive`:
+        dead on this host, or silent for STALE_SECONDS on another)."""
         status = self.status
-        state = status.get("state", "new")
-        if state == "running" and not _alive(status):
+        state = str(status.get("state", "new"))
+        if state == "running" and not status_alive(status):
             return "interrupted"
         return state
 
     def request_stop(self) -> None:
         """Ask a training in progress to stop gracefully after its current batch."""
-        (self.path / files.STOP).touch()
+        folder.request_stop(self.path)
 
-    def load_model(self, compile: bool = False):
+    def load_model(self, compile: bool = False) -> Any:
         """The best checkpoint (``model.keras``) loaded in Keras' safe mode.
 
         The file's sha256 must equal the one in ``model.json``; Lambda layers, unknown custom
@@ -199,38 +169,3 @@ class Run:
                     raise
                 time.sleep(0.5)
         raise AssertionError("unreachable")
-
-    def _read_json(self, name: str, missing_ok: bool = False) -> Any:
-        path = self.path / name
-        try:
-            return read_json(path)
-        except FileNotFoundError:
-            if missing_ok:
-                return None
-            raise RunError(f"{path} is missing; the run directory is incomplete") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
-
-
-def _float(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "") else float("nan")
-    except ValueError:
-        return float("nan")
-
-
-def _alive(status: dict[str, Any]) -> bool:
-    """Whether a "running" status belongs to a live process (best effort)."""
-    pid, host = status.get("pid"), status.get("host")
-    if isinstance(pid, int) and host == socket.gethostname():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-    try:
-        beat = datetime.fromisoformat(status["heartbeat"]).timestamp()
-    except (KeyError, TypeError, ValueError):
-        return True
-    return time.time() - beat < STALE_SECONDS

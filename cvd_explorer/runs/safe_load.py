@@ -15,8 +15,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cvd_explorer.errors import RunError
 
@@ -63,7 +64,7 @@ def check_model_config(data: bytes, name: str = "model") -> dict[str, Any]:
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            config = json.loads(archive.read("config.json"))
+            config: dict[str, Any] = json.loads(archive.read("config.json"))
     except zipfile.BadZipFile:
         raise RunError(f"{name} is not a Keras .keras file (not a zip archive)") from None
     except KeyError:
@@ -94,7 +95,7 @@ def check_model_config(data: bytes, name: str = "model") -> dict[str, Any]:
 
 def load_model_file(
     path: str | os.PathLike[str], expected_sha256: str | None = None, compile: bool = False
-):
+) -> Any:
     """Check and load a ``.keras`` model in Keras' safe mode.
 
     Args:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cvd_explorer.atomic import write_bytes
 from cvd_explorer.config import TrainConfig
-from cvd_explorer.errors import DataError, RunError
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import now_iso, read_json, write_bytes, write_json
+from cvd_explorer.runs.folder import completed_epochs, finished_all
+from cvd_explorer.runs.folder_check import FolderDecision, check_run_folder
+from cvd_explorer.runs.io import now_iso, write_json
+
+if TYPE_CHECKING:
+    from cvd_explorer.data.split import Manifest
 
 
 @dataclass
@@ -31,7 +36,7 @@ class RunSetup:
 
     out: Path
     config: TrainConfig
-    manifest: Any
+    manifest: Manifest
     data_root: Path
     meta: dict[str, Any]
     state: dict[str, Any] | None
@@ -40,14 +45,12 @@ class RunSetup:
     @property
     def completed(self) -> int:
         """Number of completed epochs."""
-        return int(self.state["epoch"]) if self.state else 0
+        return completed_epochs(self.state)
 
     @property
     def finished(self) -> bool:
         """Whether every epoch is done and the test split was evaluated for the last one."""
-        return bool(
-            self.state and self.completed >= self.config.epochs and self.state.get("evaluated") == self.completed
-        )
+        return finished_all(self.state, self.config.epochs)
 
 
 def prepare(
@@ -60,35 +63,20 @@ def prepare(
     distribution: dict[str, Any],
     device: str,
 ) -> RunSetup:
-    """Check ``out`` and write ``config.json`` + ``manifest.csv`` for a new run (or update them).
+    """Check ``out`` (:func:`check_run_folder`) and write ``config.json`` + ``manifest.csv`` for a
+    new run (or update them on resume).
 
     Raises:
         RunError: ``out`` holds a run and ``resume`` is False; or the resumed run's recorded
-            config differs from ``config`` in anything but ``epochs``.
+            config differs from ``config`` in anything but ``epochs``; or the folder holds
+            other files. DataError: the data folder is missing.
     """
-    if (out / files.CONFIG).is_file():
-        if not resume:
-            raise RunError(
-                f"{out} already holds a training run; pass --resume (resume=True) to continue it, "
-                "or choose another --out"
-            )
-        return _reopen(config, data, out, distribution, device)
-    if out.exists():
-        if not out.is_dir():
-            raise RunError(f"--out {out} is a file; give a folder for the run")
-        extra = sorted(p.name for p in out.iterdir() if p.name not in files.STARTUP_FILES)
-        if extra:
-            raise RunError(
-                f"--out {out} is not empty and holds no run ({', '.join(extra[:3])}...); choose an empty "
-                "or new folder"
-            )
-    if config is None:
-        raise RunError(f"{out} holds no run to resume; give a training config to start one")
-    if data is None:
-        raise RunError("no data folder given; pass --data DIR (the images) to start a new run")
-    root = Path(data).expanduser().absolute()
-    if not root.is_dir():
-        raise DataError(f"--data {root} is not a folder")
+    decision = check_run_folder(out, config, data=data, resume=resume)
+    decision.raise_if_refused()
+    if decision.action == "resume":
+        return _reopen(decision, distribution, device)
+    assert decision.config is not None and decision.data_root is not None  # a "start" decision has both
+    config, root = decision.config, decision.data_root
     manifest = _manifest(root, manifest_path)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / files.MANIFEST, manifest.to_bytes())
@@ -123,7 +111,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def _manifest(root: Path, manifest_path: str | os.PathLike[str] | None):
+def _manifest(root: Path, manifest_path: str | os.PathLike[str] | None) -> Manifest:
     """The data folder's manifest: an existing one keeps its own split seed, a new one uses 0."""
     from cvd_explorer.data.split import MANIFEST_NAME, ensure_manifest, read_manifest
 
@@ -133,33 +121,14 @@ def _manifest(root: Path, manifest_path: str | os.PathLike[str] | None):
     return manifest
 
 
-def _reopen(
-    config: TrainConfig | None, data, out: Path, distribution: dict[str, Any], device: str
-) -> RunSetup:
+def _reopen(decision: FolderDecision, distribution: dict[str, Any], device: str) -> RunSetup:
+    """The resumed run's setup; ``config.json`` rewritten when the data root, device or epochs change."""
     from cvd_explorer.data.split import read_manifest
 
-    meta = read_json(out / files.CONFIG)
-    recorded = TrainConfig.from_dict(meta["config"])
-    if config is None:
-        config = recorded
-    differ = [f.name for f in fields(TrainConfig) if f.name != "epochs" and getattr(config, f.name) != getattr(recorded, f.name)]
-    if differ:
-        name = differ[0]
-        raise RunError(
-            f"cannot resume {out} with {name}={getattr(config, name)!r}: the run was started with "
-            f"{name}={getattr(recorded, name)!r} (only epochs may change on resume)"
-        )
-    manifest = read_manifest(out / files.MANIFEST)
-    if manifest.sha256 != meta["manifest"]["sha256"]:
-        raise RunError(f"{out / files.MANIFEST} differs from the manifest the run recorded (sha256); restore it")
-    state_path = out / files.LAST_DIR / files.LAST_STATE
-    state = read_json(state_path) if state_path.is_file() else None
-    completed = int(state["epoch"]) if state else 0
-    if config.epochs < completed:
-        raise RunError(f"cannot resume {out} with epochs={config.epochs}: {completed} epochs are already done")
-    root = Path(data).expanduser().absolute() if data is not None else Path(meta["data_root"])
-    if not root.is_dir():
-        raise DataError(f"the run's data folder {root} does not exist; pass --data DIR where the images are")
+    out, meta = decision.out, decision.meta
+    assert decision.config is not None and decision.data_root is not None and meta is not None
+    config, root = decision.config, decision.data_root
+    manifest = decision.manifest if decision.manifest is not None else read_manifest(out / files.MANIFEST)
     changed = dict(meta)
     changed["config"] = config.to_dict()
     changed["data_root"] = str(root)
@@ -167,4 +136,4 @@ def _reopen(
     changed["device"] = device
     if changed != meta:
         write_json(out / files.CONFIG, changed)
-    return RunSetup(out, config, manifest, root, changed, state, True)
+    return RunSetup(out, config, manifest, root, changed, decision.state, True)

@@ -1,7 +1,8 @@
-"""``status.json`` writer with a heartbeat thread, and the graceful-stop flag."""
+"""``status.json`` writer with a heartbeat thread, the graceful-stop flag, and durations as text."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,15 @@ from cvd_explorer.runs.io import now_iso, write_json
 
 HEARTBEAT_SECONDS = 2.0
 MIN_WRITE_SECONDS = 0.5
+
+
+def format_duration(seconds: float | None) -> str:
+    """``h:mm:ss`` (``3725.4`` -> ``"1:02:05"``), or ``--:--`` when unknown (None, NaN, negative)."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "--:--"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 class StatusWriter:
@@ -79,10 +89,8 @@ class StatusWriter:
             with self._lock:
                 if self._stop.is_set():
                     return
-                try:
+                with contextlib.suppress(OSError):  # a full disk must not kill the heartbeat thread
                     self._write(time.monotonic())
-                except OSError:  # a full disk must not kill the heartbeat thread
-                    pass
 
 
 class StopRequested(Exception):
@@ -101,7 +109,7 @@ class StopSignal:
         self.reason: str | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopSignal":
+    def __enter__(self) -> StopSignal:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 self._previous[signum] = signal.signal(signum, self._handle)

@@ -24,8 +24,16 @@ from typing import Any
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import append_text, now_iso, read_json, sha256_file, write_csv, write_json, write_with
+from cvd_explorer.runs.folder import (
+    completed_epochs,
+    log,
+    read_last_state,
+    read_status,
+    recorded_config,
+    write_last_state,
+)
 from cvd_explorer.runs.run import Run
+from cvd_explorer.runs.setup import RunSetup
 from cvd_explorer.runs.status import StatusWriter, StopRequested, StopSignal
 
 
@@ -60,13 +68,14 @@ def train(
         RunError, DataError: unusable arguments (nothing is overwritten). Exceptions during
             training propagate after status "failed" and the traceback in ``log.txt``.
     """
-    from cvd_explorer.runs.callbacks import Progress
+    from cvd_explorer.runs.callbacks import Progress  # Keras: imported when training
     from cvd_explorer.runs.distribute import choose_strategy, describe, devices_label
+    from cvd_explorer.runs.loop import fit_epochs, test_epoch
     from cvd_explorer.runs.setup import prepare
 
     out = Path(out).expanduser().absolute()
     strategy = choose_strategy(strategy)
-    batch = (config.batch_size if config is not None else _recorded_batch(out))
+    batch = (config or recorded_config(out) or TrainConfig()).batch_size
     dist = describe(strategy, batch)
     if not dist.is_chief:  # other workers write a throw-away copy
         out = Path(tempfile.mkdtemp(prefix=f"cvd-worker{dist.worker}-"))
@@ -91,20 +100,17 @@ def train(
         f"data {setup.data_root}")
     with StopSignal(out) as stop:
         try:
-            from cvd_explorer.runs.loop import fit_epochs, test_epoch
-
             fit_epochs(setup, strategy, dist.global_batch, stop, status, show)
             status.update(force=True, phase="test", step=0, eta_seconds=None)
             summary = test_epoch(setup, stop, status)
-            state = dict(read_json(out / files.LAST_DIR / files.LAST_STATE), evaluated=cfg.epochs, updated=now_iso())
-            write_json(out / files.LAST_DIR / files.LAST_STATE, state)
+            write_last_state(out, {**(read_last_state(out) or {}), "evaluated": cfg.epochs})
             status.close(state="finished", phase="done", epoch=cfg.epochs, eta_seconds=0)
             text = (f"finished: test accuracy {summary['test_accuracy']:.4f}, test loss {summary['test_loss']:.4f}, "
                     f"max val accuracy {summary['max_val_accuracy']:.4f}")
             log(out, text)
             show.line(text)
         except StopRequested as exc:
-            done = _completed(out)
+            done = completed_epochs(read_last_state(out))
             status.close(state="stopped", phase="stopped", epoch=done, eta_seconds=None)
             text = f"stopped ({exc}) after epoch {done}; continue with `cvd-explorer train --out {out} --resume`"
             log(out, text)
@@ -116,41 +122,9 @@ def train(
     return Run(out)
 
 
-def log(out: Path, text: str) -> None:
-    """Append a time-stamped line (or block) to the run's ``log.txt``."""
-    append_text(out / files.LOG, f"{now_iso()} {text.rstrip()}\n")
-
-
-def _recorded_batch(out: Path) -> int:
-    try:
-        return int(read_json(out / files.CONFIG)["config"]["batch_size"])
-    except (OSError, ValueError, KeyError):
-        return TrainConfig().batch_size
-
-
-def _completed(out: Path) -> int:
-    path = out / files.LAST_DIR / files.LAST_STATE
-    return int(read_json(path)["epoch"]) if path.is_file() else 0
-
-
-def _finish_status(out: Path, setup) -> None:
+def _finish_status(out: Path, setup: RunSetup) -> None:
     """A finished run killed before its last status write: mark it finished."""
-    status_path = out / files.STATUS
-    status = read_json(status_path) if status_path.is_file() else {}
+    status = read_status(out) or {}
     if status.get("state") != "finished":
         StatusWriter(out, epoch=setup.completed, epochs=setup.config.epochs,
                      steps_per_epoch=setup.config.steps_per_epoch).close(state="finished", phase="done", eta_seconds=0)
-
-
-def save_history(out: Path, rows: list[dict[str, Any]]) -> None:
-    """Atomically write ``history.csv``."""
-    write_csv(out / files.HISTORY, files.HISTORY_COLUMNS, ([row[c] for c in files.HISTORY_COLUMNS] for row in rows))
-
-
-def export_best(out: Path, model, epoch: int, val_accuracy: float) -> None:
-    """Write ``model.keras`` (weights, no optimizer) and ``model.json`` with its sha256."""
-    write_with(out / files.MODEL, lambda tmp: model.save(tmp, include_optimizer=False))
-    write_json(
-        out / files.MODEL_INFO,
-        {"sha256": sha256_file(out / files.MODEL), "epoch": epoch, "val_accuracy": val_accuracy},
-    )

@@ -30,7 +30,7 @@ class BusyIndicator:
     @property
     def active(self) -> bool:
         """Whether the indicator is showing."""
-        return self.widget.layout.visibility == "visible"
+        return bool(self.widget.layout.visibility == "visible")
 
 
 class Worker:
@@ -104,6 +104,8 @@ class Worker:
                 if self._closed:
                     return
                 job, self._pending = self._pending, None
+                if job is None:
+                    continue
                 self._running = True
             try:
                 self._run(job)

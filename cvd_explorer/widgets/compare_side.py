@@ -9,12 +9,13 @@ import ipywidgets as W
 import numpy as np
 
 from cvd_explorer.depth import layer_at_depth
+from cvd_explorer.explain.registry import DEFAULT_METHOD
 from cvd_explorer.explore import views
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
 from cvd_explorer.widgets.compare_html import prediction_html
 
-METHOD, TARGET, KIND = "gradcam", "predicted", "conv"
+METHOD, TARGET, KIND = DEFAULT_METHOD, "predicted", "conv"
 
 
 class Side:

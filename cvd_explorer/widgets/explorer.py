@@ -3,8 +3,8 @@
 Layout, top to bottom: the source and sample counts; the error area; filters (prediction,
 true class, sort); a paged gallery; the layer controls (conv layers or block outputs, a layer
 slider with name, depth index and output shape); CAM controls (method, target, opacity) and
-feature-grid controls (top k, order); the views (CAM overlay, feature-map grid, prediction);
-the depth strip; export.
+feature-grid controls (top k, order); the views (CAM overlay with a note when the layer has no
+positive evidence for the target, feature-map grid, prediction); the depth strip; export.
 
 Selecting a sample runs the engine once for every layer (off the kernel's main thread, with a
 busy indicator); the result goes into the session's LRU cache and every later slider step only
@@ -22,9 +22,10 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from cvd_explorer.explain.registry import DEFAULT_METHOD, SPECS, method_spec
 from cvd_explorer.explore import views
 from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows
-from cvd_explorer.explore.session import Session, SampleExplanation
+from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.explorer_html import prediction_html, titled
@@ -51,7 +52,7 @@ class Explorer(Panel):
 
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
-    ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``error``, ``busy``,
+    ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``error``, ``busy``,
     ``export_folder``, ``export_button``, ``export_result``, :meth:`wait`.
     """
 
@@ -69,10 +70,8 @@ class Explorer(Panel):
         cache_size: int = 8,
         per_page: int = 12,
     ) -> None:
-        from cvd_explorer.explain import METHODS
-
         super().__init__(background=background, reload_tooltip="re-read the run (e.g. after training ends)")
-        self._source = (run_or_path, model, images, labels, paths, tuple(classes), data_root)
+        self._source = (run_or_path, model, images, labels, paths, (str(classes[0]), str(classes[1])), data_root)
         self._cache_size = int(cache_size)
         self.session: Session | None = None
         self._rows: list[SampleRow] = []
@@ -103,7 +102,8 @@ class Explorer(Panel):
         self.layer.add_class("cvd-layer")
         self.layer_label = W.HTML("")
         self.layer_label.add_class("cvd-layer-label")
-        self.method = W.Dropdown(options=list(METHODS), value="gradcam", description="method",
+        self.method = W.Dropdown(options=[(spec.label, spec.name) for spec in SPECS], value=DEFAULT_METHOD,
+                                 description="method",
                                  layout=W.Layout(width="220px"))
         self.target = W.Dropdown(options=["predicted", *classes], value="predicted", description="target",
                                  layout=W.Layout(width="200px"))
@@ -118,6 +118,8 @@ class Explorer(Panel):
 
         self.cam_image = W.Image(format="png", width=256)
         self.cam_image.add_class("cvd-cam")
+        self.cam_note = W.HTML("")
+        self.cam_note.add_class("cvd-cam-note")
         self.feature_image = W.Image(format="png", width=320)
         self.feature_image.add_class("cvd-features")
         self.strip_image = W.Image(format="png")
@@ -142,7 +144,7 @@ class Explorer(Panel):
                 W.HBox([self.top_k, self.order, self.strip_n]),
                 W.HBox(
                     [
-                        titled("Grad-CAM overlay", self.cam_image),
+                        titled("CAM overlay", W.VBox([self.cam_image, self.cam_note])),
                         titled("feature maps", self.feature_image),
                         titled("prediction", self.prediction),
                     ],
@@ -281,10 +283,12 @@ class Explorer(Panel):
             self.select(self._rows[0])
 
     def _thumb_image(self, row: SampleRow) -> np.ndarray:
+        if self.session is None:
+            raise ValueError("the Explorer has no samples")
         return self.session.image(row)
 
     # ------------------------------------------------------------------ layers
-    def _on_layer_kind(self, _change: dict) -> None:
+    def _on_layer_kind(self, _change: dict[str, Any]) -> None:
         if self._quiet:
             return
         self._refresh_layers()
@@ -311,7 +315,7 @@ class Explorer(Panel):
         label = views.layer_label(name, names.index(name), len(names), self.session.layer_shape(name))
         self.layer_label.value = f"<code>{html.escape(label)}</code>"
 
-    def _on_layer(self, _change: dict) -> None:
+    def _on_layer(self, _change: dict[str, Any]) -> None:
         if self._quiet:
             return
         self._update_layer_label()
@@ -322,25 +326,25 @@ class Explorer(Panel):
             self._request()
 
     # ------------------------------------------------------------------ settings
-    def _on_explain_settings(self, _change: dict) -> None:
+    def _on_explain_settings(self, _change: dict[str, Any]) -> None:
         if not self._quiet:
             self._request()
 
-    def _on_cam_settings(self, _change: dict) -> None:
+    def _on_cam_settings(self, _change: dict[str, Any]) -> None:
         se = self._current
         if se is not None and self.layer.value in se.layers:
             with self._ui:
                 self._last_cam = views.cam_view(se, self.layer.value, self.opacity.value, self._display)
                 self.cam_image.value = to_png(self._last_cam)
 
-    def _on_feature_settings(self, _change: dict) -> None:
+    def _on_feature_settings(self, _change: dict[str, Any]) -> None:
         se = self._current
         if se is not None and self.layer.value in se.layers:
             with self._ui:
                 self._last_feature = views.feature_view(se, self.layer.value, self.top_k.value, self.order.value)
                 self.feature_image.value = to_png(self._last_feature)
 
-    def _on_strip_settings(self, _change: dict) -> None:
+    def _on_strip_settings(self, _change: dict[str, Any]) -> None:
         if self._current is not None:
             with self._ui:
                 self.strip_image.value = to_png(views.strip_view(self._current, self.strip_n.value))
@@ -362,13 +366,14 @@ class Explorer(Panel):
         if hit is not None:
             self._show(hit)
             return
-        self._clear_views(keep_strip=method in ("scorecam",) and self._current_row_is(row))
+        per_layer = method_spec(method).per_layer
+        self._clear_views(keep_strip=per_layer and self._current_row_is(row))
 
         def done(se: SampleExplanation) -> None:
             if self._row is not None and self._row.key == se.row.key:
                 self._show(se)
 
-        what = f"{method} at {layer}" if method == "scorecam" else f"{method}, every layer"
+        what = f"{method} at {layer}" if per_layer else f"{method}, every layer"
         self.worker.submit(
             lambda: session.explain(row, method, target, kind, layer),
             done,
@@ -381,15 +386,16 @@ class Explorer(Panel):
 
     def _show(self, se: SampleExplanation) -> None:
         with self._ui:
-            if se.method == "scorecam" and self.layer.value not in se.layers:
-                return  # the slider moved on while Score-CAM computed another layer
+            per_layer = method_spec(se.method).per_layer
+            if per_layer and self.layer.value not in se.layers:
+                return  # the slider moved on while a per-layer method (Score-CAM) computed another layer
             same_sample = self._display_key == se.row.key
             if not same_sample:
                 self._display = views.display_image(se.image)
                 self._display_key = se.row.key
             self._current = se
             self._draw_layer(se)
-            if se.method != "scorecam" or not same_sample:
+            if not per_layer or not same_sample:
                 self.strip_image.value = to_png(views.strip_view(se, self.strip_n.value))
 
     def _draw_layer(self, se: SampleExplanation) -> None:
@@ -399,12 +405,15 @@ class Explorer(Panel):
             self._last_feature = views.feature_view(se, layer, self.top_k.value, self.order.value)
             self.cam_image.value = to_png(self._last_cam)
             self.feature_image.value = to_png(self._last_feature)
+            note = views.evidence_note(se, layer)
+            self.cam_note.value = f"<span style='color:#9a5b00'>⚠ {html.escape(note)}</span>" if note else ""
 
     def _clear_views(self, keep_strip: bool = False) -> None:
         with self._ui:
             self._current = None
             self._last_cam = self._last_feature = None
             self.cam_image.value = b""
+            self.cam_note.value = ""
             self.feature_image.value = b""
             if not keep_strip:
                 self.strip_image.value = b""

@@ -95,7 +95,7 @@ class Gallery:
         """Fill the slots with page ``page`` (clamped)."""
         self.page = min(max(int(page), 0), self.pages - 1)
         start = self.page * self.per_page
-        for slot, ((image, button), box) in enumerate(zip(self.cells, self._boxes)):
+        for slot, ((image, button), box) in enumerate(zip(self.cells, self._boxes, strict=True)):
             i = start + slot
             if i >= len(self.rows):
                 self._show_box(box, False)

@@ -19,18 +19,19 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 
 from cvd_explorer.config import ARCHITECTURES, TrainConfig
-from cvd_explorer.errors import CvdError, RunError
+from cvd_explorer.errors import ConfigError, CvdError, RunError
 from cvd_explorer.render_curves import curves_png
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import read_json
-from cvd_explorer.runs.launch import Launch, Snapshot, format_duration, launch, request_stop, stop_pending, watch
+from cvd_explorer.runs.folder import recorded_config, recorded_data_root
+from cvd_explorer.runs.folder_check import check_run_folder
+from cvd_explorer.runs.launch import Launch, Snapshot, launch, request_stop, stop_pending, watch
+from cvd_explorer.runs.status import format_duration
 from cvd_explorer.widgets._errors import ErrorArea
 
 # form field -> TrainConfig field (the two folders are not config fields)
@@ -65,8 +66,12 @@ class TrainingPanel:
     Test handles: the form fields ``arch``, ``epochs``, ``image_size``, ``batch_size``, ``lr``,
     ``steps_per_epoch``, ``val_steps``, ``data_folder``, ``run_folder`` and their ``messages``;
     ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
-    ``curves_image``, ``log_view``, ``error``; :attr:`state`, :attr:`snapshot`,
+    ``curves_image``, ``log_view``; :attr:`state`, :attr:`snapshot`, :attr:`field_errors`,
     :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
+
+    Attributes:
+        errors: the :class:`~cvd_explorer.widgets._errors.ErrorArea` (failures of the training
+            and of callbacks); ``error`` is its widget. The same names as in every panel.
     """
 
     def __init__(
@@ -89,7 +94,7 @@ class TrainingPanel:
         self._stop_requested = False
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._errors: dict[str, str] = {}
+        self._field_errors: dict[str, str] = {}
         self._mode = "new"
 
         wide = {"description_width": "120px"}
@@ -119,7 +124,8 @@ class TrainingPanel:
         self.status = W.HTML(_status_html("new", ""))
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="0/0")
         self.progress_text = W.HTML("")
-        self.error = ErrorArea()
+        self.errors = ErrorArea()
+        self.error = self.errors.widget
         self.curves_image = W.Image(format="png", layout=W.Layout(max_width="640px"))
         self.log_view = W.HTML("")
         self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
@@ -130,13 +136,13 @@ class TrainingPanel:
             form,
             W.HBox([self.start_button, self.stop_button, self.show_log, self.status]),
             W.HBox([self.progress, self.progress_text]),
-            self.error.widget,
+            self.error,
             self.curves_image,
             self.log_view,
         ])
         self.root.add_class("cvd-training-panel")
 
-        guard = self.error.guard
+        guard = self.errors.guard
         for widget in self.fields.values():
             widget.observe(guard("form")(lambda _c: self._validate()), "value")
         self.run_folder.observe(guard("run folder")(self._on_run_folder), "value")
@@ -171,9 +177,9 @@ class TrainingPanel:
         return Path(text).expanduser().absolute() if text else None
 
     @property
-    def errors(self) -> dict[str, str]:
-        """Validation messages by field name ({} when the form is valid)."""
-        return dict(self._errors)
+    def field_errors(self) -> dict[str, str]:
+        """Validation messages of the form by field name ({} when the form is valid)."""
+        return dict(self._field_errors)
 
     @property
     def mode(self) -> str:
@@ -198,13 +204,14 @@ class TrainingPanel:
             if self._snapshot.active:
                 raise RunError("a training is already running in this run folder")
             config, errors = self._read_form()
-            if errors or config is None:
+            out = self.run_dir
+            if errors or config is None or out is None:
                 raise RunError("; ".join(errors.values()) or "the form is invalid")
             resume = self._mode == "resume"
             data = self.data_folder.value.strip() or None
-            self.error.clear()
+            self.errors.clear()
             self._stop_requested = False
-            self._launch = launch(config, data, self.run_dir, resume=resume)
+            self._launch = launch(config, data, out, resume=resume)
             self._set_running(True)
         self.refresh()
         self._ensure_polling()
@@ -274,7 +281,7 @@ class TrainingPanel:
             try:
                 snap = self.refresh()
             except Exception as exc:  # shown in the panel; polling goes on
-                self.error.show(exc, "reading the run")
+                self.errors.show(exc, "reading the run")
                 continue
             if not snap.active:
                 return
@@ -295,63 +302,47 @@ class TrainingPanel:
         if not errors:
             try:
                 config = self._base.replace(**values)
-            except CvdError as exc:
-                first = str(exc).split(" ", 1)[0]
-                errors[first if first in self.fields else "arch"] = str(exc)
-        errors.update(self._check_folders(config, errors))
+            except CvdError as exc:  # a rule between fields; its field (or the first one) shows it
+                field = exc.field if isinstance(exc, ConfigError) else None
+                errors[field if field in self.fields else "arch"] = str(exc)
+        errors.update(self._check_folders(config))
         return (config if not errors else None), errors
 
-    def _check_folders(self, config: TrainConfig | None, errors: dict[str, str]) -> dict[str, str]:
-        """Messages for the data and run folders; sets ``self._mode``."""
-        found: dict[str, str] = {}
+    def _check_folders(self, config: TrainConfig | None) -> dict[str, str]:
+        """Messages for the data and run folders (:func:`check_run_folder`'s rules); sets ``self._mode``.
+
+        Start resumes the run found in the run folder, else starts one. A run that has finished
+        its epochs is not started again: raise epochs to train longer.
+        """
         self._mode = "new"
         out = self.run_dir
         if out is None:
-            found["out"] = "run folder: give a folder for the run"
-        elif out.exists() and not out.is_dir():
-            found["out"] = f"run folder {out} is a file"
-        elif (out / files.CONFIG).is_file():
-            recorded = _recorded_config(out)
-            if recorded is None:
-                found["out"] = f"run folder {out} holds a damaged run (config.json unreadable)"
-            elif config is not None:
-                differ = [f.name for f in fields(TrainConfig) if f.name != "epochs"
-                          and getattr(config, f.name) != getattr(recorded, f.name)]
-                done = _completed_epochs(out)
-                if differ:
-                    name = differ[0]
-                    found["out"] = (f"run folder holds a different run ({name}={getattr(recorded, name)!r}, "
-                                    f"form has {getattr(config, name)!r}); choose another folder to start a new run")
-                elif config.epochs < done:
-                    found["epochs"] = f"epochs: the run has already done {done} epochs"
-                elif config.epochs == done and self._snapshot.state == "finished":
-                    found["epochs"] = f"epochs: the run finished its {done} epochs; raise epochs to train longer"
-                else:
-                    self._mode = "resume"
-        elif out.is_dir():
-            extra = sorted(p.name for p in out.iterdir() if p.name not in files.STARTUP_FILES | {files.STOP})
-            if extra:
-                found["out"] = f"run folder {out} is not empty and holds no run ({', '.join(extra[:3])})"
-        data = self.data_folder.value.strip()
-        if self._mode == "resume" and not data:
-            pass  # the run's recorded data folder is used
-        elif not data:
-            found["data"] = "data folder: give the folder of images"
-        elif not Path(data).expanduser().is_dir():
-            found["data"] = f"data folder {data} does not exist"
-        return found
+            return {"out": "run folder: give a folder for the run"}
+        data = self.data_folder.value.strip() or None
+        decision = check_run_folder(out, config, data=data, resume=True)
+        if decision.action == "refuse" and decision.field is None and config is None:
+            # no valid config yet (its fields say why): check the folders as for the form's base config
+            decision = check_run_folder(out, self._base, data=data, resume=True)
+        if decision.action == "refuse":
+            return {decision.field or "out": decision.reason}
+        if decision.action == "resume":
+            self._mode = "resume"
+            if decision.finished and config is not None:
+                return {"epochs": f"epochs: the run finished its {decision.completed} epochs; raise epochs to "
+                                  "train longer"}
+        return {}
 
     def _validate(self) -> None:
         with self._lock:
             _config, errors = self._read_form()
-            self._errors = errors
+            self._field_errors = errors
             for name, widget in self.messages.items():
                 message = errors.get(name, "")
                 widget.value = f'<span style="{_MSG_STYLE}">{html.escape(message)}</span>' if message else ""
             self.start_button.description = "Resume" if self._mode == "resume" else "Start"
             self.start_button.disabled = bool(errors) or self._snapshot.active
 
-    def _on_run_folder(self, _change: dict) -> None:
+    def _on_run_folder(self, _change: dict[str, Any]) -> None:
         """Another run folder: forget the old one's process and show the new one's state."""
         with self._lock:
             if self._snapshot.active:
@@ -359,13 +350,13 @@ class TrainingPanel:
             if self._launch is not None and self._launch.run_dir != self.run_dir:
                 self._launch = None
             self._curves_key = None
-            self.error.clear()
+            self.errors.clear()
         self.refresh()
 
     def _set_running(self, running: bool) -> None:
-        for name, widget in self.fields.items():
+        for widget in self.fields.values():
             widget.disabled = running
-        self.start_button.disabled = running or bool(self._errors)
+        self.start_button.disabled = running or bool(self._field_errors)
         self.stop_button.disabled = not running or self._stop_requested
 
     # ------------------------------------------------------------------ showing a snapshot
@@ -385,7 +376,7 @@ class TrainingPanel:
             self.curves_image.value = curves_png(snap.history, title=self.run_dir.name if self.run_dir else "")
             self._curves_key = key
         if snap.state in ("failed", "interrupted"):
-            self.error.show(snap.error or f"training {snap.state}", "training")
+            self.errors.show(snap.error or f"training {snap.state}", "training")
         self._show_log(snap)
         if not snap.active:
             self._stop_requested = False
@@ -422,34 +413,14 @@ def _resolve_source(
         return TrainConfig.from_dict(dict(source)), data, out
     if isinstance(source, (str, os.PathLike)):
         folder = Path(source).expanduser().absolute()
-        recorded = _recorded_config(folder) if (folder / files.CONFIG).is_file() else None
+        recorded = recorded_config(folder) if (folder / files.CONFIG).is_file() else None
         if (folder / files.CONFIG).is_file() and recorded is None:
             raise RunError(f"{folder} holds a run whose config.json cannot be read")
         if recorded is not None and data is None:
-            data = _recorded_data_root(folder)
+            root = recorded_data_root(folder)
+            data = str(root) if root is not None else None
         return recorded or TrainConfig(), data, out if out is not None else folder
     raise TypeError(f"TrainingPanel takes a TrainConfig or a run directory, got {type(source).__name__}")
-
-
-def _recorded_config(out: Path) -> TrainConfig | None:
-    try:
-        return TrainConfig.from_dict(read_json(out / files.CONFIG)["config"])
-    except (OSError, ValueError, KeyError, TypeError, CvdError):
-        return None
-
-
-def _recorded_data_root(out: Path) -> str | None:
-    try:
-        return str(read_json(out / files.CONFIG)["data_root"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _completed_epochs(out: Path) -> int:
-    try:
-        return int(read_json(out / files.LAST_DIR / files.LAST_STATE)["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
 
 
 def _int_or_text(text: str) -> int | str:

@@ -16,6 +16,7 @@ import statistics
 from cvd_explorer.runs.run import Run
 from tests.e2e.conftest import REPO
 from tests.e2e.pages import cam_src, wait_new_cam
+
 # Records when the CAM <img> gets a new, decoded image (ipywidgets sets src to a blob: URL).
 WATCH_CAM = """
 () => {

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cvd_explorer.config import ARCHITECTURES, TrainConfig, field_names
-from cvd_explorer.errors import RunError
+from cvd_explorer.errors import ConfigError, RunError
 
 
 def test_defaults_are_the_reference_study():
@@ -84,20 +84,23 @@ def test_weights_none_string_means_from_scratch():
 def test_impossible_values_name_the_field(field, value, message):
     with pytest.raises(RunError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**{field: value})
-    with pytest.raises(RunError, match=field):
+    with pytest.raises(ConfigError, match=field) as raised:
         TrainConfig().replace(**{field: value})
+    assert raised.value.field == field
     with pytest.raises(RunError, match=field):
         TrainConfig.from_dict({**TrainConfig().to_dict(), field: value})
 
 
 def test_imagenet_weights_refused_for_the_mini_resnet():
-    with pytest.raises(RunError, match="imagenet.*resnet-mini"):
+    with pytest.raises(ConfigError, match="imagenet.*resnet-mini") as raised:
         TrainConfig(arch="resnet-mini", weights="imagenet")
+    assert raised.value.field == "weights"
 
 
 def test_unknown_keys_refused():
-    with pytest.raises(RunError, match="unknown training config key.*batchsize"):
+    with pytest.raises(ConfigError, match="unknown training config key.*batchsize") as raised:
         TrainConfig.from_dict({"batchsize": 3})
+    assert raised.value.field is None
     with pytest.raises(RunError, match="unknown TrainConfig field.*learning_rate"):
         TrainConfig().replace(learning_rate=0.1)
     with pytest.raises(RunError, match="not valid JSON"):

@@ -33,7 +33,7 @@ def test_model_is_not_mutated(mini, x32):
     explain_all(mini, x32)
     after_w = mini.get_weights()
     assert len(after_w) == len(before_w)
-    assert all(a.dtype == b.dtype and a.tobytes() == b.tobytes() for a, b in zip(after_w, before_w))
+    assert all(a.dtype == b.dtype and a.tobytes() == b.tobytes() for a, b in zip(after_w, before_w, strict=True))
     assert head.activation is before_act and head.activation.__name__ == "sigmoid"
     assert list(mini.layers) == before_layers and list(mini.outputs) == before_outputs
     np.testing.assert_array_equal(mini.predict(x32, verbose=0), before_pred)
@@ -66,7 +66,9 @@ def test_nested_models_give_the_flat_models_maps(mini, x32):
 def test_keras_applications_backbone_nested_in_sequential():
     keras.utils.set_random_seed(1)
     backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3))
-    model = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [backbone, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")]
+    )
     model.build((None, 32, 32, 3))
     x = images(1, seed=13, size=32)
     cams = compute_cams(model, x, layers=["conv4_block6_out", "conv5_block3_out"], target="dog")

@@ -34,7 +34,10 @@ def test_pointing_game_at_last_block_beats_random(trained):
     cams = compute_cams(model, x, [layer], target="predicted")[layer]
     ours = pointing_game(cams, masks, TOLERANCE_PX)
     rand = np.mean([pointing_game(random_maps(cams.shape, seed=s), masks, TOLERANCE_PX) for s in range(5)])
-    print(f"pointing game at {layer} (tolerance {TOLERANCE_PX} px, {len(x)} correct images): {ours:.3f}; random maps {rand:.3f}")
+    print(
+        f"pointing game at {layer} (tolerance {TOLERANCE_PX} px, {len(x)} correct images): {ours:.3f}; "
+        f"random maps {rand:.3f}"
+    )
     assert ours >= 0.8
     assert ours >= rand + 0.3
 
@@ -45,6 +48,9 @@ def test_randomization_decorrelates_maps(trained):
     layer = block_outputs(model)[-2]
     steps = randomization_check(model, x[:40], layer, max_steps=4)
     for s in steps:
-        print(f"randomized down to {s['randomized']}: median Spearman {s['spearman_median']:.3f} (random maps {s['baseline_median']:.3f})")
+        print(
+            f"randomized down to {s['randomized']}: median Spearman {s['spearman_median']:.3f} "
+            f"(random maps {s['baseline_median']:.3f})"
+        )
     assert steps[0]["spearman_median"] == pytest.approx(1.0)
     assert steps[2]["spearman_median"] < 0.5  # head and the top block randomized

@@ -60,3 +60,20 @@ def test_statistics_import_scipy_only_when_computing():
         "from cvd_explorer.cli import build_parser; build_parser()"
     )
     assert "cvd_explorer.stats" in loaded and "scipy" not in loaded
+
+
+def test_method_registry_and_cli_help_load_without_tensorflow():
+    code = (
+        "import contextlib, io, json, sys\n"
+        "import cvd_explorer.explain as e, cvd_explorer.explain.registry as r\n"
+        "assert e.METHODS == r.METHODS and e.method_spec(r.DEFAULT_METHOD).name == r.DEFAULT_METHOD\n"
+        "from cvd_explorer.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "    main(['cam', '--help'])\n"
+        "assert all(name in out.getvalue() for name in r.METHODS), out.getvalue()\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert "cvd_explorer.explain.registry" in loaded and "cvd_explorer.cli.cam" in loaded
+    assert not {"tensorflow", "keras", "cvd_explorer.explain.cam", "cvd_explorer.explain.engine"} & loaded

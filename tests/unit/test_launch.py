@@ -17,8 +17,19 @@ from cvd_explorer.render_curves import curves_png
 from cvd_explorer.runs import files
 from cvd_explorer.runs.io import append_text, write_csv, write_json
 from cvd_explorer.runs.launch import (
-    Launch, Snapshot, describe_exit, format_duration, is_alive, last_error_line, launch, log_tail,
-    read_history, request_stop, stop_pending, train_command, watch,
+    Launch,
+    Snapshot,
+    describe_exit,
+    format_duration,
+    is_alive,
+    last_error_line,
+    launch,
+    log_tail,
+    read_history,
+    request_stop,
+    stop_pending,
+    train_command,
+    watch,
 )
 from tests.widgets.training_fixtures import fake_run, tiny_config
 

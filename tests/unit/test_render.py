@@ -17,7 +17,8 @@ def test_overlay_alpha_zero_is_the_image_and_alpha_one_the_colormap():
     img = _image()
     cam = np.random.RandomState(1).rand(20, 30).astype(np.float32)
     np.testing.assert_array_equal(cam_overlay(img, cam, alpha=0.0), img)
-    np.testing.assert_array_equal(cam_overlay(img, cam, alpha=1.0, colormap="jet"), colormap_lut("jet")[np.round(cam * 255).astype(int)])
+    heat = colormap_lut("jet")[np.round(cam * 255).astype(int)]
+    np.testing.assert_array_equal(cam_overlay(img, cam, alpha=1.0, colormap="jet"), heat)
     np.testing.assert_array_equal(cam_overlay(img.astype(np.float32), cam, alpha=0.0), img)
 
 
@@ -47,7 +48,8 @@ def test_feature_grid_layout_order_and_labels():
 def test_feature_grid_draws_channel_indices_and_orders_by_weight():
     maps = np.random.RandomState(2).rand(6, 6, 3).astype(np.float32)
     plain = feature_grid(maps, top_k=1, cell=64, order="cam-weight", weights=np.array([0.0, 1.0, 0.5]))
-    expected = cv2.resize((maps[:, :, 1] - maps[:, :, 1].min()) / np.ptp(maps[:, :, 1]), (64, 64), interpolation=cv2.INTER_NEAREST)
+    unit = (maps[:, :, 1] - maps[:, :, 1].min()) / np.ptp(maps[:, :, 1])
+    expected = cv2.resize(unit, (64, 64), interpolation=cv2.INTER_NEAREST)
     expected = apply_colormap(expected, "viridis")
     differs = np.any(plain != expected, axis=-1)
     assert differs[:20, :20].any() and not differs[32:, 32:].any()  # label top-left only

@@ -171,4 +171,4 @@ def test_not_a_run(tmp_path):
         Run(tmp_path)
     (tmp_path / "config.json").write_text('{"schema_version": 99}')
     with pytest.raises(RunError, match="schema_version 99"):
-        Run(tmp_path).meta
+        _ = Run(tmp_path).meta

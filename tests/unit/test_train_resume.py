@@ -70,7 +70,12 @@ def test_resume_after_sigkill_at_several_points(reference, tiny_data, tmp_path):
     command = ["train", "--data", str(tiny_data), "--out", str(out), "--quiet", *config_flags(KILLABLE)]
     for index, (point, predicate, left_behind) in enumerate(KILL_POINTS):
         # first the original command, then the original command with --resume, then just --out --resume
-        args = command if index == 0 else command + ["--resume"] if index == 1 else ["train", "--out", str(out), "--resume"]
+        if index == 0:
+            args = command
+        elif index == 1:
+            args = command + ["--resume"]
+        else:
+            args = ["train", "--out", str(out), "--resume"]
         proc = start_cli(*args)
         wait_for(out, predicate, proc)
         kill9(proc)

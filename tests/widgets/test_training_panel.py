@@ -22,7 +22,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_form_validates_as_you_type(data_dir: Path, tmp_path: Path) -> None:
     panel = TrainingPanel(tiny_config(), data=data_dir, out=tmp_path / "run", background=False)
-    assert panel.errors == {} and not panel.start_button.disabled
+    assert panel.field_errors == {} and not panel.start_button.disabled
     assert panel.start_button.description == "Start" and panel.stop_button.disabled
     assert panel.status.value and "ready" in panel.status.value
 
@@ -33,28 +33,60 @@ def test_form_validates_as_you_type(data_dir: Path, tmp_path: Path) -> None:
     assert panel.messages["batch_size"].value == "" and not panel.start_button.disabled
 
     panel.lr.value = 0.0
-    assert "lr must be a positive number" in panel.errors["lr"] and panel.start_button.disabled
+    assert "lr must be a positive number" in panel.field_errors["lr"] and panel.start_button.disabled
     panel.lr.value = 0.01
     panel.val_steps.value = "some"
-    assert "val_steps" in panel.errors["val_steps"]
+    assert "val_steps" in panel.field_errors["val_steps"]
     panel.val_steps.value = "all"
     assert panel.config.val_steps == "all" and not panel.start_button.disabled
 
     panel.data_folder.value = str(tmp_path / "missing")
-    assert "does not exist" in panel.errors["data"] and panel.start_button.disabled
+    assert "does not exist" in panel.field_errors["data"] and panel.start_button.disabled
     panel.data_folder.value = str(data_dir)
 
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     panel.run_folder.value = str(busy)
-    assert "not empty" in panel.errors["out"] and panel.start_button.disabled
+    assert "not empty" in panel.field_errors["out"] and panel.start_button.disabled
 
     other = fake_run(tmp_path / "other", tiny_config(arch="resnet50", val_steps="all"))
     panel.run_folder.value = str(other)
-    assert "different run" in panel.errors["out"] and panel.start_button.disabled
+    assert "different run" in panel.field_errors["out"] and panel.start_button.disabled
     panel.arch.value = "resnet50"
-    assert panel.errors == {} and panel.mode == "resume" and panel.start_button.description == "Resume"
+    assert panel.field_errors == {} and panel.mode == "resume" and panel.start_button.description == "Resume"
+    panel.close()
+
+
+def test_a_rule_between_fields_marks_the_field_its_error_names(data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The panel marks ``ConfigError.field``, whatever the message says."""
+    from cvd_explorer import config as config_module
+    from cvd_explorer.errors import ConfigError
+
+    validate = config_module._validate
+
+    def with_a_rule(c):  # valid one field at a time, refused together, blamed on lr
+        validate(c)
+        if c.lr > 1 and c.batch_size > 8:
+            raise ConfigError("too large a step for batches over 8 images", field="lr")
+
+    monkeypatch.setattr(config_module, "_validate", with_a_rule)
+    panel = TrainingPanel(tiny_config(), data=data_dir, out=tmp_path / "run", background=False)
+    panel.batch_size.value = 16
+    panel.lr.value = 2.0
+    assert panel.field_errors == {"lr": "too large a step for batches over 8 images"}
+    assert "too large a step" in panel.messages["lr"].value and panel.start_button.disabled
+    panel.lr.value = 0.5
+    assert panel.field_errors == {} and not panel.start_button.disabled
+    panel.close()
+
+
+def test_panel_names_match_the_other_panels(tmp_path: Path) -> None:
+    from cvd_explorer.widgets._errors import ErrorArea
+
+    panel = TrainingPanel(tiny_config(), out=tmp_path / "run", background=False)
+    assert isinstance(panel.errors, ErrorArea) and panel.error is panel.errors.widget
+    assert panel.error in panel.root.children
     panel.close()
 
 
@@ -64,8 +96,8 @@ def test_stop_while_starting_leaves_a_fresh_folder(data_dir: Path, tmp_path: Pat
     panel = TrainingPanel(tiny_config(), data=data_dir, out=tmp_path / "run", background=False)
     panel.start()
     panel.stop_button.click()
-    assert panel.wait(timeout=30) == "stopped" and panel.error.message == ""
-    assert panel.mode == "new" and panel.errors == {} and not panel.start_button.disabled
+    assert panel.wait(timeout=30) == "stopped" and panel.errors.message == ""
+    assert panel.mode == "new" and panel.field_errors == {} and not panel.start_button.disabled
     panel.close()
 
 
@@ -117,7 +149,7 @@ def test_start_reattach_stop_and_resume(data_dir: Path, tmp_path: Path) -> None:
     assert panel.progress.value == 1.0 and panel.progress.bar_style == "success"
     assert "finished" in panel.status.value and f"{done + 1} epochs in history" in panel.progress_text.value
     assert bytes(panel.curves_image.value) != stopped_curves
-    assert Run(out).summary is not None and panel.error.message == ""
+    assert Run(out).summary is not None and panel.errors.message == ""
     panel.close()
 
 
@@ -129,7 +161,7 @@ def test_child_failing_before_training_shows_exit_and_log(tmp_path: Path) -> Non
     panel = TrainingPanel(tiny_config(), data=empty, out=tmp_path / "run", background=False)
     panel.start_button.click()
     assert panel.wait(timeout=100) == "failed"
-    assert "no image files" in panel.error.message
+    assert "no image files" in panel.errors.message
     assert "no image files" in panel.log_view.value and "launching:" in panel.log_view.value
     assert panel.snapshot.returncode == 2 and panel.progress.bar_style == "danger"
     assert not panel.start_button.disabled and not panel.arch.disabled  # the panel stays usable
@@ -144,7 +176,7 @@ def test_training_failure_shows_message_and_traceback(data_dir: Path, tmp_path: 
     panel = TrainingPanel(config, data=data_dir, out=out, background=False)
     panel.start()
     assert panel.wait(timeout=100) == "failed"
-    assert "does not exist" in panel.error.message and "ModelError" in panel.error.message
+    assert "does not exist" in panel.errors.message and "ModelError" in panel.errors.message
     assert "Traceback" in panel.log_view.value
     assert Run(out).state == "failed"
     panel.close()
@@ -161,7 +193,7 @@ def test_killed_training_is_reported_interrupted_and_resumable(data_dir: Path, t
              150, what="the first epoch in history.csv and log.txt")
     os.kill(launch.pid, signal.SIGKILL)
     assert panel.wait(timeout=30) == "interrupted"
-    assert "without a final status" in panel.error.message and "SIGKILL" in panel.error.message
+    assert "without a final status" in panel.errors.message and "SIGKILL" in panel.errors.message
     assert "epoch 1/300" in panel.log_view.value
     assert panel.mode == "resume" and panel.start_button.description == "Resume"
     assert not panel.start_button.disabled and panel.stop_button.disabled

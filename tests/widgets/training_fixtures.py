@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TINY = dict(
     arch="resnet-mini", image_size=32, batch_size=4, steps_per_epoch=2, val_steps=1, epochs=2, augment=False,
