@@ -67,4 +67,4 @@ def _pca2(x: np.ndarray) -> np.ndarray:
 def _unit_square(coords: np.ndarray) -> np.ndarray:
     lo = coords.min(axis=0, keepdims=True)
     span = coords.max(axis=0, keepdims=True) - lo
-    return ((coords - lo) / np.where(span > 0, span, 1.0)).astype(np.float32)
+    return np.asarray((coords - lo) / np.where(span > 0, span, 1.0), np.float32)

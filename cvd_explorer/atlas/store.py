@@ -21,9 +21,9 @@ import numpy as np
 
 from cvd_explorer.atomic import write_bytes
 from cvd_explorer.errors import RunError
+from cvd_explorer.runs.files import ATLAS_DIR
 
 SCHEMA_VERSION = 1
-ATLAS_DIR = "atlas"
 INDEX = "atlas.json"
 CHUNKS = "chunks"
 IMAGES = "images.csv"

@@ -13,13 +13,12 @@ import pytest
 from cvd_explorer.atlas import compute_atlas, find_atlas, load_atlas, store
 from cvd_explorer.errors import CvdError, RunError
 from cvd_explorer.runs import Run
-from tests.widgets.helpers import small_run
 
 
 @pytest.fixture(scope="module")
-def shared_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small run of the widget tests (same folder, so trained once per session); read only."""
-    return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
+def shared_run(run_dir: Path) -> Path:
+    """The small run shared by the widget tests (read only: tests copy it before writing)."""
+    return run_dir
 
 
 def _copy(run: Path, dest: Path) -> Path:
@@ -168,13 +167,14 @@ def test_run_without_model_or_predictions(shared_run: Path, tmp_path: Path) -> N
 
 
 def test_methods_and_arguments_are_checked(shared_run: Path, tmp_path: Path) -> None:
-    from cvd_explorer.explain.names import METHODS
+    from cvd_explorer.explain.registry import SPECS
 
     run = _copy(shared_run, tmp_path / "run")
     with pytest.raises(CvdError, match="unknown method"):
         compute_atlas(run, method="nonsense")
+    costly = next(spec.name for spec in SPECS if spec.per_layer)
     with pytest.raises(CvdError, match="one layer at a time"):
-        compute_atlas(run, method=METHODS[5])
+        compute_atlas(run, method=costly)
     with pytest.raises(CvdError, match="--masks"):
         compute_atlas(run, masks=tmp_path / "nowhere")
     with pytest.raises(CvdError, match="batch-size"):
