@@ -1,0 +1,23 @@
+"""The atlas: a whole split explained at once (per-image rows, depth curves, label issues, embedding).
+
+Public API:
+    compute_atlas(run, split="test", method=None, masks=None, batch_size=8) -> AtlasData
+    load_atlas(folder) -> AtlasData; find_atlas(run, split, method) -> AtlasData | None
+Computation only: no widgets. The folder layout is in docs/run-directory.md.
+"""
+
+from __future__ import annotations
+
+from cvd_explorer._lazy import lazy_attributes
+
+_LAZY = {
+    "compute_atlas": "cvd_explorer.atlas.build",
+    "AtlasData": "cvd_explorer.atlas.result",
+    "AtlasRow": "cvd_explorer.atlas.result",
+    "load_atlas": "cvd_explorer.atlas.result",
+    "find_atlas": "cvd_explorer.atlas.result",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, {"compute_atlas"})

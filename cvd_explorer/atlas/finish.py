@@ -1,0 +1,173 @@
+"""From the streamed chunks to the finished atlas files: predictions, embedding, label issues,
+depth curves, mean maps, leakage, and the summary object of ``cvd-explorer atlas --json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cvd_explorer.atlas import depth, embed, mapstats, store
+from cvd_explorer.atlas import labels as label_issues
+
+THRESHOLD = 0.5  # predicted positive when p > 0.5, as the run's predictions.csv
+
+
+def gather(folder: Path, n_layers: int, n_blocks: int) -> dict[str, Any]:
+    """Every chunk joined, rows in split order: ``indices``, per-image arrays, block sums, failures."""
+    parts: dict[str, list[np.ndarray]] = {}
+    s = mapstats.STAT_SIZE
+    sums = np.zeros((n_blocks, 4, s, s))
+    counts = np.zeros((n_blocks, 4), np.int64)
+    failed: list[int] = []
+    reasons: list[str] = []
+    for _, chunk in store.iter_chunks(folder):
+        for key in ("indices", "logits", "features", "thumbs", "has_mask", *(f"stat_{m}" for m in mapstats.STATISTICS)):
+            if len(chunk["indices"]):
+                parts.setdefault(key, []).append(chunk[key])
+        if n_blocks and len(chunk["block_sums"]):
+            sums += chunk["block_sums"]
+            counts += chunk["block_counts"]
+        failed.extend(int(i) for i in chunk["failed"])
+        reasons.extend(str(r) for r in chunk["failed_reason"])
+    joined = {key: np.concatenate(values) for key, values in parts.items()}
+    if "indices" not in joined:
+        joined = {"indices": np.zeros(0, np.int64)}
+    order = np.argsort(joined["indices"], kind="stable")
+    out: dict[str, Any] = {key: value[order] for key, value in joined.items()}
+    out["block_sums"], out["block_counts"] = sums, counts
+    out["failed"], out["failed_reason"] = failed, reasons
+    return out
+
+
+def finish(
+    run: Any, folder: Path, rows: Sequence[Any], labels_all: np.ndarray, layers: Sequence[str],
+    blocks: Sequence[str], key: dict[str, Any], seconds: float,
+) -> dict[str, Any]:
+    """Write the finished files and mark the atlas complete; returns the summary object."""
+    from cvd_explorer.runs.evaluate import binary_cross_entropy
+
+    data = gather(folder, len(layers), len(blocks))
+    idx = data["indices"]
+    if len(idx) == 0:
+        from cvd_explorer.errors import DataError
+
+        raise DataError(
+            f"no image of the {key['split']!r} split could be loaded from {run.data_root} "
+            f"({len(data['failed'])} failed, e.g. {data['failed_reason'][:1]}); pass --data-root where the images are"
+        )
+    classes = tuple(run.classes)
+    paths = [rows[i].path for i in idx]
+    groups = [str(getattr(rows[i], "group", "") or "") for i in idx]
+    y = labels_all[idx]
+    logits = data["logits"].astype(np.float64)
+    p = 1.0 / (1.0 + np.exp(-logits))
+    predicted = (p > THRESHOLD).astype(np.int64)
+    correct = predicted == y
+    loss = binary_cross_entropy(y, p)
+    coords = embed.embed(data["features"])
+    issues = label_issues.find_label_issues(y, p)
+    suspect = np.zeros(len(idx), bool)
+    suspect[issues.suspects] = True
+
+    header = store.IMAGE_COLUMNS
+    body = [
+        [paths[k], classes[int(y[k])], classes[int(predicted[k])], float(p[k]), float(loss[k]), int(correct[k]),
+         float(coords[k, 0]), float(coords[k, 1]), groups[k], float(issues.scores[k]), int(suspect[k])]
+        for k in range(len(idx))
+    ]
+    _write_csv(folder / store.IMAGES, header, body)
+    store.write_npz(folder / store.ARRAYS, {
+        "features": data["features"].astype(np.float16), "embedding": coords, "thumbs": data["thumbs"],
+        "logits": logits.astype(np.float32), "has_mask": data["has_mask"],
+    })
+    stats = {m: data[f"stat_{m}"].astype(np.float32) for m in mapstats.STATISTICS}
+    store.write_npz(folder / store.LAYER_STATS, {**stats, "layers": np.asarray(layers, dtype=str)})
+    means = _mean_maps(data["block_sums"], data["block_counts"])
+    store.write_npz(folder / store.MEAN_CAMS, {
+        "maps": means, "counts": data["block_counts"], "blocks": np.asarray(blocks, dtype=str),
+        "groups": np.asarray(group_names(classes), dtype=str),
+    })
+    suspects = label_issues.issue_rows(issues, paths, y, classes)
+    _write_csv(folder / store.LABEL_ISSUES, ("path", "label", "suggested", "score"),
+               [[r["path"], r["label"], r["suggested"], r["score"]] for r in suspects])
+    with_masks = bool(data["has_mask"].any())
+    summary: dict[str, Any] = {
+        "images": int(len(idx)),
+        "split": key["split"],
+        "method": key["method"],
+        "layers": list(layers),
+        "blocks": list(blocks),
+        "seconds": round(float(seconds), 3),
+        "accuracy": float(correct.mean()),
+        "misclassified": int((~correct).sum()),
+        "images_with_mask": int(data["has_mask"].sum()),
+        "skipped": [{"path": rows[i].path, "reason": r} for i, r in zip(data["failed"], data["failed_reason"],
+                                                                         strict=True)],
+        "suspected_label_errors": suspects,
+        "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks),
+        "leakage": leakage(run, key["split"]),
+        "notes": notes(key["split"], with_masks),
+    }
+    store.write_json(folder / store.SUMMARY, summary)
+    index = store.read_index(folder) or {}
+    index.update(state="complete", images=summary["images"], seconds=summary["seconds"], layers=list(layers),
+                 blocks=list(blocks), key=key)
+    store.write_json(folder / store.INDEX, index)
+    return summary
+
+
+def group_names(classes: Sequence[str]) -> list[str]:
+    """Names of the four mean-map groups, in ``label * 2 + misclassified`` order."""
+    return [f"{c}/{kind}" for c in classes for kind in ("correct", "misclassified")]
+
+
+def notes(split: str, with_masks: bool) -> list[str]:
+    """What a reader of the atlas must know to read it right."""
+    out = [
+        embed.EMBEDDING_NOTE,
+        f"map statistics on maps resized to {mapstats.STAT_SIZE}x{mapstats.STAT_SIZE} after the ReLU; "
+        "mean maps average unit-mass maps (each map divided by its sum), so every image weighs the same",
+    ]
+    if split != "test":
+        out.append(label_issues.IN_SAMPLE_WARNING if split == "train" else
+                   "validation predictions chose the best checkpoint, so they are not fully out of sample")
+    if not with_masks:
+        out.append("no object masks: mass_in_mask and pointing_game are absent (pass --masks DIR)")
+    return out
+
+
+def leakage(run: Any, split: str) -> dict[str, Any]:
+    """How many images of ``split`` have a copy (same duplicate group) in another split of the manifest."""
+    groups_in: dict[str, set[str]] = {}
+    for row in run.manifest.rows:
+        group = str(getattr(row, "group", "") or "")
+        if group:
+            groups_in.setdefault(group, set()).add(row.split)
+    shared = {g for g, splits in groups_in.items() if len(splits) > 1}
+    count = sum(1 for row in run.manifest.split_rows(split) if str(getattr(row, "group", "") or "") in shared)
+    return {f"{split}_images_with_copy_elsewhere": int(count), "test_images_with_copy_elsewhere":
+            int(sum(1 for row in run.manifest.split_rows("test") if str(getattr(row, "group", "") or "") in shared)),
+            "groups_known": bool(groups_in)}
+
+
+def _mean_maps(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean unit-mass maps ``(B, 4, S, S)`` float32; zeros for an empty group."""
+    c = counts[..., None, None].astype(np.float64)
+    return np.where(c > 0, sums / np.where(c > 0, c, 1), 0).astype(np.float32)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    import csv
+    import io
+
+    from cvd_explorer.atomic import write_bytes
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+    write_bytes(path, buf.getvalue().encode("utf-8"))

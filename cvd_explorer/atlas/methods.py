@@ -1,0 +1,21 @@
+"""Which explanation methods an atlas can use: layer maps computed for every layer in one pass."""
+
+from __future__ import annotations
+
+from cvd_explorer.explain.registry import DEFAULT_METHOD, method_spec
+
+
+def atlas_method(name: str | None) -> str:
+    """``name`` checked for the atlas (None: the registry's default method).
+
+    Raises:
+        ExplainError: an unknown method, one computed one layer at a time (costly), or one with no layer.
+    """
+    from cvd_explorer.explain.errors import ExplainError
+
+    spec = method_spec(DEFAULT_METHOD if name is None else name)
+    if spec.per_layer:
+        raise ExplainError(f"{spec.name} is computed one layer at a time; the atlas needs every layer in one pass")
+    if not spec.uses_layer:
+        raise ExplainError(f"{spec.name} has no layer maps; the atlas measures maps across depth, choose a CAM")
+    return spec.name

@@ -1,0 +1,97 @@
+"""`cvd-explorer atlas RUN`: explain a whole split at once and write RUN/atlas/<split>-<method>/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+NAME = "atlas"
+HELP = "explain every image of a split at once: depth curves, suspected label errors, an embedding map"
+ORDER = 35
+USES_TENSORFLOW = True
+DESCRIPTION = """\
+One streamed pass over a split of RUN with the explain engine (every conv layer from one
+forward and one backward pass per batch), written to RUN/atlas/<split>-<method>/:
+per image the prediction, pooled features, a 2-D UMAP embedding (seeded: a picture, not a
+metric), the deepest layer's map and, per conv layer, statistics of its map (agreement with the
+deepest layer, concentration, centroid and, with masks, mass inside the mask and the pointing
+game); per split the depth curves (correct vs misclassified, per class, with 95% intervals),
+suspected label errors (cleanlab, on out-of-sample test predictions), mean maps per block output
+and leakage (test images with a copy in another split).
+
+The atlas is tied to the run's model (sha256) and manifest: a stale atlas is recomputed, a
+current one is reused, and an interrupted one continues where it stopped.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `atlas`."""
+    parser.add_argument("run_dir", metavar="RUN", help="run directory")
+    parser.add_argument("--split", default="test", choices=("test", "val", "train"),
+                        help="split to explain (default: test, whose predictions are out of sample)")
+    parser.add_argument("--method", default=None, metavar="NAME", help="CAM method (default: gradcam)")
+    parser.add_argument("--masks", metavar="DIR",
+                        help="PNG object masks at the images' relative paths (default: DATA/_masks when present)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per pass (default 8)")
+    parser.add_argument("--data-root", metavar="DIR", help="where the images are, if they moved")
+    parser.add_argument("--force", action="store_true", help="recompute even when a current atlas exists")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute (or reuse) the atlas and print its summary."""
+    from cvd_explorer.atlas import compute_atlas
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\ratlas: {done}/{total} images", end="", file=sys.stderr, flush=True)
+
+    atlas = compute_atlas(
+        args.run_dir, args.split, args.method, masks=args.masks, batch_size=args.batch_size,
+        data_root=args.data_root, progress=progress, force=args.force,
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    summary = json_summary(atlas.summary)
+    if args.json:
+        print(json.dumps(summary, allow_nan=False))
+    else:
+        print(describe(summary, str(atlas.folder)))
+    return 0
+
+
+def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary object with every NaN as null (the stored file already is)."""
+    from cvd_explorer.atlas.store import finite
+
+    out: dict[str, Any] = finite(summary)
+    return out
+
+
+def describe(summary: dict[str, Any], folder: str) -> str:
+    """A few lines for a terminal."""
+    depth = summary["depth"]
+    lines = [
+        f"atlas of {summary['images']} {summary['split']} images ({summary['method']}, {len(summary['layers'])} conv "
+        f"layers) in {summary['seconds']:.1f} s: {folder}",
+        f"accuracy {summary['accuracy']:.4f}, {summary['misclassified']} misclassified; "
+        f"{len(summary['suspected_label_errors'])} suspected label errors; "
+        f"{summary['leakage']['test_images_with_copy_elsewhere']} test images with a copy in another split",
+    ]
+    for curve in ("agreement_with_last", "mass_in_mask"):
+        if curve in depth:
+            mid = len(depth["layers"]) // 2
+            c, m = depth[curve]["correct"], depth[curve]["misclassified"]
+            lines.append(f"{curve} at {depth['layers'][mid]} / {depth['layers'][-1]}: correct "
+                         f"{_num(c[mid])} / {_num(c[-1])}, misclassified {_num(m[mid])} / {_num(m[-1])}")
+    for row in summary["skipped"][:5]:
+        lines.append(f"skipped {row['path']}: {row['reason']}")
+    for note in summary.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
