@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	for b in pipeline train cam explorer; do $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
+	for b in pipeline train cam explorer atlas; do $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)
