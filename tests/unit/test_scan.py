@@ -44,7 +44,7 @@ def test_scan_verdicts_and_json_contract(tmp_path):
         "PetImages/stray.jpg": "empty",
     }
     data = result.to_json()
-    assert list(data) == ["layout", "classes", "accepted", "ignored", "unlabelled", "rejected"]
+    assert list(data) == ["layout", "classes", "accepted", "ignored", "unlabelled", "rejected", "duplicates"]
     assert data["layout"] == "petimages"
     assert data["classes"] == {"cat": 3, "dog": 4}
     assert (data["accepted"], data["ignored"], data["unlabelled"]) == (7, 2, 0)
