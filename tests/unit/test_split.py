@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -83,12 +85,15 @@ def test_file_round_trip(tmp_path):
     manifest = make_split(fake_scan(10, 12), seed=7)
     path = write_manifest(manifest, tmp_path / "m.csv")
     lines = path.read_text().splitlines()
-    assert lines[0] == "# cvd-explorer manifest v1 seed=7 layout=kaggle classes=cat,dog"
-    assert lines[1] == "path,label,split"
-    assert len(lines) == 24
+    assert lines[0] == "path,label,split,group"  # a plain CSV: the header comes first
+    assert len(lines) == 23 and all(line.endswith(",") for line in lines[1:])  # no copies: no group
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert (meta["version"], meta["seed"], meta["layout"], meta["classes"]) == (2, 7, "kaggle", ["cat", "dog"])
+    assert meta["sha256"] == manifest.sha256 and meta["duplicate_groups"] == 0
+    assert meta["counts"] == manifest.counts()
     back = read_manifest(path)
     assert back == manifest and back.path == path and back.sha256 == manifest.sha256
-    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]  # no temp file left
 
 
 def test_paths_with_commas_round_trip(tmp_path):
