@@ -104,8 +104,8 @@ def summary(result: ScanResult) -> str:
     if groups:
         exact = sum(1 for g in groups if g.kind == "exact")
         images = sum(len(g.paths) for g in groups)
-        lines.append(f"duplicates {len(groups):,} group(s) of {images:,} images ({exact} exact, {len(groups) - exact} near; "
-                     "`split` keeps each group inside one split)")
+        lines.append(f"duplicates {len(groups):,} group(s) of {images:,} images ({exact} exact, "
+                     f"{len(groups) - exact} near; `split` keeps each group inside one split)")
         for group in groups[:SHOWN_PER_REASON]:
             lines.append(f"  {group.kind} ({group.similarity:.3f}): {', '.join(group.paths)}")
         if len(groups) > SHOWN_PER_REASON:

@@ -71,7 +71,7 @@ def _bands(bits: int = PHASH_BITS, bands: int = NEAR_HAMMING + 1) -> list[tuple[
     """``(shift, width)`` of ``bands`` bit ranges covering ``bits`` bits, as equal as possible."""
     widths = [bits // bands + (1 if i < bits % bands else 0) for i in range(bands)]
     shifts = np.cumsum([0, *widths[:-1]])
-    return [(int(s), w) for s, w in zip(shifts, widths)]
+    return [(int(s), w) for s, w in zip(shifts, widths, strict=True)]
 
 
 def candidate_pairs(hashes: NDArray[np.uint64], max_distance: int = NEAR_HAMMING) -> set[tuple[int, int]]:
@@ -94,7 +94,7 @@ def candidate_pairs(hashes: NDArray[np.uint64], max_distance: int = NEAR_HAMMING
         sorted_keys = keys[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         ends = np.r_[starts[1:], n]
-        for start, end in zip(starts, ends):
+        for start, end in zip(starts, ends, strict=True):
             if end - start < 2:
                 continue
             members = order[start:end]
@@ -111,7 +111,7 @@ def _close_pairs(hashes: NDArray[np.uint64], members: NDArray[np.intp], max_dist
         distance = np.bitwise_count(block[:, None] ^ values[None, lo:])
         rows, cols = np.nonzero(distance <= max_distance)
         keep = cols > rows  # cols are offsets from lo: upper triangle only
-        for r, c in zip(rows[keep], cols[keep]):
+        for r, c in zip(rows[keep], cols[keep], strict=True):
             a, b = int(members[lo + r]), int(members[lo + c])
             found.append((a, b) if a < b else (b, a))
     return found
@@ -204,8 +204,7 @@ def find_duplicates(
         if len(idx) < 2:
             continue
         exact = len({items[i][1] for i in idx}) == 1
-        groups.append(
-            DuplicateGroup("exact" if exact else "near", tuple(paths[i] for i in idx), 1.0 if exact else round(lowest[root], 4))
-        )
+        similarity = 1.0 if exact else round(lowest[root], 4)
+        groups.append(DuplicateGroup("exact" if exact else "near", tuple(paths[i] for i in idx), similarity))
     groups.sort(key=lambda g: g.paths[0])
     return groups

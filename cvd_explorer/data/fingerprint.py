@@ -65,7 +65,8 @@ def thumbnail(rgb: Image.Image) -> NDArray[np.uint8]:
     """The ``(32, 32)`` uint8 grey thumbnail of an RGB image (Lanczos, after an integer box reduction)."""
     grey = rgb.convert("L")
     small = grey.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
-    return np.asarray(small, dtype=np.uint8).copy()
+    pixels: NDArray[np.uint8] = np.asarray(small, dtype=np.uint8).copy()
+    return pixels
 
 
 def phash_of_thumb(thumb: NDArray[np.uint8]) -> int:

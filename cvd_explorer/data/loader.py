@@ -17,6 +17,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -86,7 +87,7 @@ class ImageLoadError(DataError):
         self.message = message
         super().__init__(f"{self.path}: {reason}: {message}")
 
-    def __reduce__(self):  # keeps the exception picklable across processes
+    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str, str]]:  # picklable across processes
         return (type(self), (self.path, self.reason, self.message))
 
 
@@ -138,8 +139,9 @@ def _open(fh: BinaryIO, path: str | os.PathLike[str], max_pixels: int) -> Image.
     try:
         im = Image.open(fh, formats=_OPEN_FORMATS)
     except Image.DecompressionBombError as exc:  # PIL's own, larger limit fired first
+        limit = (Image.MAX_IMAGE_PIXELS or 0) * 2
         raise ImageLoadError(
-            path, "too-large", f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels, far beyond the limit of {max_pixels:,} ({exc})"
+            path, "too-large", f"over {limit:,} pixels, far beyond the limit of {max_pixels:,} ({exc})"
         ) from exc
     except Exception as exc:  # PIL raises many types on garbage headers
         if known:
@@ -214,10 +216,8 @@ def decode_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
         except Exception as exc:  # decoder errors: OSError, SyntaxError, ValueError, EOFError, ...
             detail = str(exc) or type(exc).__name__
             raise ImageLoadError(path, "corrupt", f"cannot decode {im.format} data ({detail})") from exc
-        try:
+        with contextlib.suppress(Exception):  # unreadable EXIF: keep the pixels as stored
             ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
-        except Exception:  # unreadable EXIF: keep the pixels as stored
-            pass
         try:
             return _to_rgb(im)
         except Exception as exc:
@@ -247,7 +247,8 @@ def load_image(
     rgb = decode_image(path, max_pixels)
     if target is not None and (rgb.height, rgb.width) != target:
         rgb = rgb.resize((target[1], target[0]), Image.Resampling.NEAREST)
-    return np.asarray(rgb, dtype=np.uint8).copy()
+    pixels: NDArray[np.uint8] = np.asarray(rgb, dtype=np.uint8).copy()
+    return pixels
 
 
 def read_image_size(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:

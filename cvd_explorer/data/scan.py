@@ -404,7 +404,7 @@ def quarantine(result: ScanResult, dest: str | os.PathLike[str]) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     report = result.to_json()
     report["root"] = str(root)
-    for entry, rejection in zip(report["rejected"], result.rejected):
+    for entry, rejection in zip(report["rejected"], result.rejected, strict=True):
         source = root / rejection.path
         if not (source.exists() or source.is_symlink()):
             entry["moved_to"] = None

@@ -266,7 +266,7 @@ def _rebalance(
     """Move images without copies between splits until each class has its split sizes (or none is left)."""
     for label in classes:
         paths = [p for p in split_of if label_of[p] == label]
-        target = dict(zip(("train", "val", "test"), split_sizes(len(paths))))
+        target = dict(zip(("train", "val", "test"), split_sizes(len(paths)), strict=True))
         loose = {s: sorted((p for p in paths if split_of[p] == s and p not in group_of), key=lambda p: -rank[p])
                  for s in SPLITS}
         have = {s: sum(1 for p in paths if split_of[p] == s) for s in SPLITS}

@@ -28,7 +28,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,8 @@ COPY_KINDS = ("exact", "reencoded", "resized", "lossless", "recompressed")
 # whole test 249 s with generation; animals removed: accuracy 0.48, mean P(dog) gap +0.03;
 # 8x8 patch-shuffled: accuracy 0.49. Tried: no augmentation memorizes (val ~0.55); lr 0.02 for
 # 1,720 steps 0.92; batch 64 lr 0.1 for 1,155 steps 0.73 (validation swings while BN settles).
-DEMO_DATA: dict = {"n": 2000, "size": 128, "seed": 0}
-DEMO_TRAIN: dict = {
+DEMO_DATA: dict[str, Any] = {"n": 2000, "size": 128, "seed": 0}
+DEMO_TRAIN: dict[str, Any] = {
     "arch": "resnet-mini",
     "image_size": 64,
     "batch_size": 32,
@@ -142,7 +142,8 @@ class Figure:
         a = math.radians(self.angle)
         rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         p = pts * np.array([self.flip, 1.0])
-        return p @ rot.T * self.scale + np.asarray(self.offset)
+        out: np.ndarray = p @ rot.T * self.scale + np.asarray(self.offset)
+        return out
 
     def bbox(self) -> tuple[float, float, float, float]:
         """Canvas bounding box ``(x0, y0, x1, y1)`` of all parts, widths included."""
@@ -159,7 +160,8 @@ def _fixed(pts: np.ndarray) -> np.ndarray:
     return np.round(pts * _ONE).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _draw_part(img: np.ndarray, pts: np.ndarray, part: Part, colour, width_px: float, aa: bool):
+def _draw_part(img: np.ndarray, pts: np.ndarray, part: Part, colour: tuple[int, ...] | int, width_px: float,
+               aa: bool) -> None:
     line_type = cv2.LINE_AA if aa else cv2.LINE_8
     if part.kind == "poly" and width_px <= 0:
         cv2.fillPoly(img, [_fixed(pts)], colour, line_type, _SHIFT)
@@ -183,7 +185,9 @@ def paint(canvas: np.ndarray, fig: Figure, idmap: np.ndarray | None = None, valu
             _draw_part(img, pts, part, col, line_px if part.kind == "line" else 0, aa)
 
 
-def _targets(canvas, idmap, colour, value):
+def _targets(
+    canvas: np.ndarray, idmap: np.ndarray | None, colour: Colour, value: int
+) -> Iterator[tuple[np.ndarray, tuple[int, ...] | int, bool]]:
     yield canvas, tuple(int(c) for c in colour), True
     if idmap is not None:
         yield idmap, int(value), False
@@ -195,15 +199,16 @@ def ellipse(cx: float, cy: float, ax: float, ay: float, rot: float = 0.0, n: int
     p = np.stack([ax * np.cos(t), ay * np.sin(t)], axis=1)
     r = math.radians(rot)
     p = p @ np.array([[math.cos(r), math.sin(r)], [-math.sin(r), math.cos(r)]])
-    return p + np.array([cx, cy])
+    out: np.ndarray = p + np.array([cx, cy])
+    return out
 
 
-def bezier(ctrl: Sequence[Sequence[float]], n: int = 24) -> np.ndarray:
+def bezier(ctrl: Sequence[Sequence[float] | np.ndarray], n: int = 24) -> np.ndarray:
     """(n, 2) points on the Bezier curve with control points ``ctrl``."""
     t = np.linspace(0, 1, n)[:, None]
     pts = [np.broadcast_to(np.asarray(c, dtype=np.float64), (n, 2)) for c in ctrl]
     while len(pts) > 1:  # de Casteljau
-        pts = [(1 - t) * a + t * b for a, b in zip(pts[:-1], pts[1:])]
+        pts = [(1 - t) * a + t * b for a, b in zip(pts[:-1], pts[1:], strict=True)]
     return pts[0]
 
 
@@ -213,7 +218,7 @@ def tapered(center: np.ndarray, w0: float, w1: float) -> np.ndarray:
     nrm = np.stack([-d[:, 1], d[:, 0]], axis=1)
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
     w = np.linspace(w0, w1, len(center))[:, None] / 2
-    cap = ellipse(*center[-1], w1 / 2, w1 / 2, n=12)
+    cap = ellipse(float(center[-1, 0]), float(center[-1, 1]), w1 / 2, w1 / 2, n=12)
     left, right = center + nrm * w, center - nrm * w
     return np.concatenate([left, cap[_cap_order(cap, center)], right[::-1]])
 
@@ -239,7 +244,8 @@ def capsule(p0: Sequence[float], p1: Sequence[float], width: float, colour: Colo
 
 def _pick(rng: np.random.Generator, table: np.ndarray, jitter: float = 14.0) -> np.ndarray:
     c = table[rng.integers(len(table))] + rng.uniform(-jitter, jitter, 3)
-    return np.clip(c, 0, 255)
+    out: np.ndarray = np.clip(c, 0, 255)
+    return out
 
 
 def _c(rgb: np.ndarray) -> Colour:
@@ -445,7 +451,8 @@ def _background(rng: np.random.Generator, side: int) -> np.ndarray:
     grain = cv2.resize(rng.normal(0, 5, (side // 4, side // 4)), (side, side),
                        interpolation=cv2.INTER_LINEAR)
     img += grain[..., None]
-    return np.clip(img, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
+    return out
 
 
 def _distractors(rng: np.random.Generator, canvas: np.ndarray) -> None:
@@ -558,7 +565,7 @@ def _draw_box(rng: np.random.Generator, canvas: np.ndarray, box: np.ndarray) -> 
         pixel is either fully hidden or not hidden at all, so the mask stays exact.
     """
     side = canvas.shape[0]
-    snapped = np.clip(np.round(np.asarray(box, dtype=np.float64) / _SS).astype(int) * _SS, 0, side)
+    snapped: np.ndarray = np.clip(np.round(np.asarray(box, dtype=np.float64) / _SS).astype(int) * _SS, 0, side)
     x0, y0, x1, y1 = (int(v) for v in snapped)
     col = _pick(rng, PALETTE)
     canvas[y0:y1, x0:x1] = _c(col)
@@ -585,7 +592,7 @@ class Sample:
 
     image: np.ndarray
     mask: np.ndarray
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def render_scene(
@@ -608,8 +615,8 @@ def render_scene(
     canvas = _background(rng, side)
     _distractors(rng, canvas)
 
-    frac = {"normal": (0.45, 0.8), "occluded": (0.55, 0.75)}.get(case, (0.4, 0.55))
-    frac = rng.uniform(*frac)
+    span = {"normal": (0.45, 0.8), "occluded": (0.55, 0.75)}.get(case, (0.4, 0.55))
+    frac = float(rng.uniform(*span))
     main = _animal(rng, label, frac, side)
     figs, ids = [main], [1]
     person = None
@@ -628,10 +635,10 @@ def render_scene(
         paint(canvas, person)
     idmap = np.zeros((side, side), np.uint8)
     scratch = canvas if draw_animal else canvas.copy()
-    for fig, value in zip(figs, ids):
+    for fig, value in zip(figs, ids, strict=True):
         paint(scratch, fig, idmap, value)
 
-    info: dict = {"case": case}
+    info: dict[str, Any] = {"case": case}
     if case == "occluded":
         full = _downsampled_mask(idmap, size)
         box = _occluder(rng, idmap, main.flip)
@@ -796,6 +803,8 @@ def _previous(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"{meta_path} cannot be read ({exc}); choose another folder") from exc
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path} is not a synthetic output's metadata (no JSON object); choose another folder")
     old = {k: meta.get(k) for k in {*params, "label_noise", "duplicates"} if k in params or k in meta}
     if old != params:
         diff = ", ".join(f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in sorted(old.keys() | params.keys())

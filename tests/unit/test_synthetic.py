@@ -227,7 +227,8 @@ def test_label_noise_and_duplicates_truth_matches_disk(tmp_path, capsys, monkeyp
     for flip in truth["flipped"]:  # the file shows the drawn class: same pixels as that scene rendered
         label, index = flip["path"].split("/")[1].split(".")[:2]
         assert flip["shown"] != flip["label"] == label
-        scene = render_scene([3, LABELS.index(label), int(index)], flip["shown"], 64, case_of(3, label, int(index), 0.08))
+        case = case_of(3, label, int(index), 0.08)
+        scene = render_scene([3, LABELS.index(label), int(index)], flip["shown"], 64, case)
         buf = io.BytesIO()
         Image.fromarray(scene.image).save(buf, "JPEG", quality=92)
         assert (out / flip["path"]).read_bytes() == buf.getvalue()
