@@ -2,8 +2,9 @@
 
 The scan decodes every image once; :func:`fingerprint` turns that decoded array into
 
-* ``pixels``: a key of the decoded RGB pixels (equal keys: same pixels, an ``exact``
-  duplicate, whatever the file's encoding or name);
+* ``thumb_key``: a digest of the size and the thumbnail below: images with the same decoded
+  pixels share it, whatever the file's encoding or name (those that share it are then compared
+  on :func:`pixel_digest`, a digest of every decoded byte, to call them ``exact``);
 * ``thumb``: the image in grey at 32x32 (Lanczos, through Pillow's fast integer pre-reduction),
   used to confirm a near duplicate (see :mod:`cvd_explorer.data.duplicates`);
 * ``phash``: the 64-bit perceptual hash of that thumbnail (``imagehash.phash``: DCT of the 32x32
@@ -16,7 +17,6 @@ Only numpy, Pillow and imagehash are used here.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import dataclass
 
 import imagehash
@@ -36,29 +36,35 @@ class Fingerprint:
     """What the duplicate search needs to know of one image.
 
     Attributes:
-        pixels: 32 hex characters identifying the decoded pixels (see :func:`pixel_key`).
+        thumb_key: 24 hex characters: digest of the image's size and thumbnail (see :func:`thumb_key`).
         phash: 64-bit perceptual hash, as an int.
         thumb: ``(32, 32)`` uint8 grey thumbnail.
     """
 
-    pixels: str
+    thumb_key: str
     phash: int
     thumb: NDArray[np.uint8]
 
 
-def pixel_key(rgb: Image.Image, thumb: NDArray[np.uint8]) -> str:
-    """32 hex characters: CRC-32 of every decoded byte, then a BLAKE2b digest of size and thumbnail.
+def thumb_key(rgb: Image.Image, thumb: NDArray[np.uint8]) -> str:
+    """24 hex characters: BLAKE2b digest of the image's mode, size and 32x32 thumbnail.
 
-    Two images share the key when they have the same size, the same 32x32 thumbnail and the same
-    CRC-32 of all their pixels (different pixels pass all three with odds of about 2**-32 even
-    when the thumbnails agree). CRC-32 runs at memory speed, five times faster than a
-    cryptographic digest of the whole array, which matters at one call per decoded image.
+    Images with the same pixels always share it; images that share it are only *candidates*
+    for ``exact`` and are compared with :func:`pixel_digest` (computing that full digest for
+    every image would cost a third of a decode; the candidates are few).
     """
-    crc = zlib.crc32(rgb.tobytes())
     digest = hashlib.blake2b(digest_size=12)
     digest.update(repr((rgb.mode, rgb.size)).encode())
     digest.update(thumb.tobytes())
-    return f"{crc:08x}{digest.hexdigest()}"
+    return digest.hexdigest()
+
+
+def pixel_digest(rgb: Image.Image) -> str:
+    """32 hex characters: BLAKE2b digest of the decoded pixels (every byte) and the size."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((rgb.mode, rgb.size)).encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
 
 
 def thumbnail(rgb: Image.Image) -> NDArray[np.uint8]:
@@ -88,4 +94,4 @@ def fingerprint(image: Image.Image | NDArray[np.uint8]) -> Fingerprint:
     """
     rgb = image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image), "RGB")
     thumb = thumbnail(rgb)
-    return Fingerprint(pixel_key(rgb, thumb), phash_of_thumb(thumb), thumb)
+    return Fingerprint(thumb_key(rgb, thumb), phash_of_thumb(thumb), thumb)

@@ -8,11 +8,14 @@ data root in the user's cache folder (``$CVD_EXPLORER_CACHE``, else
 Nothing is ever written inside the data folder, and no user file is deleted or rewritten.
 
 Duplicates: right after decoding a labelled image, the worker computes its fingerprint
-(:mod:`cvd_explorer.data.fingerprint`: a key of the pixels, a perceptual hash, a 32x32 grey
-thumbnail), so finding copies costs no second decode. Keys and hashes are cached with the
-verdicts, and so are the groups found (:mod:`cvd_explorer.data.duplicates`), keyed by every
-fingerprint; thumbnails are not cached (1 kB each): when the groups must be recomputed after a
-change, only the cached images that form candidate pairs are decoded again.
+(:mod:`cvd_explorer.data.fingerprint`: a 32x32 grey thumbnail, its perceptual hash and a digest
+of size and thumbnail), so finding copies costs no second decode of the data set. Images whose
+size and thumbnail digest coincide are the only candidates for ``exact``: for those alone a
+digest of every decoded byte is computed (decoding them once more; a full-pixel digest of
+every image would add a third of a decode to the scan). Fingerprints and digests are cached
+with the verdicts, and so are the groups found (:mod:`cvd_explorer.data.duplicates`), keyed by
+every fingerprint; thumbnails are not cached (1 kB each): when the groups must be recomputed
+after a change, only the cached images that form candidate pairs are decoded again.
 """
 
 from __future__ import annotations
@@ -36,14 +39,14 @@ from numpy.typing import NDArray
 
 from cvd_explorer.atomic import write_bytes as write_atomic
 from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, DuplicateGroup, find_duplicates
-from cvd_explorer.data.fingerprint import THUMB_SIDE, fingerprint, phash_of_thumb
+from cvd_explorer.data.fingerprint import THUMB_SIDE, fingerprint, phash_of_thumb, pixel_digest
 from cvd_explorer.data.layout import detect_layout, is_skipped_dir
 from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image
 from cvd_explorer.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: fingerprints (pixel key, perceptual hash) and duplicate groups
+CACHE_VERSION = 2  # 2: fingerprints (thumbnail digest, perceptual hash, pixel digest) and duplicate groups
 """Bump when the loader's verdicts or the fingerprints change, so old caches are ignored."""
 SMALL_JOB = 64
 """Fewer files than this are decoded in-process (no worker start-up)."""
@@ -123,7 +126,8 @@ def cache_file(root: Path) -> Path:
 
 
 Entry = list[Any]
-"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, pixel key, phash hex]``."""
+"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest]``."""
+_ENTRY_LEN = 8
 
 
 @dataclass
@@ -167,7 +171,7 @@ class Checked(NamedTuple):
     path: str
     reason: str | None
     message: str | None
-    pixels: str | None = None
+    thumb_key: str | None = None
     phash: int | None = None
     thumb: bytes | None = None
 
@@ -183,7 +187,7 @@ def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -
             continue
         if fingerprints:
             fp = fingerprint(image)
-            out.append(Checked(path, None, None, fp.pixels, fp.phash, fp.thumb.tobytes()))
+            out.append(Checked(path, None, None, fp.thumb_key, fp.phash, fp.thumb.tobytes()))
         else:
             out.append(Checked(path, None, None))
     return out
@@ -292,7 +296,7 @@ def scan(
     cache_path = cache_file(root)
     cached = _load_cache(cache_path) if cache else _Cache()
 
-    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, pixel key, phash hex]
+    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest]
     keys: dict[str, list[Any]] = {}
     todo: list[tuple[str, bool]] = []
     for rel in relpaths:
@@ -305,7 +309,7 @@ def scan(
             todo.append((absolute, wants_print))
             continue
         entry = cached.entries.get(absolute)
-        usable = entry and len(entry) == 7 and entry[:3] == keys[absolute]
+        usable = entry and len(entry) == _ENTRY_LEN and entry[:3] == keys[absolute]
         if usable and entry and (entry[3] is not None or not wants_print or entry[5] is not None):
             verdicts[absolute] = entry[3:]
         else:
@@ -314,25 +318,26 @@ def scan(
     fresh: dict[str, bytes] = {}
     for checked in _decode_all(todo, max_pixels, workers or os.cpu_count() or 1, progress):
         phash = None if checked.phash is None else f"{checked.phash:016x}"
-        verdicts[checked.path] = [checked.reason, checked.message, checked.pixels, phash]
+        verdicts[checked.path] = [checked.reason, checked.message, checked.thumb_key, phash, None]
         if checked.thumb is not None:
             fresh[checked.path] = checked.thumb
 
     result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored))
     result.decoded = len(todo)
+    _pixel_digests(root, labels, verdicts, max_pixels)
     new_cache = _Cache()
     prints: list[tuple[str, str, int]] = []
     thumbs: dict[str, bytes] = {}
     for rel in relpaths:
         absolute = str((root / rel).absolute())
-        reason, message, pixels, phash = verdicts[absolute]
+        reason, message, key, phash, digest = verdicts[absolute]
         if absolute in keys and reason != "unreadable":  # permissions change without mtime
-            new_cache.entries[absolute] = [*keys[absolute], reason, message, pixels, phash]
+            new_cache.entries[absolute] = [*keys[absolute], reason, message, key, phash, digest]
         if reason is not None:
             result.rejected.append(Rejection(rel, reason, message or ""))
         elif rel in labels:
             result.accepted.append((rel, labels[rel]))
-            prints.append((rel, str(pixels), int(str(phash), 16)))
+            prints.append((rel, str(digest or key), int(str(phash), 16)))
             if absolute in fresh:
                 thumbs[rel] = fresh[absolute]
         else:
@@ -341,6 +346,26 @@ def scan(
     if cache:
         _save_cache(cache_path, root, new_cache)
     return result
+
+
+def _pixel_digests(root: Path, labels: dict[str, str], verdicts: dict[str, Entry], max_pixels: int) -> None:
+    """Fill in the full-pixel digest of every accepted image whose thumbnail digest is shared."""
+    by_key: dict[str, list[str]] = {}
+    for rel in labels:
+        absolute = str((root / rel).absolute())
+        reason, _, key, _, _ = verdicts[absolute]
+        if reason is None and key is not None:
+            by_key.setdefault(key, []).append(absolute)
+    for members in by_key.values():
+        if len(members) < 2:
+            continue
+        for absolute in members:
+            if verdicts[absolute][4] is not None:
+                continue
+            try:
+                verdicts[absolute][4] = pixel_digest(decode_image(absolute, max_pixels=max_pixels))
+            except ImageLoadError as exc:  # changed since it was decoded: keep the thumbnail key
+                logger.warning("%s: cannot compare its pixels with a look-alike: %s", absolute, exc.message)
 
 
 def _groups(
