@@ -265,3 +265,18 @@ def test_candidate_pairs_match_brute_force():
     brute = {(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes))
              if bin(int(hashes[i] ^ hashes[j])).count("1") <= NEAR_HAMMING}
     assert candidate_pairs(hashes) == brute and len(brute) > 150
+
+
+def test_same_thumbnail_other_pixels_is_near_not_exact(tmp_path):
+    from tests.unit.data_fixtures import distinct
+
+    kaggle_tree(tmp_path, n=2)
+    arr = np.asarray(Image.open(tmp_path / "train" / "cat.0.jpg").convert("RGB")).copy()
+    save(tmp_path / "train" / "cat.7.png", arr)
+    arr[3, 4, 1] ^= 1  # one value of one pixel: the thumbnail cannot tell, the pixel digest can
+    save(tmp_path / "train" / "cat.8.png", arr)
+    save(tmp_path / "train" / "dog.9.png", distinct(99))
+    groups = scan(tmp_path).duplicates
+    assert [(g.kind, g.paths) for g in groups] == [
+        ("near", ("train/cat.0.jpg", "train/cat.7.png", "train/cat.8.png")),
+    ]
