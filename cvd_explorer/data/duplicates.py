@@ -15,9 +15,10 @@ on the decode it does anyway). Steps:
 3. Confirmation: a candidate pair is a near duplicate only if the two 32x32 grey thumbnails
    agree: the 99th percentile of their absolute difference is at most :data:`CONFIRM_P99` grey
    levels. Re-encoding (JPEG quality 60), halving the size or recompressing moves it by at most
-   about 11 levels; two different scenes on the same background, even a cat and a dog drawn
-   with the same colours and pose, differ by 39 or more where the animals differ
-   (tests/unit/test_scan.py measures both). The reported ``similarity`` is the Pearson
+   11 levels (16 for a copy at a third of the size); two different scenes on the same
+   background, even a cat and a dog drawn with the same colours and pose, differ by 37 or more
+   where the animals differ (measured on 40 synthetic scenes at 128 and 400 px;
+   tests/unit/test_scan.py holds both sides with a margin). The reported ``similarity`` is the Pearson
    correlation of the two thumbnails (1.0 for identical ones).
 4. Groups: connected components over exact classes and confirmed pairs; a group is ``exact``
    when all its images have the same pixels, else ``near`` with the lowest similarity of the

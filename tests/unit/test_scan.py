@@ -280,3 +280,28 @@ def test_same_thumbnail_other_pixels_is_near_not_exact(tmp_path):
     assert [(g.kind, g.paths) for g in groups] == [
         ("near", ("train/cat.0.jpg", "train/cat.7.png", "train/cat.8.png")),
     ]
+
+
+@pytest.mark.parametrize("size", [128, 400])
+def test_confirmation_threshold_has_margin_on_both_sides(size):
+    from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, thumb_similarity
+    from cvd_explorer.data.fingerprint import fingerprint
+
+    copies, lookalikes, distance = [], [], []
+    for s in range(12):
+        original = _decoded(_jpeg(render_sample([9, s], "cat", size)[0], 92))
+        a = fingerprint(original)
+        variants = [
+            _decoded(_jpeg(original, 60)),
+            _decoded(_jpeg(np.asarray(Image.fromarray(original).resize((size // 2, size // 2))), 85)),
+            _decoded(_jpeg(_decoded(_jpeg(original, 85)), 80)),
+        ]
+        for variant in variants:
+            b = fingerprint(variant)
+            copies.append(thumb_similarity(a.thumb, b.thumb)[0])
+            distance.append(bin(a.phash ^ b.phash).count("1"))
+        twin = fingerprint(_decoded(_jpeg(render_sample([9, s], "dog", size)[0], 92)))
+        lookalikes.append(thumb_similarity(a.thumb, twin.thumb)[0])
+    assert max(copies) <= CONFIRM_P99 - 8, copies
+    assert min(lookalikes) >= CONFIRM_P99 + 10, lookalikes
+    assert max(distance) <= NEAR_HAMMING - 2, distance
