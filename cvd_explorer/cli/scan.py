@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from cvd_explorer.data.layout import IMAGE_EXTENSIONS
 from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, REASONS
-from cvd_explorer.data.scan import ScanResult, quarantine, scan
+from cvd_explorer.data.scan import Progress, ScanResult, quarantine, scan
 
 NAME = "scan"
 HELP = "check every image of a data folder (layout, classes, unreadable files)"
@@ -41,6 +41,9 @@ Accepted formats, judged by content: JPEG, PNG, BMP, GIF.
 Rejection reasons:
 {_reasons}
 
+Duplicates among the accepted images are grouped: exact (same decoded pixels) and near (the
+same photo re-encoded, resized or recompressed: perceptual hash, confirmed on 32x32 thumbnails).
+
 Results are cached per folder (set CVD_EXPLORER_CACHE to move the cache), so scanning an
 unchanged folder again is quick. Exit status 0 even when files are rejected; 2 when DATA
 does not exist or holds no labelled image.
@@ -68,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="decode every file, ignore the cache")
 
 
-def progress_printer(enabled: bool):
+def progress_printer(enabled: bool) -> Progress | None:
     """A ``progress(done, total)`` callback writing to stderr, or None when not a TTY."""
     if not enabled or not sys.stderr.isatty():
         return None
@@ -97,6 +100,18 @@ def summary(result: ScanResult) -> str:
         lines.extend(f"    {p}" for p in paths[:SHOWN_PER_REASON])
         if len(paths) > SHOWN_PER_REASON:
             lines.append(f"    ... and {len(paths) - SHOWN_PER_REASON} more")
+    groups = result.duplicates
+    if groups:
+        exact = sum(1 for g in groups if g.kind == "exact")
+        images = sum(len(g.paths) for g in groups)
+        lines.append(f"duplicates {len(groups):,} group(s) of {images:,} images ({exact} exact, "
+                     f"{len(groups) - exact} near; `split` keeps each group inside one split)")
+        for group in groups[:SHOWN_PER_REASON]:
+            lines.append(f"  {group.kind} ({group.similarity:.3f}): {', '.join(group.paths)}")
+        if len(groups) > SHOWN_PER_REASON:
+            lines.append(f"  ... and {len(groups) - SHOWN_PER_REASON} more (--json lists them all)")
+    else:
+        lines.append("duplicates 0")
     return "\n".join(lines)
 
 

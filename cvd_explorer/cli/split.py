@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from cvd_explorer.cli.scan import progress_printer
+from cvd_explorer.data.leakage import leakage
 from cvd_explorer.data.scan import scan
-from cvd_explorer.data.split import SPLITS, Manifest, ensure_manifest
+from cvd_explorer.data.split import SPLITS, Manifest, ensure_manifest, sidecar_path
 
 NAME = "split"
 HELP = "split a data folder into train/val/test (writes DATA/manifest.csv)"
@@ -15,14 +16,19 @@ DESCRIPTION = """\
 Scan DATA (cached; see `cvd-explorer scan --help` for layouts and rejection reasons), then
 split its accepted images, stratified by class, into train/val/test with the reference
 study's proportions 17,000/4,000/4,000 of 25,000 (per class: val = test = 16%, rest train).
-Unlabelled and rejected files are left out.
+Unlabelled and rejected files are left out. Duplicate groups found by the scan (the same
+photo copied, re-encoded or resized) are kept together, each inside one split, so that no test
+image has a copy in train or validation.
 
 The split is deterministic for a given seed and file set. An existing manifest is reused
 when its seed and files still match; otherwise a new one is written and the old file is
-renamed to manifest.<timestamp>.csv.bak beside it (never overwritten).
+renamed to manifest.<timestamp>.csv.bak beside it (never overwritten). A manifest written
+before duplicates were grouped is reused as it is, and the images it leaks are reported;
+--regroup replaces it.
 
-Manifest format: a first line '# cvd-explorer manifest v1 seed=N layout=NAME classes=NEG,POS',
-then 'path,label,split' rows sorted by path (paths relative to DATA).
+Manifest format: a plain CSV 'path,label,split,group', rows sorted by path (paths relative to
+DATA; group empty for an image without copies), and beside it manifest.json with the seed,
+layout, classes, counts and the CSV's sha256.
 """
 
 
@@ -36,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the manifest lives (default DATA/manifest.csv; needed when DATA is read-only)",
     )
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes for the scan")
+    parser.add_argument(
+        "--regroup", action="store_true",
+        help="replace a matching manifest that leaves duplicate groups split (the old one is kept as .bak)",
+    )
 
 
 def table(manifest: Manifest) -> str:
@@ -57,13 +67,28 @@ def run(args: argparse.Namespace) -> int:
     """Scan, ensure the manifest, print where it is and its counts."""
     result = scan(args.data, workers=args.workers, progress=progress_printer(True))
     manifest, reused = ensure_manifest(
-        args.data, seed=args.seed, manifest_path=args.manifest, scan_result=result
+        args.data, seed=args.seed, manifest_path=args.manifest, scan_result=result, regroup=args.regroup
     )
     state = "reused" if reused else "written"
     print(f"manifest {state}: {manifest.path} (seed {manifest.seed}, layout {manifest.layout}, "
           f"positive class {manifest.classes[1]!r}, sha256 {manifest.sha256[:12]})")
     if manifest.previous:
         print(f"the previous manifest did not match and was moved to {manifest.previous}")
+    grouped = sum(1 for row in manifest.rows if row.group)
+    if manifest.group_count:
+        print(f"kept {manifest.group_count} duplicate group(s) ({grouped} images) together, each inside one split")
+    leak = leakage(manifest, result.duplicates)
+    if leak.leaking:
+        form = "written before duplicates were grouped" if manifest.version == 1 else "not grouped like the scan"
+        print(
+            f"warning: this manifest ({form}) leaks: {leak.test_images_with_copy_elsewhere} test image(s) have a "
+            f"copy in train or val, {leak.val_images_with_copy_in_train} val image(s) a copy in train "
+            f"({len(leak.groups_across_splits)} group(s) span splits; `cvd-explorer scan {args.data} --json` lists "
+            f"the duplicates). It is left as it is; `cvd-explorer split {args.data} --regroup` writes a split that "
+            "keeps them together (the old file is kept as .bak)."
+        )
+    elif manifest.version >= 2 and manifest.path is not None:
+        print(f"metadata: {sidecar_path(manifest.path)}")
     if result.rejected:
         print(f"{len(result.rejected)} rejected file(s) left out; see `cvd-explorer scan {args.data}`")
     print(table(manifest))

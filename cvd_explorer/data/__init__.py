@@ -1,14 +1,18 @@
 """Data ingestion: find the layout, validate images, set bad files aside, split into a manifest.
 
-Importable without TensorFlow (numpy and Pillow only).
+Importable without TensorFlow (numpy, Pillow and imagehash only).
 """
 
+from cvd_explorer.data.duplicates import DuplicateGroup, find_duplicates
+from cvd_explorer.data.fingerprint import Fingerprint, fingerprint
 from cvd_explorer.data.layout import IMAGE_EXTENSIONS, Layout, detect_layout
+from cvd_explorer.data.leakage import LeakageReport, leakage
 from cvd_explorer.data.loader import (
     ACCEPTED_FORMATS,
     DEFAULT_MAX_PIXELS,
     REASONS,
     ImageLoadError,
+    decode_image,
     load_image,
     read_image_size,
 )
@@ -20,11 +24,15 @@ from cvd_explorer.data.split import (
     ensure_manifest,
     make_split,
     read_manifest,
+    sidecar_path,
     write_manifest,
 )
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "DuplicateGroup",
+    "Fingerprint",
+    "LeakageReport",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "REASONS",
@@ -35,13 +43,18 @@ __all__ = [
     "ManifestRow",
     "Rejection",
     "ScanResult",
+    "decode_image",
     "detect_layout",
     "ensure_manifest",
+    "find_duplicates",
+    "fingerprint",
+    "leakage",
     "load_image",
     "make_split",
     "quarantine",
     "read_image_size",
     "read_manifest",
     "scan",
+    "sidecar_path",
     "write_manifest",
 ]

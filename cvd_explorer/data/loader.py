@@ -17,12 +17,14 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
 from typing import BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from cvd_explorer.errors import DataError
@@ -85,7 +87,7 @@ class ImageLoadError(DataError):
         self.message = message
         super().__init__(f"{self.path}: {reason}: {message}")
 
-    def __reduce__(self):  # keeps the exception picklable across processes
+    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str, str]]:  # picklable across processes
         return (type(self), (self.path, self.reason, self.message))
 
 
@@ -137,8 +139,9 @@ def _open(fh: BinaryIO, path: str | os.PathLike[str], max_pixels: int) -> Image.
     try:
         im = Image.open(fh, formats=_OPEN_FORMATS)
     except Image.DecompressionBombError as exc:  # PIL's own, larger limit fired first
+        limit = (Image.MAX_IMAGE_PIXELS or 0) * 2
         raise ImageLoadError(
-            path, "too-large", f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels, far beyond the limit of {max_pixels:,} ({exc})"
+            path, "too-large", f"over {limit:,} pixels, far beyond the limit of {max_pixels:,} ({exc})"
         ) from exc
     except Exception as exc:  # PIL raises many types on garbage headers
         if known:
@@ -169,7 +172,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return Image.fromarray(grey).convert("RGB")
     has_alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
     if not has_alpha:
-        return im.convert("RGB")
+        return im if im.mode == "RGB" else im.convert("RGB")
     rgba = np.asarray(im.convert("RGBA"), dtype=np.uint16)
     rgb, alpha = rgba[..., :3], rgba[..., 3:]
     out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
@@ -187,11 +190,45 @@ def _target_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return height, width
 
 
+def decode_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode an image file fully into an RGB Pillow image (what :func:`load_image` converts).
+
+    Args:
+        path: Image file; the format is read from its content, not its name.
+        max_pixels: Largest ``width * height`` accepted, checked on the header before decoding.
+
+    Returns:
+        A loaded ``"RGB"`` image, EXIF orientation applied, GIF first frame.
+
+    Raises:
+        ImageLoadError: With ``reason`` in :data:`REASONS`.
+    """
+    fh = _open_file(path)
+    with fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bomb warnings are checked by hand; EXIF noise is harmless
+        im = _open(fh, path, max_pixels)
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(path, "too-large", str(exc)) from exc
+        except MemoryError as exc:
+            raise ImageLoadError(path, "too-large", "not enough memory to decode it") from exc
+        except Exception as exc:  # decoder errors: OSError, SyntaxError, ValueError, EOFError, ...
+            detail = str(exc) or type(exc).__name__
+            raise ImageLoadError(path, "corrupt", f"cannot decode {im.format} data ({detail})") from exc
+        with contextlib.suppress(Exception):  # unreadable EXIF: keep the pixels as stored
+            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
+        try:
+            return _to_rgb(im)
+        except Exception as exc:
+            raise ImageLoadError(path, "corrupt", f"cannot convert mode {im.mode} to RGB ({exc})") from exc
+
+
 def load_image(
     path: str | os.PathLike[str],
     size: int | tuple[int, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
+) -> NDArray[np.uint8]:
     """Decode an image file fully into RGB pixels.
 
     Args:
@@ -207,30 +244,11 @@ def load_image(
         ImageLoadError: With ``reason`` in :data:`REASONS`.
     """
     target = _target_size(size) if size is not None else None
-    fh = _open_file(path)
-    with fh, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bomb warnings are checked by hand; EXIF noise is harmless
-        im = _open(fh, path, max_pixels)
-        try:
-            im.load()
-        except Image.DecompressionBombError as exc:
-            raise ImageLoadError(path, "too-large", str(exc)) from exc
-        except MemoryError as exc:
-            raise ImageLoadError(path, "too-large", "not enough memory to decode it") from exc
-        except Exception as exc:  # decoder errors: OSError, SyntaxError, ValueError, EOFError, ...
-            detail = str(exc) or type(exc).__name__
-            raise ImageLoadError(path, "corrupt", f"cannot decode {im.format} data ({detail})") from exc
-        try:
-            im = ImageOps.exif_transpose(im) or im
-        except Exception:  # unreadable EXIF: keep the pixels as stored
-            pass
-        try:
-            rgb = _to_rgb(im)
-        except Exception as exc:
-            raise ImageLoadError(path, "corrupt", f"cannot convert mode {im.mode} to RGB ({exc})") from exc
+    rgb = decode_image(path, max_pixels)
     if target is not None and (rgb.height, rgb.width) != target:
         rgb = rgb.resize((target[1], target[0]), Image.Resampling.NEAREST)
-    return np.asarray(rgb, dtype=np.uint8).copy()
+    pixels: NDArray[np.uint8] = np.asarray(rgb, dtype=np.uint8).copy()
+    return pixels
 
 
 def read_image_size(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:

@@ -12,8 +12,10 @@ function of ``(seed, e)`` and a resumed run sees exactly the data it would have 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -22,11 +24,14 @@ from cvd_explorer.data.augment import STUDY_AUGMENTATION, AugmentSpec, augment_i
 from cvd_explorer.data.loader import load_image
 from cvd_explorer.errors import DataError
 
+if TYPE_CHECKING:
+    from cvd_explorer.data.split import Manifest
+
 SPLITS = ("train", "val", "test")
 _PASSES = 1_000_000  # "endless": enough passes for any run
 
 
-def split_arrays(manifest, split: str, data_root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
+def split_arrays(manifest: Manifest, split: str, data_root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
     """Absolute image paths and labels of one split, in manifest order.
 
     Returns:
@@ -44,7 +49,7 @@ def split_arrays(manifest, split: str, data_root: str | Path | None = None) -> t
 
 
 def make_dataset(
-    manifest,
+    manifest: Manifest,
     split: str,
     image_size: int,
     batch_size: int,
@@ -57,7 +62,7 @@ def make_dataset(
     repeat: bool | None = None,
     cache: bool = False,
     augmentation: AugmentSpec = STUDY_AUGMENTATION,
-) -> tf.data.Dataset:
+) -> Any:
     """Batches of ``(images float32 (B, S, S, 3) in 0-255, labels float32 (B,))``.
 
     Args:
@@ -85,7 +90,7 @@ def make_dataset(
     load = _memory_loader(paths, image_size) if cache else _file_loader(paths, image_size)
     label_table = tf.constant(labels)
 
-    def load_one(position, index):
+    def load_one(position: Any, index: Any) -> tuple[Any, Any]:
         image = load(index)
         if augment:
             image = augment_image(image, tf.stack([tf.cast(seed, tf.int64), position]), augmentation)
@@ -96,13 +101,13 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> tf.data.Dataset:
+def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> Any:
     """(global position, image index) pairs; shuffled per pass from seed (seed, pass)."""
     if not repeat:
         indices = tf.data.Dataset.range(n)
         return tf.data.Dataset.zip(tf.data.Dataset.range(n), indices)
 
-    def one_pass(p):
+    def one_pass(p: Any) -> Any:
         idx = tf.range(n, dtype=tf.int64)
         if shuffle:
             idx = tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([tf.cast(seed, tf.int64), p]))
@@ -115,13 +120,13 @@ def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> 
     return tf.data.Dataset.zip(positions, passes)
 
 
-def _file_loader(paths: list[str], image_size: int):
+def _file_loader(paths: list[str], image_size: int) -> Callable[[Any], Any]:
     path_table = tf.constant(paths)
 
     def decode(path: bytes) -> np.ndarray:
         return load_image(path.decode(), size=(image_size, image_size))
 
-    def load(index):
+    def load(index: Any) -> Any:
         image = tf.numpy_function(decode, [tf.gather(path_table, index)], tf.uint8, stateful=False)
         image.set_shape((image_size, image_size, 3))
         return tf.cast(image, tf.float32)
@@ -129,22 +134,22 @@ def _file_loader(paths: list[str], image_size: int):
     return load
 
 
-def _memory_loader(paths: list[str], image_size: int):
+def _memory_loader(paths: list[str], image_size: int) -> Callable[[Any], Any]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         images = np.stack(list(pool.map(lambda p: load_image(p, size=(image_size, image_size)), paths)))
     table = tf.constant(images)
 
-    def load(index):
+    def load(index: Any) -> Any:
         return tf.cast(tf.gather(table, index), tf.float32)
 
     return load
 
 
-def _data_root(manifest, data_root) -> Path:
+def _data_root(manifest: Manifest, data_root: str | Path | None) -> Path:
     if data_root is not None:
         return Path(data_root)
-    if getattr(manifest, "root", None) is not None:
+    if manifest.root is not None:
         return Path(manifest.root)
-    if getattr(manifest, "path", None) is None:
+    if manifest.path is None:
         raise DataError("the manifest has no file location; pass data_root (the folder its paths start from)")
     return Path(manifest.path).parent

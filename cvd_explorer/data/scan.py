@@ -6,6 +6,16 @@ data root in the user's cache folder (``$CVD_EXPLORER_CACHE``, else
 ``$XDG_CACHE_HOME/cvd-explorer``, else ``~/.cache/cvd-explorer``) keyed by absolute path, size,
 ``mtime_ns`` and ``max_pixels``, so a second scan of an unchanged folder decodes nothing.
 Nothing is ever written inside the data folder, and no user file is deleted or rewritten.
+
+Duplicates: right after decoding a labelled image, the worker computes its fingerprint
+(:mod:`cvd_explorer.data.fingerprint`: a 32x32 grey thumbnail, its perceptual hash and a digest
+of size and thumbnail), so finding copies costs no second decode of the data set. Images whose
+size and thumbnail digest coincide are the only candidates for ``exact``: for those alone a
+digest of every decoded byte is computed (decoding them once more; a full-pixel digest of
+every image would add a third of a decode to the scan). Fingerprints and digests are cached
+with the verdicts, and so are the groups found (:mod:`cvd_explorer.data.duplicates`), keyed by
+every fingerprint; thumbnails are not cached (1 kB each): when the groups must be recomputed
+after a change, only the cached images that form candidate pairs are decoded again.
 """
 
 from __future__ import annotations
@@ -22,16 +32,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
 
 from cvd_explorer.atomic import write_bytes as write_atomic
+from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, DuplicateGroup, find_duplicates
+from cvd_explorer.data.fingerprint import THUMB_SIDE, fingerprint, phash_of_thumb, pixel_digest
 from cvd_explorer.data.layout import detect_layout, is_skipped_dir
-from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
+from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image
 from cvd_explorer.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
-"""Bump when the loader's verdicts change, so old caches are ignored."""
+CACHE_VERSION = 2  # 2: fingerprints (thumbnail digest, perceptual hash, pixel digest) and duplicate groups
+"""Bump when the loader's verdicts or the fingerprints change, so old caches are ignored."""
 SMALL_JOB = 64
 """Fewer files than this are decoded in-process (no worker start-up)."""
 
@@ -60,6 +76,7 @@ class ScanResult:
         unlabelled: Good images without a class, sorted.
         ignored: Files that are not images by name, sorted.
         rejected: Files the loader refused (labelled or not), sorted by path.
+        duplicates: Groups of accepted images that are copies of one another, sorted by first path.
         decoded: How many files were decoded in this call (the rest came from the cache).
     """
 
@@ -70,6 +87,7 @@ class ScanResult:
     unlabelled: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[DuplicateGroup] = field(default_factory=list)
     decoded: int = field(default=0, compare=False)
 
     def counts(self) -> dict[str, int]:
@@ -79,7 +97,7 @@ class ScanResult:
             counts[label] += 1
         return counts
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The machine-readable summary (the ``scan --json`` output)."""
         return {
             "layout": self.layout,
@@ -88,6 +106,7 @@ class ScanResult:
             "ignored": len(self.ignored),
             "unlabelled": len(self.unlabelled),
             "rejected": [{"path": r.path, "reason": r.reason, "message": r.message} for r in self.rejected],
+            "duplicates": [group.to_json() for group in self.duplicates],
         }
 
 
@@ -106,39 +125,71 @@ def cache_file(root: Path) -> Path:
     return cache_dir() / f"scan-{digest}.json"
 
 
-def _load_cache(path: Path) -> dict[str, list]:
+Entry = list[Any]
+"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest]``."""
+_ENTRY_LEN = 8
+
+
+@dataclass
+class _Cache:
+    entries: dict[str, Entry] = field(default_factory=dict)
+    duplicates: dict[str, Any] = field(default_factory=dict)
+
+
+def _load_cache(path: Path) -> _Cache:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return _Cache()
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries")
-    return entries if isinstance(entries, dict) else {}
+        return _Cache()
+    entries, duplicates = data.get("entries"), data.get("duplicates")
+    return _Cache(entries if isinstance(entries, dict) else {}, duplicates if isinstance(duplicates, dict) else {})
 
 
-def _save_cache(path: Path, root: Path, entries: dict[str, list]) -> None:
+def _save_cache(path: Path, root: Path, cache: _Cache) -> None:
     try:
         if path.resolve().is_relative_to(root.resolve()):
             logger.warning("cache folder %s is inside the data folder; not caching", path.parent)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"version": CACHE_VERSION, "root": str(root.resolve()), "entries": entries}
+        payload = {
+            "version": CACHE_VERSION, "root": str(root.resolve()), "entries": cache.entries,
+            "duplicates": cache.duplicates,
+        }
         write_atomic(path, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
     except OSError as exc:
         logger.warning("cannot write the scan cache %s: %s", path, exc)
 
 
-def check_files(paths: list[str], max_pixels: int) -> list[tuple[str, str | None, str | None]]:
-    """Decode each file; ``(path, reason, message)`` with ``reason None`` for a good image."""
-    out: list[tuple[str, str | None, str | None]] = []
+class Checked(NamedTuple):
+    """One decoded file: ``reason`` None for a good image; fingerprint fields when asked for.
+
+    ``thumb`` is the 32x32 grey thumbnail's bytes (row-major uint8).
+    """
+
+    path: str
+    reason: str | None
+    message: str | None
+    thumb_key: str | None = None
+    phash: int | None = None
+    thumb: bytes | None = None
+
+
+def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -> list[Checked]:
+    """Decode each file once; with ``fingerprints``, fingerprint each good image on that decode."""
+    out: list[Checked] = []
     for path in paths:
         try:
-            load_image(path, max_pixels=max_pixels)
+            image = decode_image(path, max_pixels=max_pixels)
         except ImageLoadError as exc:
-            out.append((path, exc.reason, exc.message))
+            out.append(Checked(path, exc.reason, exc.message))
+            continue
+        if fingerprints:
+            fp = fingerprint(image)
+            out.append(Checked(path, None, None, fp.thumb_key, fp.phash, fp.thumb.tobytes()))
         else:
-            out.append((path, None, None))
+            out.append(Checked(path, None, None))
     return out
 
 
@@ -148,42 +199,71 @@ def _chunks(items: list[str], workers: int) -> list[list[str]]:
 
 
 def _decode_all(
-    paths: list[str], max_pixels: int, workers: int, progress: Progress | None
-) -> list[tuple[str, str | None, str | None]]:
-    total = len(paths)
+    jobs: list[tuple[str, bool]], max_pixels: int, workers: int, progress: Progress | None
+) -> list[Checked]:
+    """Check ``(path, fingerprint?)`` jobs, in worker processes when there are many."""
+    total = len(jobs)
+    wanted = {path for path, fp in jobs if fp}
+    batches = [
+        (chunk, fp)
+        for fp in (True, False)
+        for chunk in _chunks([p for p, f in jobs if f == fp], 1 if total < SMALL_JOB or workers <= 1 else workers)
+    ]
+    results: list[Checked] = []
     if total < SMALL_JOB or workers <= 1:
-        results = []
-        for chunk in _chunks(paths, 1):
-            results.extend(check_files(chunk, max_pixels))
+        for chunk, fp in batches:
+            results.extend(check_files(chunk, max_pixels, fp))
             if progress:
                 progress(len(results), total)
         return results
+    phash_of_thumb(np.zeros((THUMB_SIDE, THUMB_SIDE), np.uint8))  # import scipy once, before forking
     # Forking a process that already runs TensorFlow's threads can deadlock, and spawning
     # re-imports the caller's script: inside a TensorFlow process, decode on threads instead
     # (Pillow releases the GIL while it decodes, so both cores still work).
+    pool: cf.Executor
     if "tensorflow" in sys.modules:
-        pool_factory = lambda: cf.ThreadPoolExecutor(max_workers=workers)  # noqa: E731
+        pool = cf.ThreadPoolExecutor(max_workers=workers)
     else:
-        pool_factory = lambda: cf.ProcessPoolExecutor(  # noqa: E731
-            max_workers=workers, mp_context=multiprocessing.get_context("fork")
-        )
-    results: list[tuple[str, str | None, str | None]] = []
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        with pool_factory() as pool:
-            futures = [pool.submit(check_files, chunk, max_pixels) for chunk in _chunks(paths, workers)]
+        with pool:
+            futures = [pool.submit(check_files, chunk, max_pixels, fp) for chunk, fp in batches]
             for future in cf.as_completed(futures):
                 results.extend(future.result())
                 if progress:
                     progress(len(results), total)
     except (cf.process.BrokenProcessPool, OSError) as exc:
         logger.warning("worker processes failed (%s); checking the remaining files in-process", exc)
-        done = {r[0] for r in results}
-        for path in paths:
+        done = {r.path for r in results}
+        for path, _ in jobs:
             if path not in done:
-                results.extend(check_files([path], max_pixels))
+                results.extend(check_files([path], max_pixels, path in wanted))
                 if progress and (len(results) % 256 == 0 or len(results) == total):
                     progress(len(results), total)
     return results
+
+
+def _duplicates_key(prints: list[tuple[str, str, int]]) -> str:
+    digest = hashlib.sha256(f"{NEAR_HAMMING} {CONFIRM_P99}".encode())
+    for rel, key, phash in prints:
+        digest.update(f"\n{rel}\t{key}\t{phash:016x}".encode())
+    return digest.hexdigest()
+
+
+def _thumb_reader(root: Path, fresh: dict[str, bytes], max_pixels: int) -> Callable[[str], NDArray[np.uint8] | None]:
+    """Thumbnails by relative path: from this scan's decode, else decoded again (cached images)."""
+
+    def thumb_of(rel: str) -> NDArray[np.uint8] | None:
+        data = fresh.get(rel)
+        if data is not None:
+            return np.frombuffer(data, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
+        try:
+            return fingerprint(decode_image(root / rel, max_pixels=max_pixels)).thumb
+        except ImageLoadError as exc:
+            logger.warning("%s: cannot compare it with a possible copy: %s", rel, exc.message)
+            return None
+
+    return thumb_of
 
 
 def scan(
@@ -194,7 +274,7 @@ def scan(
     cache: bool = True,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Detect the layout of ``root`` and decode every candidate image once.
+    """Detect the layout of ``root``, decode every candidate image once, group duplicates.
 
     Args:
         root: Data folder (see :mod:`cvd_explorer.data.layout` for the layouts).
@@ -214,45 +294,97 @@ def scan(
     labels = dict(layout.labelled)
     relpaths = sorted([*labels, *layout.unlabelled])
     cache_path = cache_file(root)
-    cached = _load_cache(cache_path) if cache else {}
+    cached = _load_cache(cache_path) if cache else _Cache()
 
-    verdicts: dict[str, tuple[str | None, str | None]] = {}
-    keys: dict[str, list] = {}
-    todo: list[str] = []
+    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest]
+    keys: dict[str, list[Any]] = {}
+    todo: list[tuple[str, bool]] = []
     for rel in relpaths:
         absolute = str((root / rel).absolute())
+        wants_print = rel in labels
         try:
             st = os.stat(absolute)
             keys[absolute] = [st.st_size, st.st_mtime_ns, max_pixels]
         except OSError:
-            todo.append(absolute)
+            todo.append((absolute, wants_print))
             continue
-        entry = cached.get(absolute)
-        if entry and entry[:3] == keys[absolute]:
-            verdicts[absolute] = (entry[3], entry[4])
+        entry = cached.entries.get(absolute)
+        usable = entry and len(entry) == _ENTRY_LEN and entry[:3] == keys[absolute]
+        if usable and entry and (entry[3] is not None or not wants_print or entry[5] is not None):
+            verdicts[absolute] = entry[3:]
         else:
-            todo.append(absolute)
+            todo.append((absolute, wants_print))
 
-    for absolute, reason, message in _decode_all(todo, max_pixels, workers or os.cpu_count() or 1, progress):
-        verdicts[absolute] = (reason, message)
+    fresh: dict[str, bytes] = {}
+    for checked in _decode_all(todo, max_pixels, workers or os.cpu_count() or 1, progress):
+        phash = None if checked.phash is None else f"{checked.phash:016x}"
+        verdicts[checked.path] = [checked.reason, checked.message, checked.thumb_key, phash, None]
+        if checked.thumb is not None:
+            fresh[checked.path] = checked.thumb
 
     result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored))
     result.decoded = len(todo)
-    new_cache: dict[str, list] = {}
+    _pixel_digests(root, labels, verdicts, max_pixels)
+    new_cache = _Cache()
+    prints: list[tuple[str, str, int]] = []
+    thumbs: dict[str, bytes] = {}
     for rel in relpaths:
         absolute = str((root / rel).absolute())
-        reason, message = verdicts[absolute]
+        reason, message, key, phash, digest = verdicts[absolute]
         if absolute in keys and reason != "unreadable":  # permissions change without mtime
-            new_cache[absolute] = [*keys[absolute], reason, message]
+            new_cache.entries[absolute] = [*keys[absolute], reason, message, key, phash, digest]
         if reason is not None:
             result.rejected.append(Rejection(rel, reason, message or ""))
         elif rel in labels:
             result.accepted.append((rel, labels[rel]))
+            prints.append((rel, str(digest or key), int(str(phash), 16)))
+            if absolute in fresh:
+                thumbs[rel] = fresh[absolute]
         else:
             result.unlabelled.append(rel)
+    result.duplicates = _groups(root, prints, thumbs, max_pixels, cached, new_cache)
     if cache:
         _save_cache(cache_path, root, new_cache)
     return result
+
+
+def _pixel_digests(root: Path, labels: dict[str, str], verdicts: dict[str, Entry], max_pixels: int) -> None:
+    """Fill in the full-pixel digest of every accepted image whose thumbnail digest is shared."""
+    by_key: dict[str, list[str]] = {}
+    for rel in labels:
+        absolute = str((root / rel).absolute())
+        reason, _, key, _, _ = verdicts[absolute]
+        if reason is None and key is not None:
+            by_key.setdefault(key, []).append(absolute)
+    for members in by_key.values():
+        if len(members) < 2:
+            continue
+        for absolute in members:
+            if verdicts[absolute][4] is not None:
+                continue
+            try:
+                verdicts[absolute][4] = pixel_digest(decode_image(absolute, max_pixels=max_pixels))
+            except ImageLoadError as exc:  # changed since it was decoded: keep the thumbnail key
+                logger.warning("%s: cannot compare its pixels with a look-alike: %s", absolute, exc.message)
+
+
+def _groups(
+    root: Path, prints: list[tuple[str, str, int]], thumbs: dict[str, bytes], max_pixels: int,
+    cached: _Cache, new_cache: _Cache,
+) -> list[DuplicateGroup]:
+    """The duplicate groups of the accepted images: from the cache when no fingerprint changed."""
+    key = _duplicates_key(prints)
+    if cached.duplicates.get("key") == key:
+        try:
+            groups = [DuplicateGroup.from_json(g) for g in cached.duplicates.get("groups", [])]
+        except (KeyError, TypeError, ValueError):
+            groups = None
+        if groups is not None:
+            new_cache.duplicates = cached.duplicates
+            return groups
+    groups = find_duplicates(prints, _thumb_reader(root, thumbs, max_pixels))
+    new_cache.duplicates = {"key": key, "groups": [g.to_json() for g in groups]}
+    return groups
 
 
 def _free_name(target: Path) -> Path:
@@ -297,7 +429,7 @@ def quarantine(result: ScanResult, dest: str | os.PathLike[str]) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     report = result.to_json()
     report["root"] = str(root)
-    for entry, rejection in zip(report["rejected"], result.rejected):
+    for entry, rejection in zip(report["rejected"], result.rejected, strict=True):
         source = root / rejection.path
         if not (source.exists() or source.is_symlink()):
             entry["moved_to"] = None

@@ -24,15 +24,18 @@ Only numpy, OpenCV and Pillow are used here.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from cvd_explorer.errors import DataError
@@ -42,8 +45,13 @@ LABELS = ("cat", "dog")
 CASES = ("normal", "person", "both", "occluded")
 HARD_CASES = ("person", "both", "occluded")
 META_NAME = "synthetic.json"
+TRUTH_NAME = "synth-truth.json"
+"""Planted label flips and copies, at the data root: not an image, so the scan ignores it."""
 MASK_DIR = "_masks"
 JPEG_QUALITY = 92
+COPY_KINDS = ("exact", "reencoded", "resized", "lossless", "recompressed")
+"""How planted copies are written, in turn: the same bytes; JPEG quality 60; half the size (JPEG
+85); PNG of the decoded pixels (the same pixels, another file); decoded and saved again at 80."""
 
 # The demo: data and training settings with which resnet-mini learns this generator on 2 CPU
 # cores (tests/unit/test_synthetic_learnable.py). Measured (generator v2, 2 shared cores):
@@ -51,8 +59,8 @@ JPEG_QUALITY = 92
 # whole test 249 s with generation; animals removed: accuracy 0.48, mean P(dog) gap +0.03;
 # 8x8 patch-shuffled: accuracy 0.49. Tried: no augmentation memorizes (val ~0.55); lr 0.02 for
 # 1,720 steps 0.92; batch 64 lr 0.1 for 1,155 steps 0.73 (validation swings while BN settles).
-DEMO_DATA: dict = {"n": 2000, "size": 128, "seed": 0}
-DEMO_TRAIN: dict = {
+DEMO_DATA: dict[str, Any] = {"n": 2000, "size": 128, "seed": 0}
+DEMO_TRAIN: dict[str, Any] = {
     "arch": "resnet-mini",
     "image_size": 64,
     "batch_size": 32,
@@ -134,7 +142,8 @@ class Figure:
         a = math.radians(self.angle)
         rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         p = pts * np.array([self.flip, 1.0])
-        return p @ rot.T * self.scale + np.asarray(self.offset)
+        out: np.ndarray = p @ rot.T * self.scale + np.asarray(self.offset)
+        return out
 
     def bbox(self) -> tuple[float, float, float, float]:
         """Canvas bounding box ``(x0, y0, x1, y1)`` of all parts, widths included."""
@@ -151,7 +160,8 @@ def _fixed(pts: np.ndarray) -> np.ndarray:
     return np.round(pts * _ONE).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _draw_part(img: np.ndarray, pts: np.ndarray, part: Part, colour, width_px: float, aa: bool):
+def _draw_part(img: np.ndarray, pts: np.ndarray, part: Part, colour: tuple[int, ...] | int, width_px: float,
+               aa: bool) -> None:
     line_type = cv2.LINE_AA if aa else cv2.LINE_8
     if part.kind == "poly" and width_px <= 0:
         cv2.fillPoly(img, [_fixed(pts)], colour, line_type, _SHIFT)
@@ -175,7 +185,9 @@ def paint(canvas: np.ndarray, fig: Figure, idmap: np.ndarray | None = None, valu
             _draw_part(img, pts, part, col, line_px if part.kind == "line" else 0, aa)
 
 
-def _targets(canvas, idmap, colour, value):
+def _targets(
+    canvas: np.ndarray, idmap: np.ndarray | None, colour: Colour, value: int
+) -> Iterator[tuple[np.ndarray, tuple[int, ...] | int, bool]]:
     yield canvas, tuple(int(c) for c in colour), True
     if idmap is not None:
         yield idmap, int(value), False
@@ -187,15 +199,16 @@ def ellipse(cx: float, cy: float, ax: float, ay: float, rot: float = 0.0, n: int
     p = np.stack([ax * np.cos(t), ay * np.sin(t)], axis=1)
     r = math.radians(rot)
     p = p @ np.array([[math.cos(r), math.sin(r)], [-math.sin(r), math.cos(r)]])
-    return p + np.array([cx, cy])
+    out: np.ndarray = p + np.array([cx, cy])
+    return out
 
 
-def bezier(ctrl: Sequence[Sequence[float]], n: int = 24) -> np.ndarray:
+def bezier(ctrl: Sequence[Sequence[float] | np.ndarray], n: int = 24) -> np.ndarray:
     """(n, 2) points on the Bezier curve with control points ``ctrl``."""
     t = np.linspace(0, 1, n)[:, None]
     pts = [np.broadcast_to(np.asarray(c, dtype=np.float64), (n, 2)) for c in ctrl]
     while len(pts) > 1:  # de Casteljau
-        pts = [(1 - t) * a + t * b for a, b in zip(pts[:-1], pts[1:])]
+        pts = [(1 - t) * a + t * b for a, b in zip(pts[:-1], pts[1:], strict=True)]
     return pts[0]
 
 
@@ -205,7 +218,7 @@ def tapered(center: np.ndarray, w0: float, w1: float) -> np.ndarray:
     nrm = np.stack([-d[:, 1], d[:, 0]], axis=1)
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
     w = np.linspace(w0, w1, len(center))[:, None] / 2
-    cap = ellipse(*center[-1], w1 / 2, w1 / 2, n=12)
+    cap = ellipse(float(center[-1, 0]), float(center[-1, 1]), w1 / 2, w1 / 2, n=12)
     left, right = center + nrm * w, center - nrm * w
     return np.concatenate([left, cap[_cap_order(cap, center)], right[::-1]])
 
@@ -231,7 +244,8 @@ def capsule(p0: Sequence[float], p1: Sequence[float], width: float, colour: Colo
 
 def _pick(rng: np.random.Generator, table: np.ndarray, jitter: float = 14.0) -> np.ndarray:
     c = table[rng.integers(len(table))] + rng.uniform(-jitter, jitter, 3)
-    return np.clip(c, 0, 255)
+    out: np.ndarray = np.clip(c, 0, 255)
+    return out
 
 
 def _c(rgb: np.ndarray) -> Colour:
@@ -437,7 +451,8 @@ def _background(rng: np.random.Generator, side: int) -> np.ndarray:
     grain = cv2.resize(rng.normal(0, 5, (side // 4, side // 4)), (side, side),
                        interpolation=cv2.INTER_LINEAR)
     img += grain[..., None]
-    return np.clip(img, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
+    return out
 
 
 def _distractors(rng: np.random.Generator, canvas: np.ndarray) -> None:
@@ -550,7 +565,7 @@ def _draw_box(rng: np.random.Generator, canvas: np.ndarray, box: np.ndarray) -> 
         pixel is either fully hidden or not hidden at all, so the mask stays exact.
     """
     side = canvas.shape[0]
-    snapped = np.clip(np.round(np.asarray(box, dtype=np.float64) / _SS).astype(int) * _SS, 0, side)
+    snapped: np.ndarray = np.clip(np.round(np.asarray(box, dtype=np.float64) / _SS).astype(int) * _SS, 0, side)
     x0, y0, x1, y1 = (int(v) for v in snapped)
     col = _pick(rng, PALETTE)
     canvas[y0:y1, x0:x1] = _c(col)
@@ -577,7 +592,7 @@ class Sample:
 
     image: np.ndarray
     mask: np.ndarray
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def render_scene(
@@ -600,8 +615,8 @@ def render_scene(
     canvas = _background(rng, side)
     _distractors(rng, canvas)
 
-    frac = {"normal": (0.45, 0.8), "occluded": (0.55, 0.75)}.get(case, (0.4, 0.55))
-    frac = rng.uniform(*frac)
+    span = {"normal": (0.45, 0.8), "occluded": (0.55, 0.75)}.get(case, (0.4, 0.55))
+    frac = float(rng.uniform(*span))
     main = _animal(rng, label, frac, side)
     figs, ids = [main], [1]
     person = None
@@ -620,10 +635,10 @@ def render_scene(
         paint(canvas, person)
     idmap = np.zeros((side, side), np.uint8)
     scratch = canvas if draw_animal else canvas.copy()
-    for fig, value in zip(figs, ids):
+    for fig, value in zip(figs, ids, strict=True):
         paint(scratch, fig, idmap, value)
 
-    info: dict = {"case": case}
+    info: dict[str, Any] = {"case": case}
     if case == "occluded":
         full = _downsampled_mask(idmap, size)
         box = _occluder(rng, idmap, main.flip)
@@ -696,7 +711,10 @@ class SynthInfo:
         root: the output folder.
         n, size, seed, hard_fraction: the parameters.
         reused: True if a previous identical output was found and nothing was written.
-        cases: number of images per case (``"normal"``, ``"person"``, ``"both"``, ``"occluded"``).
+        cases: number of images per case (``"normal"``, ``"person"``, ``"both"``, ``"occluded"``),
+            planted copies left out.
+        flipped: images written under the other class's name (``label_noise``).
+        copies: images written again under new names (``duplicates``).
     """
 
     root: Path
@@ -706,6 +724,8 @@ class SynthInfo:
     hard_fraction: float
     reused: bool
     cases: dict[str, int]
+    flipped: int = 0
+    copies: int = 0
 
 
 def case_of(seed: int, label: str, index: int, hard_fraction: float) -> str:
@@ -723,9 +743,35 @@ def case_of(seed: int, label: str, index: int, hard_fraction: float) -> str:
     return HARD_CASES[(before + c + seed) % len(HARD_CASES)]
 
 
-def _params(n: int, size: int, seed: int, hard_fraction: float) -> dict:
-    return {"generator": "cvd_explorer.data.synthetic", "version": GENERATOR_VERSION,
-            "seed": seed, "n": n, "size": size, "hard_fraction": hard_fraction}
+def _params(n: int, size: int, seed: int, hard_fraction: float, label_noise: float = 0.0,
+            duplicates: int = 0) -> dict[str, Any]:
+    params: dict[str, Any] = {"generator": "cvd_explorer.data.synthetic", "version": GENERATOR_VERSION,
+                              "seed": seed, "n": n, "size": size, "hard_fraction": hard_fraction}
+    if label_noise or duplicates:  # only when asked: outputs of the defaults stay byte-identical
+        params.update(label_noise=label_noise, duplicates=duplicates)
+    return params
+
+
+def _check_noise(n: int, label_noise: float, duplicates: int) -> None:
+    if not 0.0 <= label_noise <= 0.5:
+        raise DataError(f"label_noise={label_noise}: use a share between 0 and 0.5")
+    if not 0 <= duplicates <= n:
+        raise DataError(f"duplicates={duplicates}: use 0..n ({n}) copies")
+
+
+def flipped_jobs(n: int, seed: int, label_noise: float) -> set[tuple[str, int]]:
+    """The ``(label, index)`` files that show the other class: ``round(n * label_noise)`` of them."""
+    count = int(np.floor(n * label_noise + 0.5))
+    jobs = [(label, i) for i in range(n // 2) for label in LABELS]
+    chosen = np.random.default_rng([seed, 11]).choice(len(jobs), size=count, replace=False)
+    return {jobs[int(k)] for k in chosen}
+
+
+def copy_sources(n: int, seed: int, duplicates: int) -> list[tuple[str, int]]:
+    """The ``(label, index)`` files copied, in order (copy k is of kind ``COPY_KINDS[k % 5]``)."""
+    jobs = [(label, i) for i in range(n // 2) for label in LABELS]
+    chosen = np.random.default_rng([seed, 13]).choice(len(jobs), size=duplicates, replace=False)
+    return [jobs[int(k)] for k in chosen]
 
 
 def _check_args(n: int, size: int, seed: int, hard_fraction: float) -> None:
@@ -739,7 +785,7 @@ def _check_args(n: int, size: int, seed: int, hard_fraction: float) -> None:
         raise DataError(f"hard_fraction={hard_fraction}: use a share between 0 and 1")
 
 
-def _previous(out: Path, params: dict) -> dict | None:
+def _previous(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
     """The metadata of a previous identical output in ``out``; None if ``out`` is empty.
 
     Raises:
@@ -757,9 +803,12 @@ def _previous(out: Path, params: dict) -> dict | None:
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"{meta_path} cannot be read ({exc}); choose another folder") from exc
-    old = {k: meta.get(k) for k in params}
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path} is not a synthetic output's metadata (no JSON object); choose another folder")
+    old = {k: meta.get(k) for k in {*params, "label_noise", "duplicates"} if k in params or k in meta}
     if old != params:
-        diff = ", ".join(f"{k} {old[k]!r} -> {params[k]!r}" for k in params if old[k] != params[k])
+        diff = ", ".join(f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in sorted(old.keys() | params.keys())
+                         if old.get(k) != params.get(k))
         raise DataError(f"{out} holds synthetic images made with other parameters ({diff}); "
                         "choose another folder")
     return meta
@@ -771,29 +820,28 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _encode_jpeg(image: np.ndarray) -> bytes:
-    import io
-
+def _encode_jpeg(image: NDArray[np.uint8], quality: int = JPEG_QUALITY) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
+    Image.fromarray(image, "RGB").save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
-def _encode_png(mask: np.ndarray) -> bytes:
-    import io
-
+def _encode_png(mask: NDArray[np.uint8]) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(mask, "L").save(buf, "PNG")
     return buf.getvalue()
 
 
 def generate(
-    out: str | os.PathLike,
+    out: str | os.PathLike[str],
     n: int = 2000,
     size: int = 128,
     seed: int = 0,
     hard_fraction: float = 0.08,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    label_noise: float = 0.0,
+    duplicates: int = 0,
 ) -> SynthInfo:
     """Write a synthetic Cats-vs-Dogs folder with ground-truth masks.
 
@@ -804,14 +852,24 @@ def generate(
     Image ``<label>.<i>`` is drawn from ``np.random.default_rng([seed, class, i])``, so outputs
     are byte-identical for equal parameters and a larger ``n`` extends a smaller one.
 
+    With ``label_noise`` or ``duplicates``, the truth is written to ``out/synth-truth.json``
+    (outside the class folders; no training reads it): ``flipped``, the files showing the other
+    class (``{"path", "label": the name's class, "shown": the drawn class}``; their mask 1 is the
+    drawn animal), and ``copies`` (``{"path", "copy_of", "kind"}``, kinds in :data:`COPY_KINDS`;
+    copies are named ``<label>.<n/2 + k>.jpg`` (``.png`` when lossless) under the class of the
+    file they copy, with a mask of their own).
+
     Args:
         out: folder to create, or an empty folder, or a previous output with equal parameters.
-        n: number of images, even (n/2 per class).
+        n: number of images, even (n/2 per class); planted copies come on top.
         size: side of the square images in pixels.
         seed: non-negative integer seed.
         hard_fraction: share of hard images ("person", "both", "occluded" in turn); per class
             the count is within one of ``n/2 * hard_fraction`` (exact when that is whole).
         progress: called as ``progress(done, total)`` after each image.
+        label_noise: share of the n images (rounded) drawn as the other class than their name
+            says, chosen by the seed. 0 (the default) writes exactly what earlier versions did.
+        duplicates: number of images written again under new names (0..n).
 
     Returns:
         A :class:`SynthInfo`; ``reused`` is True when an identical output was already there.
@@ -821,27 +879,49 @@ def generate(
             output with the same parameters (nothing is written then).
     """
     _check_args(n, size, seed, hard_fraction)
+    _check_noise(n, label_noise, duplicates)
     root = Path(out)
-    params = _params(n, size, seed, hard_fraction)
+    params = _params(n, size, seed, hard_fraction, label_noise, duplicates)
     meta = _previous(root, params)
-    if meta is not None and meta.get("complete") and _all_present(root, meta):
+    truth_wanted = bool(label_noise or duplicates)
+    if (meta is not None and meta.get("complete") and _all_present(root, meta)
+            and (not truth_wanted or (root / TRUTH_NAME).is_file())):
         return _info(root, params, meta, reused=True)
 
     (root / "train").mkdir(parents=True, exist_ok=True)
     (root / MASK_DIR / "train").mkdir(parents=True, exist_ok=True)
     meta = dict(params, complete=False, images=[])
     _write_atomic(root / META_NAME, _dump_meta(meta))
+    flips = flipped_jobs(n, seed, label_noise) if label_noise else set()
+    sources = copy_sources(n, seed, duplicates) if duplicates else []
     jobs = [(label, i) for i in range(n // 2) for label in LABELS]
+    total = len(jobs) + len(sources)
+    flipped: list[dict[str, str]] = []
     for done, (label, i) in enumerate(jobs, start=1):
-        meta["images"].append(_write_one(root, seed, size, hard_fraction, label, i))
+        shown = LABELS[1 - LABELS.index(label)] if (label, i) in flips else label
+        meta["images"].append(_write_one(root, seed, size, hard_fraction, label, i, shown))
+        if shown != label:
+            flipped.append({"path": f"train/{label}.{i}.jpg", "label": label, "shown": shown})
         if progress is not None:
-            progress(done, len(jobs))
+            progress(done, total)
+    copies: list[dict[str, str]] = []
+    by_path = {e["path"]: e for e in meta["images"]}
+    for k, (label, i) in enumerate(sources):
+        entry = _write_copy(root, by_path[f"train/{label}.{i}.jpg"], f"{label}.{n // 2 + k}", COPY_KINDS[k % 5])
+        meta["images"].append(entry)
+        copies.append({"path": entry["path"], "copy_of": f"train/{label}.{i}.jpg", "kind": COPY_KINDS[k % 5]})
+        if progress is not None:
+            progress(len(jobs) + k + 1, total)
+    if truth_wanted:
+        truth = dict(params, flipped=flipped, copies=copies,
+                     note="planted label flips and copies; training never reads this file")
+        _write_atomic(root / TRUTH_NAME, (json.dumps(truth, indent=1) + "\n").encode())
     meta["complete"] = True
     _write_atomic(root / META_NAME, _dump_meta(meta))
     return _info(root, params, meta, reused=False)
 
 
-def _dump_meta(meta: dict) -> bytes:
+def _dump_meta(meta: dict[str, Any]) -> bytes:
     """JSON with one line per image (no timestamps, so equal parameters give equal bytes)."""
     head = {k: v for k, v in meta.items() if k != "images"}
     lines = [json.dumps(e, sort_keys=True) for e in meta["images"]]
@@ -849,9 +929,11 @@ def _dump_meta(meta: dict) -> bytes:
     return (body + ',\n "images": [\n  ' + ",\n  ".join(lines) + "\n ]\n}\n").encode()
 
 
-def _write_one(root: Path, seed: int, size: int, hard_fraction: float, label: str, i: int) -> dict:
+def _write_one(root: Path, seed: int, size: int, hard_fraction: float, label: str, i: int,
+               shown: str | None = None) -> dict[str, Any]:
+    """Write ``<label>.<i>`` (drawing ``shown``, by default ``label``) and its mask."""
     case = case_of(seed, label, i, hard_fraction)
-    sample = render_scene([seed, LABELS.index(label), i], label, size, case)
+    sample = render_scene([seed, LABELS.index(label), i], shown or label, size, case)
     rel = f"train/{label}.{i}.jpg"
     mask_rel = f"{MASK_DIR}/train/{label}.{i}.png"
     _write_atomic(root / rel, _encode_jpeg(sample.image))
@@ -859,14 +941,47 @@ def _write_one(root: Path, seed: int, size: int, hard_fraction: float, label: st
     return {"path": rel, "mask": mask_rel, "label": label, **sample.info}
 
 
-def _all_present(root: Path, meta: dict) -> bool:
+def _write_copy(root: Path, source: dict[str, Any], stem: str, kind: str) -> dict[str, Any]:
+    """Write a copy of the image of entry ``source`` as ``train/<stem>.jpg`` (``.png``: lossless)."""
+    data = (root / source["path"]).read_bytes()
+    mask = np.asarray(Image.open(root / source["mask"]))
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    extra: dict[str, Any] = {}
+    if kind == "reencoded":
+        data = _encode_jpeg(pixels, quality=60)
+    elif kind == "resized":
+        side = max(16, pixels.shape[0] // 2)
+        data = _encode_jpeg(np.asarray(Image.fromarray(pixels).resize((side, side), Image.Resampling.BILINEAR)), 85)
+        mask = np.asarray(Image.fromarray(mask).resize((side, side), Image.Resampling.NEAREST))
+        extra["bbox"] = _bbox(mask == 1)
+        if "other_bbox" in source:
+            extra["other_bbox"] = _bbox(mask == 2)
+    elif kind == "lossless":
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, "PNG")
+        data = buf.getvalue()
+    elif kind == "recompressed":
+        data = _encode_jpeg(pixels, quality=80)
+    rel = f"train/{stem}.{'png' if kind == 'lossless' else 'jpg'}"
+    mask_rel = f"{MASK_DIR}/train/{stem}.png"
+    _write_atomic(root / rel, data)
+    _write_atomic(root / mask_rel, _encode_png(mask))
+    return {**source, **extra, "path": rel, "mask": mask_rel}
+
+
+def _all_present(root: Path, meta: dict[str, Any]) -> bool:
     return all((root / e["path"]).is_file() and (root / e["mask"]).is_file()
                for e in meta.get("images", []))
 
 
-def _info(root: Path, params: dict, meta: dict, reused: bool) -> SynthInfo:
+def _info(root: Path, params: dict[str, Any], meta: dict[str, Any], reused: bool) -> SynthInfo:
     cases = {c: 0 for c in CASES}
-    for e in meta["images"]:
+    n = int(params["n"])
+    for e in meta["images"][:n]:
         cases[e["case"]] += 1
-    return SynthInfo(root, params["n"], params["size"], params["seed"], params["hard_fraction"],
-                     reused, cases)
+    flipped, copies = 0, len(meta["images"]) - n
+    truth_path = root / TRUTH_NAME
+    if params.get("label_noise") and truth_path.is_file():
+        flipped = len(json.loads(truth_path.read_text()).get("flipped", []))
+    return SynthInfo(root, n, params["size"], params["seed"], params["hard_fraction"], reused, cases,
+                     flipped, copies)

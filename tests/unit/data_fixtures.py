@@ -28,6 +28,11 @@ def save(path: Path, arr: np.ndarray | None = None, fmt: str | None = None, **kw
     return path
 
 
+def distinct(index: int, height: int = 16, width: int = 24) -> np.ndarray:
+    """uint8 (H, W, 3) random pixels, one image per ``index``: no two are copies of one another."""
+    return np.random.default_rng([7, index]).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
 def noise_jpeg(path: Path, size: int = 48, seed: int = 0) -> Path:
     """A JPEG of random pixels (large enough that truncating it cuts scan data)."""
     arr = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
@@ -83,26 +88,26 @@ def bad_files(folder: Path) -> dict[str, str]:
 
 
 def kaggle_tree(root: Path, n: int = 3) -> Path:
-    """``root/train/{cat,dog}.<i>.jpg`` and ``root/test1/<i>.jpg`` (unlabelled)."""
+    """``root/train/{cat,dog}.<i>.jpg`` and ``root/test1/<i>.jpg`` (unlabelled), all different images."""
     for i in range(n):
-        save(root / "train" / f"cat.{i}.jpg")
-        save(root / "train" / f"dog.{i}.jpg")
-        save(root / "test1" / f"{i + 1}.jpg")
+        save(root / "train" / f"cat.{i}.jpg", distinct(3 * i))
+        save(root / "train" / f"dog.{i}.jpg", distinct(3 * i + 1))
+        save(root / "test1" / f"{i + 1}.jpg", distinct(3 * i + 2))
     return root
 
 
 def petimages_tree(root: Path, n: int = 3) -> Path:
-    """``root/PetImages/{Cat,Dog}/<i>.jpg`` plus ``Thumbs.db`` files."""
-    for cls in ("Cat", "Dog"):
+    """``root/PetImages/{Cat,Dog}/<i>.jpg`` (all different) plus ``Thumbs.db`` files."""
+    for c, cls in enumerate(("Cat", "Dog")):
         for i in range(n):
-            save(root / "PetImages" / cls / f"{i}.jpg")
+            save(root / "PetImages" / cls / f"{i}.jpg", distinct(1000 + 2 * i + c))
         (root / "PetImages" / cls / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 thumbs")
     return root
 
 
 def folders_tree(root: Path, names: tuple[str, ...] = ("cats", "dogs"), n: int = 3) -> Path:
-    """One folder of ``n`` PNGs per class name."""
-    for name in names:
+    """One folder of ``n`` PNGs per class name, all different images."""
+    for c, name in enumerate(names):
         for i in range(n):
-            save(root / name / f"{i}.png")
+            save(root / name / f"{i}.png", distinct(2000 + len(names) * i + c))
     return root

@@ -69,7 +69,7 @@ def test_start_batch_reproduces_the_stream_exactly(solid_manifest):
     resumed = make_dataset(solid_manifest, "train", 8, batch_size=3, seed=5, start_batch=3)
     expected = [b for b in full.take(6).as_numpy_iterator()][3:]
     got = list(resumed.take(3).as_numpy_iterator())
-    for (xa, ya), (xb, yb) in zip(expected, got):
+    for (xa, ya), (xb, yb) in zip(expected, got, strict=True):
         np.testing.assert_array_equal(xa, xb)  # same images AND same augmentation
         np.testing.assert_array_equal(ya, yb)
 
@@ -89,7 +89,7 @@ def test_augmentation_applies_to_train_only(solid_manifest, tmp_path):
 def test_cache_gives_the_same_batches(solid_manifest):
     a = list(make_dataset(solid_manifest, "train", 8, 2, seed=2).take(3).as_numpy_iterator())
     b = list(make_dataset(solid_manifest, "train", 8, 2, seed=2, cache=True).take(3).as_numpy_iterator())
-    for (xa, _), (xb, _) in zip(a, b):
+    for (xa, _), (xb, _) in zip(a, b, strict=True):
         np.testing.assert_allclose(xa, xb, atol=1e-4)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from cvd_explorer.data.scan import ScanResult
 from cvd_explorer.data.split import (
@@ -83,12 +87,15 @@ def test_file_round_trip(tmp_path):
     manifest = make_split(fake_scan(10, 12), seed=7)
     path = write_manifest(manifest, tmp_path / "m.csv")
     lines = path.read_text().splitlines()
-    assert lines[0] == "# cvd-explorer manifest v1 seed=7 layout=kaggle classes=cat,dog"
-    assert lines[1] == "path,label,split"
-    assert len(lines) == 24
+    assert lines[0] == "path,label,split,group"  # a plain CSV: the header comes first
+    assert len(lines) == 23 and all(line.endswith(",") for line in lines[1:])  # no copies: no group
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert (meta["version"], meta["seed"], meta["layout"], meta["classes"]) == (2, 7, "kaggle", ["cat", "dog"])
+    assert meta["sha256"] == manifest.sha256 and meta["duplicate_groups"] == 0
+    assert meta["counts"] == manifest.counts()
     back = read_manifest(path)
     assert back == manifest and back.path == path and back.sha256 == manifest.sha256
-    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]  # no temp file left
 
 
 def test_paths_with_commas_round_trip(tmp_path):
@@ -174,3 +181,151 @@ def test_a_folder_with_one_class_cannot_be_split(tmp_path):
     (tmp_path / "train" / "dog.0.jpg").write_bytes(b"")  # the only dog is rejected
     with pytest.raises(DataError, match=r"no accepted images of dog \(0\)"):
         make_split(scan(tmp_path))
+
+
+# ----------------------------------------------------------------------------------------------
+# Duplicate groups, the sidecar, the old form, leakage
+# ----------------------------------------------------------------------------------------------
+
+
+def scan_with_groups(n: int = 500, groups: int = 60, seed: int = 0) -> ScanResult:
+    """A fake scan of n cats and n dogs, with duplicate groups of 2-4 images (some across classes)."""
+    from cvd_explorer.data.duplicates import DuplicateGroup
+
+    result = fake_scan(n, n)
+    rng = np.random.default_rng(seed)
+    paths = [p for p, _ in result.accepted]
+    chosen = rng.permutation(len(paths))
+    start = 0
+    for g in range(groups):
+        size = 2 + g % 3
+        members = tuple(sorted(paths[i] for i in chosen[start : start + size]))
+        start += size
+        result.duplicates.append(DuplicateGroup("near" if g % 2 else "exact", members, 0.99 if g % 2 else 1.0))
+    result.duplicates.sort(key=lambda g: g.paths[0])
+    return result
+
+
+def test_groups_stay_inside_one_split_with_reference_sizes():
+    from cvd_explorer.data.leakage import leakage
+
+    result = scan_with_groups()
+    manifest = make_split(result, seed=0)
+    split_of = {r.path: r.split for r in manifest.rows}
+    for group in result.duplicates:
+        assert len({split_of[p] for p in group.paths}) == 1, group
+    assert manifest.counts() == make_split(fake_scan(500, 500), seed=0).counts()  # 340/80/80 per class kept
+    assert manifest.group_count == 60 and sum(1 for r in manifest.rows if r.group) == 180
+    report = leakage(manifest, result.duplicates)
+    assert not report.leaking and report.test_images_with_copy_elsewhere == 0
+    assert make_split(result, seed=0) == manifest  # deterministic
+    assert make_split(result, seed=1) != manifest
+
+
+def test_without_duplicates_the_split_is_unchanged():
+    plain = fake_scan(300, 200)
+    manifest = make_split(plain, seed=4)
+    rng = np.random.default_rng(4)
+    expected = {}
+    for label in ("cat", "dog"):
+        paths = sorted(p for p, c in plain.accepted if c == label)
+        _, n_val, n_test = split_sizes(len(paths))
+        for rank, index in enumerate(rng.permutation(len(paths))):
+            expected[paths[index]] = "val" if rank < n_val else "test" if rank < n_val + n_test else "train"
+    assert {r.path: r.split for r in manifest.rows} == expected and manifest.group_count == 0
+
+
+def test_group_column_round_trips_and_pandas_reads_it(tmp_path):
+    manifest = make_split(scan_with_groups(40, 5), seed=2)
+    path = write_manifest(manifest, tmp_path / "manifest.csv")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["path", "label", "split", "group"]
+    assert {r["group"] for r in rows} == {"", "g1", "g2", "g3", "g4", "g5"}
+    back = read_manifest(path)
+    assert back == manifest and back.rows == manifest.rows
+
+
+def test_a_run_copy_without_sidecar_still_knows_its_classes(tmp_path):
+    manifest = make_split(fake_scan(10, 12), seed=5)
+    data = tmp_path / "data" / "manifest.csv"
+    data.parent.mkdir()
+    write_manifest(manifest, data)
+    copy = tmp_path / "run" / "manifest.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(manifest.to_bytes())  # what a run folder keeps
+    back = read_manifest(copy)
+    assert back.classes == ("cat", "dog") and back.rows == manifest.rows and back.sha256 == manifest.sha256
+    assert back.seed is None and back.layout is None
+    (copy.parent / "manifest.json").write_text('{"sha256": "0000", "seed": 9}')  # a stale sidecar is ignored
+    assert read_manifest(copy).seed is None
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("path,label,split,group\na.jpg,cat,train,\n")
+    with pytest.raises(DataError, match=r"one\.csv: the rows name 1 class.*restore one\.json"):
+        read_manifest(one_class)
+
+
+def test_lost_sidecar_is_restored_when_the_csv_is_this_seeds_split(tmp_path):
+    kaggle_tree(tmp_path, n=4)
+    manifest, _ = ensure_manifest(tmp_path, seed=3)
+    (tmp_path / "manifest.json").unlink()
+    again, reused = ensure_manifest(tmp_path, seed=None)  # None: keep the manifest's seed (unknown here)
+    assert not reused and again.seed == 0  # unknown seed, seed 0 asked: a new split, the old one kept
+    assert again.previous is not None and read_manifest(again.previous).rows == manifest.rows
+    (tmp_path / "manifest.json").unlink()
+    kept, reused = ensure_manifest(tmp_path, seed=0)
+    assert reused and kept.seed == 0 and (tmp_path / "manifest.json").is_file()
+
+
+OLD_FORM = (
+    "# cvd-explorer manifest v1 seed=0 layout=kaggle classes=cat,dog\n"
+    "path,label,split\n"
+    "train/cat.0.jpg,cat,test\n"
+    "train/cat.1.jpg,cat,train\n"
+    "train/cat.2.jpg,cat,val\n"
+    "train/dog.0.jpg,dog,test\n"
+    "train/dog.1.jpg,dog,train\n"
+    "train/dog.2.jpg,dog,val\n"
+)
+
+
+def test_old_form_manifest_reads_keeps_its_bytes_and_is_reported_leaking(tmp_path):
+    from cvd_explorer.data.duplicates import DuplicateGroup
+    from cvd_explorer.data.leakage import leakage
+
+    path = tmp_path / "manifest.csv"
+    path.write_text(OLD_FORM)
+    manifest = read_manifest(path)
+    assert (manifest.version, manifest.seed, manifest.layout, manifest.classes) == (1, 0, "kaggle", ("cat", "dog"))
+    assert all(r.group == "" for r in manifest.rows)
+    assert manifest.to_bytes() == OLD_FORM.encode()  # a run's recorded sha256 still matches
+    duplicates = [
+        DuplicateGroup("exact", ("train/cat.0.jpg", "train/cat.1.jpg"), 1.0),  # test + train
+        DuplicateGroup("near", ("train/dog.0.jpg", "train/dog.2.jpg"), 0.99),  # test + val
+        DuplicateGroup("near", ("train/cat.2.jpg", "train/dog.1.jpg"), 0.98),  # val + train
+        DuplicateGroup("exact", ("train/cat.9.jpg", "train/dog.0.jpg"), 1.0),  # one image outside the manifest
+    ]
+    report = leakage(manifest, duplicates)
+    assert report.leaking and report.test_images_with_copy_elsewhere == 2
+    assert report.val_images_with_copy_in_train == 1 and len(report.groups_across_splits) == 3
+    assert report.to_json()["test_images_with_copy_elsewhere"] == 2
+
+
+def test_old_form_is_reused_not_rewritten_until_regroup(tmp_path):
+    from cvd_explorer.data.scan import scan
+
+    from .data_fixtures import save
+
+    kaggle_tree(tmp_path, n=3)
+    save(tmp_path / "train" / "cat.9.jpg", np.asarray(Image.open(tmp_path / "train" / "cat.0.jpg")))
+    result = scan(tmp_path)
+    assert [g.paths for g in result.duplicates] == [("train/cat.0.jpg", "train/cat.9.jpg")]
+    (tmp_path / "manifest.csv").write_text(OLD_FORM + "train/cat.9.jpg,cat,train\n")
+    manifest, reused = ensure_manifest(tmp_path, seed=0, scan_result=result)
+    assert reused and manifest.version == 1 and (tmp_path / "manifest.csv").read_text().startswith("# ")
+    regrouped, reused = ensure_manifest(tmp_path, seed=0, scan_result=result, regroup=True)
+    assert not reused and regrouped.version == 2 and regrouped.previous is not None
+    assert regrouped.previous.read_text().startswith("# cvd-explorer manifest v1")  # kept as .bak
+    split_of = {r.path: (r.split, r.group) for r in regrouped.rows}
+    assert split_of["train/cat.0.jpg"] == split_of["train/cat.9.jpg"] and split_of["train/cat.0.jpg"][1] == "g1"
+    assert ensure_manifest(tmp_path, seed=0, scan_result=result, regroup=True)[1]  # now it matches

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -206,3 +207,55 @@ def test_cli_synth(tmp_path, capsys):
     assert "reused" in capsys.readouterr().out
     assert main(["synth", str(out), "--n", "20", "--size", "64", "--seed", "2"]) == 2
     assert "choose another folder" in capsys.readouterr().err
+
+
+# ---- planted label noise and copies ------------------------------------------------------------
+
+
+def test_label_noise_and_duplicates_truth_matches_disk(tmp_path, capsys, monkeypatch):
+    from cvd_explorer.data.layout import detect_layout
+    from cvd_explorer.data.scan import scan
+
+    monkeypatch.setenv("CVD_EXPLORER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "noisy"
+    assert main(["synth", str(out), "--n", "40", "--size", "64", "--seed", "3", "--label-noise", "0.1",
+                 "--duplicates", "10", "--quiet"]) == 0
+    assert "4 label flips, 10 copies" in capsys.readouterr().out
+    truth = json.loads((out / "synth-truth.json").read_text())
+    assert (truth["label_noise"], truth["duplicates"]) == (0.1, 10)
+    assert len(truth["flipped"]) == 4 and len(truth["copies"]) == 10
+    for flip in truth["flipped"]:  # the file shows the drawn class: same pixels as that scene rendered
+        label, index = flip["path"].split("/")[1].split(".")[:2]
+        assert flip["shown"] != flip["label"] == label
+        case = case_of(3, label, int(index), 0.08)
+        scene = render_scene([3, LABELS.index(label), int(index)], flip["shown"], 64, case)
+        buf = io.BytesIO()
+        Image.fromarray(scene.image).save(buf, "JPEG", quality=92)
+        assert (out / flip["path"]).read_bytes() == buf.getvalue()
+    kinds = {c["kind"] for c in truth["copies"]}
+    assert kinds == {"exact", "reencoded", "resized", "lossless", "recompressed"}
+    for copy in truth["copies"]:
+        assert (out / copy["path"]).is_file() and copy["path"] != copy["copy_of"]
+        a = np.asarray(Image.open(out / copy["path"]).convert("RGB"))
+        b = np.asarray(Image.open(out / copy["copy_of"]).convert("RGB"))
+        if copy["kind"] == "exact":
+            assert (out / copy["path"]).read_bytes() == (out / copy["copy_of"]).read_bytes()
+        elif copy["kind"] == "lossless":
+            assert copy["path"].endswith(".png") and np.array_equal(a, b)
+        elif copy["kind"] == "resized":
+            assert a.shape == (32, 32, 3)
+        else:
+            assert a.shape == b.shape and not np.array_equal(a, b)
+    layout = detect_layout(out)
+    assert "synth-truth.json" in layout.ignored and len(layout.labelled) == 50
+    result = scan(out)
+    group_of = {p: g for g in result.duplicates for p in g.paths}
+    assert all(group_of.get(c["path"]) is group_of.get(c["copy_of"]) is not None for c in truth["copies"])
+    assert sum(len(g.paths) for g in result.duplicates) == 20
+    again = generate(out, n=40, size=64, seed=3, label_noise=0.1, duplicates=10)
+    assert again.reused and (again.flipped, again.copies) == (4, 10)
+    with pytest.raises(DataError, match="other parameters"):
+        generate(out, n=40, size=64, seed=3)
+    assert not (tmp_path / "plain").exists()
+    generate(tmp_path / "plain", n=4, size=32)
+    assert not (tmp_path / "plain" / "synth-truth.json").exists()
