@@ -60,7 +60,7 @@ def finish(
         )
     classes = tuple(run.classes)
     paths = [rows[i].path for i in idx]
-    groups = [str(getattr(rows[i], "group", "") or "") for i in idx]
+    groups, elsewhere, leak, duplicate_rows = copies(run, paths)
     y = labels_all[idx]
     logits = data["logits"].astype(np.float64)
     p = 1.0 / (1.0 + np.exp(-logits))
@@ -75,7 +75,8 @@ def finish(
     header = store.IMAGE_COLUMNS
     body = [
         [paths[k], classes[int(y[k])], classes[int(predicted[k])], float(p[k]), float(loss[k]), int(correct[k]),
-         float(coords[k, 0]), float(coords[k, 1]), groups[k], float(issues.scores[k]), int(suspect[k])]
+         float(coords[k, 0]), float(coords[k, 1]), groups[k], int(elsewhere[k]), float(issues.scores[k]),
+         int(suspect[k])]
         for k in range(len(idx))
     ]
     _write_csv(folder / store.IMAGES, header, body)
@@ -108,7 +109,8 @@ def finish(
                                                                          strict=True)],
         "suspected_label_errors": suspects,
         "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks),
-        "leakage": leakage(run, key["split"]),
+        "leakage": leak,
+        "duplicates": duplicate_rows,
         "notes": notes(key["split"], with_masks),
     }
     store.write_json(folder / store.SUMMARY, summary)
@@ -139,18 +141,61 @@ def notes(split: str, with_masks: bool) -> list[str]:
     return out
 
 
-def leakage(run: Any, split: str) -> dict[str, Any]:
-    """How many images of ``split`` have a copy (same duplicate group) in another split of the manifest."""
-    groups_in: dict[str, set[str]] = {}
-    for row in run.manifest.rows:
-        group = str(getattr(row, "group", "") or "")
-        if group:
-            groups_in.setdefault(group, set()).add(row.split)
-    shared = {g for g, splits in groups_in.items() if len(splits) > 1}
-    count = sum(1 for row in run.manifest.split_rows(split) if str(getattr(row, "group", "") or "") in shared)
-    return {f"{split}_images_with_copy_elsewhere": int(count), "test_images_with_copy_elsewhere":
-            int(sum(1 for row in run.manifest.split_rows("test") if str(getattr(row, "group", "") or "") in shared)),
-            "groups_known": bool(groups_in)}
+def duplicate_groups(run: Any) -> tuple[list[Any], str]:
+    """The data's duplicate groups and where they came from.
+
+    From the scan of the run's data root (cached after ``cvd-explorer scan``, so usually instant);
+    when the images cannot be scanned, from the manifest's ``group`` column.
+
+    Returns:
+        ``(groups, source)``: :class:`~cvd_explorer.data.duplicates.DuplicateGroup` list and ``"scan"`` or
+        ``"manifest"``.
+    """
+    from cvd_explorer.data.duplicates import DuplicateGroup
+    from cvd_explorer.errors import CvdError
+
+    try:
+        from cvd_explorer.data.scan import scan
+
+        return list(scan(run.data_root).duplicates), "scan"
+    except (CvdError, OSError):
+        members: dict[str, list[str]] = {}
+        for row in run.manifest.rows:
+            if row.group:
+                members.setdefault(row.group, []).append(row.path)
+        groups = [DuplicateGroup("near", tuple(sorted(p)), float("nan")) for p in members.values() if len(p) > 1]
+        return groups, "manifest"
+
+
+def copies(run: Any, paths: Sequence[str]) -> tuple[list[str], list[bool], dict[str, Any], list[dict[str, Any]]]:
+    """Duplicate groups of the split's images and the leakage of the run's manifest.
+
+    Returns:
+        ``(group per image ("" or "d<k>"), copy_elsewhere per image, leakage JSON, groups touching the images
+        as JSON rows with the split of every path)``.
+    """
+    from cvd_explorer.data.leakage import leakage as leakage_of
+
+    groups, source = duplicate_groups(run)
+    split_of = {row.path: row.split for row in run.manifest.rows}
+    group_of: dict[str, int] = {}
+    for k, group in enumerate(groups):
+        for p in group.paths:
+            group_of[p] = k
+    spans = [len({split_of[p] for p in g.paths if p in split_of}) > 1 for g in groups]
+    names = [f"d{group_of[p]}" if p in group_of else "" for p in paths]
+    elsewhere = [bool(p in group_of and spans[group_of[p]]) for p in paths]
+    touched = sorted({group_of[p] for p in paths if p in group_of})
+    rows = [{**groups[k].to_json(), "splits": [split_of.get(p) for p in groups[k].paths], "group": f"d{k}"}
+            for k in touched]
+    report = leakage_of(run.manifest, groups)
+    out = {
+        "test_images_with_copy_elsewhere": report.test_images_with_copy_elsewhere,
+        "val_images_with_copy_in_train": report.val_images_with_copy_in_train,
+        "groups_across_splits": len(report.groups_across_splits),
+        "source": source,
+    }
+    return names, elsewhere, out, rows
 
 
 def _mean_maps(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -17,7 +17,12 @@ from cvd_explorer.errors import RunError
 
 @dataclass(frozen=True)
 class AtlasRow:
-    """One image of the atlas (a row of ``images.csv``)."""
+    """One image of the atlas (a row of ``images.csv``).
+
+    ``group`` names the image's duplicate group (``"d<k>"``, "" without copies); ``copy_elsewhere`` says
+    that a copy of it lies in another split (leakage); ``label_score`` is cleanlab's label quality (lower
+    is more suspicious) and ``suspect`` whether cleanlab lists it as a likely label error.
+    """
 
     path: str
     label: str
@@ -28,6 +33,7 @@ class AtlasRow:
     x: float
     y: float
     group: str
+    copy_elsewhere: bool
     label_score: float
     suspect: bool
 
@@ -65,7 +71,8 @@ class AtlasData:
         with open(self.folder / store.IMAGES, newline="", encoding="utf-8") as fh:
             return [
                 AtlasRow(r["path"], r["label"], r["prediction"], float(r["p"]), float(r["loss"]), r["correct"] == "1",
-                         float(r["x"]), float(r["y"]), r["group"], float(r["label_score"]), r["suspect"] == "1")
+                         float(r["x"]), float(r["y"]), r["group"], r["copy_elsewhere"] == "1", float(r["label_score"]),
+                         r["suspect"] == "1")
                 for r in csv.DictReader(fh)
             ]
 

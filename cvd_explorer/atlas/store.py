@@ -33,7 +33,10 @@ MEAN_CAMS = "mean_cams.npz"
 SUMMARY = "summary.json"
 LABEL_ISSUES = "label_issues.csv"
 FINISHED_FILES = (IMAGES, ARRAYS, LAYER_STATS, MEAN_CAMS, SUMMARY, LABEL_ISSUES)
-IMAGE_COLUMNS = ("path", "label", "prediction", "p", "loss", "correct", "x", "y", "group", "label_score", "suspect")
+IMAGE_COLUMNS = (
+    "path", "label", "prediction", "p", "loss", "correct", "x", "y",
+    "group", "copy_elsewhere", "label_score", "suspect",
+)
 
 
 def atlas_dir(run_path: str | os.PathLike[str], split: str, method: str) -> Path:

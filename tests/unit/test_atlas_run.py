@@ -195,3 +195,22 @@ def test_cli_json(atlas_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["atlas", str(atlas_run)]) == 0
     text = capsys.readouterr().out
     assert "atlas of" in text and "agreement_with_last" in text
+
+
+def test_leakage_from_the_scans_duplicates(shared_run: Path, tmp_path: Path) -> None:
+    run = _copy(shared_run, tmp_path / "run")
+    manifest = Run(run).manifest
+    moved = tmp_path / "data"
+    shutil.copytree(Run(run).data_root, moved)
+    test_path = manifest.split_rows("test")[0].path
+    train_path = next(r.path for r in manifest.split_rows("train") if r.label == manifest.split_rows("test")[0].label)
+    shutil.copyfile(moved / train_path, moved / test_path)  # the test image is now a copy of a train image
+
+    atlas = compute_atlas(run, data_root=moved)
+    leak = atlas.summary["leakage"]
+    assert leak["test_images_with_copy_elsewhere"] == 1 and leak["source"] == "scan"
+    row = next(r for r in atlas.rows if r.path == test_path)
+    assert row.copy_elsewhere and row.group
+    assert sum(r.copy_elsewhere for r in atlas.rows) == 1
+    (entry,) = [d for d in atlas.summary["duplicates"] if test_path in d["paths"]]
+    assert set(entry["paths"]) == {test_path, train_path} and sorted(entry["splits"]) == ["test", "train"]
