@@ -43,7 +43,8 @@ def fit_epochs(setup, strategy, global_batch: int, stop: StopSignal, status: Sta
             if done:
                 model = load_model_file(out / files.LAST_DIR / files.LAST_MODEL, compile=True)
             else:
-                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum)
+                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum,
+                                          cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch)
             model.jit_compile = cfg.xla
         best = (setup.state or {}).get("best")
         info = read_json(out / files.MODEL_INFO) if (out / files.MODEL_INFO).is_file() else None
