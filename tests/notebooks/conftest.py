@@ -1,4 +1,4 @@
-"""Fixtures of the notebook tests: the small trained run shared with the widget tests."""
+"""Fixtures of the notebook tests: the small trained runs shared with the widget tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.widgets.compare_fixtures import run_b  # noqa: F401  (a fixture of the notebook tests)
 from tests.widgets.helpers import small_run
 
 

@@ -9,8 +9,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.widgets.compare_fixtures import run_b  # noqa: F401
-
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 STUDY = ("01_reference_study.ipynb", "02_explore.ipynb", "03_compare.ipynb")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
