@@ -12,8 +12,19 @@ split:
 * patch-shuffled test images (8 x 8 grid, patches permuted: colour statistics kept, shape
   destroyed) are classified near chance.
 
-Thresholds, from trainings of this test on 2 shared CPU cores (test accuracy of the best
-checkpoint / of the last epoch, 320 test images): see MEASURED below.
+Thresholds, from trainings of this test's config with seeds 0, 1, 2 (generator v2, 2 CPU cores
+shared with other jobs; test accuracy on 320 images):
+
+    seed  best checkpoint (epoch)  last epoch  training + test evaluation
+    0     0.9875 (27)              0.9906      281 s
+    1     0.9812 (27)              0.9719      243 s
+    2     0.9938 (17)              0.9875      229 s
+
+The same config with the constant lr of before: 0.9906 (last epoch, seed 0, this machine) and
+0.925 on another (a fresh clone). MIN_BEST_ACCURACY 0.95 leaves 10 mistakes of margin below the
+worst best checkpoint; the last epoch, which the product does not use, is held only loosely.
+The best checkpoint is asserted on because it is what the product uses (``model.keras``:
+``predictions.csv``, the demo's reported accuracy, the Explorer).
 """
 
 from __future__ import annotations
@@ -44,8 +55,8 @@ from cvd_explorer.runs import train
 from cvd_explorer.runs.safe_load import load_model_file
 
 GRID = 8
-MIN_BEST_ACCURACY = 0.95
-MIN_LAST_ACCURACY = 0.95
+MIN_BEST_ACCURACY = 0.95  # measured 0.981 .. 0.994 (see above)
+MIN_LAST_ACCURACY = 0.90  # measured 0.972 .. 0.991
 
 
 def _without_animal(entry: dict, seed: int, size: int, image_size: int, tmp: Path) -> np.ndarray:
@@ -141,7 +152,7 @@ def train_and_score(tmp_path: Path, config: TrainConfig) -> dict[str, Any]:
             f"{best_epoch}) {accuracy:.4f} ({int((~correct).sum())} wrong of {len(correct)}: {wrong}), last epoch "
             f"{last_accuracy:.4f}; training and test {seconds:.0f} s; animals removed: accuracy "
             f"{empty_accuracy:.3f}, mean P(dog) dog scenes - cat scenes {gap:+.3f}; patch-shuffled accuracy "
-            f"{shuffled_accuracy:.3f}; val_loss {[round(v, 2) for v in run.curve('val_loss')]}")
+            f"{shuffled_accuracy:.3f}; val_loss {[round(float(v), 2) for v in run.curve('val_loss')]}")
     return dict(accuracy=accuracy, last_accuracy=last_accuracy, wrong=wrong, gap=gap, empty_accuracy=empty_accuracy,
                 shuffled_accuracy=shuffled_accuracy, seconds=seconds, best_epoch=best_epoch, lr=lr, text=text)
 
