@@ -42,7 +42,7 @@ def test_notebook_copied_next_to_the_run_outside_a_checkout(tmp_path, monkeypatc
 
 def test_demo_options_and_training_settings():
     config = demo.demo_config()
-    assert config.arch == "resnet-mini"
+    assert config.arch == "resnet-mini" and config.lr_schedule == "warmup-cosine"
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
     args = parser.parse_args(["--port", "8899", "--no-browser"])
