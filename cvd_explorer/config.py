@@ -19,6 +19,9 @@ from cvd_explorer.errors import ConfigError
 # so that reading a config does not import Keras.
 ARCHITECTURES = ("resnet50", "resnet101", "resnet-mini")
 OPTIMIZERS = ("sgd",)
+# "constant": lr throughout (the study's); "warmup-cosine": linear warm-up from 0 to lr over the
+# first epoch, then cosine decay to 0 at the last step (cvd_explorer.models.learning_rate).
+LR_SCHEDULES = ("constant", "warmup-cosine")
 MIN_IMAGE_SIZE = 32
 
 
@@ -43,6 +46,9 @@ class TrainConfig:
         mixed_precision: "mixed_float16" compute, float32 head.
         xla: compile training steps with XLA.
         cache_images: decode the training and validation images once into memory.
+        lr_schedule: "constant" (``lr`` throughout, the study's) or "warmup-cosine" (linear
+            warm-up to ``lr`` over the first epoch, cosine decay to 0 by the last step); a
+            function of the optimizer's step count, so a resumed run continues it exactly.
     """
 
     arch: str = "resnet50"
@@ -60,6 +66,7 @@ class TrainConfig:
     mixed_precision: bool = False
     xla: bool = False
     cache_images: bool = False
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -154,6 +161,10 @@ def _validate(c: TrainConfig) -> None:
     for name in ("augment", "mixed_precision", "xla", "cache_images"):
         if not isinstance(getattr(c, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(c, name)!r}", field=name)
+    if c.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {c.lr_schedule!r}", field="lr_schedule"
+        )
     # JSON has one number type: store lr and momentum as floats so round trips compare equal.
     object.__setattr__(c, "lr", float(c.lr))
     object.__setattr__(c, "momentum", float(c.momentum))

@@ -64,14 +64,54 @@ def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -
     return model
 
 
-def compile_reference(model: keras.Model, lr: float = 0.001, momentum: float = 0.9) -> keras.Model:
-    """Compile as the reference study did: SGD(lr, momentum), binary cross-entropy, accuracy."""
+def compile_reference(
+    model: keras.Model,
+    lr: float = 0.001,
+    momentum: float = 0.9,
+    lr_schedule: str = "constant",
+    total_steps: int = 0,
+    warmup_steps: int = 0,
+) -> keras.Model:
+    """Compile as the reference study did: SGD(lr, momentum), binary cross-entropy, accuracy.
+
+    ``lr_schedule``, ``total_steps`` and ``warmup_steps`` go to :func:`learning_rate` (the
+    default "constant" is the study's fixed rate).
+    """
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=momentum),
+        optimizer=keras.optimizers.SGD(
+            learning_rate=learning_rate(lr, lr_schedule, total_steps, warmup_steps), momentum=momentum
+        ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
     return model
+
+
+def learning_rate(lr: float, schedule: str = "constant", total_steps: int = 0, warmup_steps: int = 0) -> Any:
+    """The optimizer's learning rate: ``lr`` itself, or a schedule of the optimizer's step count.
+
+    Args:
+        lr: the rate ("constant") or the peak rate reached after warm-up ("warmup-cosine").
+        schedule: "constant" or "warmup-cosine" (:data:`cvd_explorer.config.LR_SCHEDULES`).
+        total_steps: training steps of the whole run (epochs x steps per epoch); needed by
+            "warmup-cosine".
+        warmup_steps: steps of linear warm-up from 0 to ``lr`` (at most half of ``total_steps``);
+            the cosine decay to 0 takes the remaining steps.
+
+    Returns:
+        ``lr`` as a float, or a ``keras.optimizers.schedules.CosineDecay``. The schedule is saved
+        with the optimizer and evaluated at its iteration count, so a resumed run continues it.
+    """
+    if schedule == "constant":
+        return float(lr)
+    if schedule != "warmup-cosine":
+        raise ModelError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or 'warmup-cosine'")
+    if total_steps < 1:
+        raise ModelError(f"the warmup-cosine schedule needs total_steps >= 1, got {total_steps}")
+    warmup = max(0, min(warmup_steps, total_steps // 2))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total_steps - warmup, alpha=0.0, warmup_target=float(lr), warmup_steps=warmup
+    )
 
 
 def conv_layers(model: keras.Model) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from cvd_explorer.config import TrainConfig
 
 NAME = "demo"
 HELP = "generate synthetic data, train a small ResNet on it and open the Explorer in JupyterLab"
@@ -22,8 +25,10 @@ The whole tool in one command, on a laptop CPU:
   1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there);
   2. train resnet-mini on them into --run with a progress bar (a few minutes on 2 cores;
      reused when finished, resumed when interrupted);
-  3. start JupyterLab on notebooks/00_demo.ipynb, which opens the Explorer on that run:
+  3. start JupyterLab on a working copy of notebooks/00_demo.ipynb next to the run
+     (demo-runs/00_demo.ipynb, ignored by git), which opens the Explorer on that run:
      filter to the misclassified images, slide through the layers, compare CAM methods.
+     A copy you edited is kept as it is; delete it to get a fresh one.
 
 example:
   cvd-explorer demo                   # then open the URL JupyterLab prints
@@ -33,10 +38,10 @@ example:
 NOTEBOOK = "00_demo.ipynb"
 RUN_ENV = "CVD_DEMO_RUN"
 SYNTH = dict(n=2000, size=128, seed=0)
-# Used until cvd_explorer.data.synthetic defines DEMO_TRAIN (TrainConfig overrides).
-FALLBACK_TRAIN: dict[str, Any] = dict(
-    arch="resnet-mini", image_size=64, batch_size=32, steps_per_epoch=40, val_steps="all", epochs=8, lr=0.01,
-)
+# The demo trains cvd_explorer.data.synthetic.DEMO_TRAIN with the learning rate warmed up over the
+# first epoch and decayed along a cosine to 0: with a constant 0.05 the validation loss jumped
+# (2.8 at epoch 10, 1.56 at epoch 19), so which epoch came out best, and its accuracy, was luck.
+DEMO_LR_SCHEDULE = "warmup-cosine"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-lab", action="store_true", help="stop after training (no JupyterLab)")
 
 
-def demo_config():
-    """The demo's :class:`~cvd_explorer.config.TrainConfig`."""
-    from cvd_explorer.config import TrainConfig
-    from cvd_explorer.data import synthetic
+def demo_config() -> TrainConfig:
+    """The demo's :class:`~cvd_explorer.config.TrainConfig`: ``DEMO_TRAIN`` with ``DEMO_LR_SCHEDULE``."""
+    from cvd_explorer.data.synthetic import DEMO_TRAIN
 
-    overrides = getattr(synthetic, "DEMO_TRAIN", None) or FALLBACK_TRAIN
-    return TrainConfig(**overrides)
+    return TrainConfig(**{**DEMO_TRAIN, "lr_schedule": DEMO_LR_SCHEDULE})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,26 +84,84 @@ def run(args: argparse.Namespace) -> int:
     wrong = sum(not r["correct"] for r in rows)
     print(f"test accuracy {1 - wrong / max(len(rows), 1):.3f}: {wrong} misclassified of {len(rows)}")
 
-    notebook = notebook_path(run_dir)
+    notebook = working_notebook(run_dir)
     if args.no_lab:
         print(f"notebook: {notebook}\nopen it with: {RUN_ENV}={run_dir} jupyter lab {notebook}")
         return 0
     return start_lab(notebook, run_dir, args.port, args.no_browser)
 
 
-def notebook_path(run_dir: Path) -> Path:
-    """The demo notebook: the repository's ``notebooks/00_demo.ipynb`` in a source checkout,
-    else a copy written next to the run (the package installed elsewhere)."""
-    import cvd_explorer
+def working_notebook_path(run_dir: Path) -> Path:
+    """Where the demo's working notebook lives: next to the run (``demo-runs/00_demo.ipynb`` by default).
 
-    checkout = Path(cvd_explorer.__file__).resolve().parent.parent / "notebooks" / NOTEBOOK
-    if checkout.is_file():
-        return checkout
-    target = run_dir.parent / NOTEBOOK
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(demo_notebook(), indent=1) + "\n", encoding="utf-8")
+    JupyterLab saves outputs into the notebook it runs; the working copy keeps them out of the
+    tracked ``notebooks/00_demo.ipynb`` (``demo-runs/`` is ignored by git).
+    """
+    return Path(run_dir).absolute().parent / NOTEBOOK
+
+
+def working_notebook(run_dir: Path) -> Path:
+    """Write or keep the working copy of the demo notebook for ``run_dir``; returns its path.
+
+    * missing: written from :func:`demo_notebook` (what the tracked notebook holds), with the
+      run's path relative to the copy as the default of ``RUN``;
+    * its cells' sources are the current ones: kept, outputs of an earlier Run All included;
+    * not edited since it was written (its sources are those of the older version it records
+      in ``metadata.cvd_explorer``) but the demo's notebook changed since: renamed to
+      ``00_demo.ipynb.~N~`` and written anew;
+    * edited by you: kept as it is (delete or rename it to get the current version).
+    """
+    target = working_notebook_path(run_dir)
+    relative = os.path.relpath(Path(run_dir).absolute(), target.parent)
+    fresh = demo_notebook(relative)
+    fresh["metadata"]["cvd_explorer"] = {"template_sha256": _sources_sha256(fresh)}
+    if target.exists():
+        try:
+            current = json.loads(target.read_text(encoding="utf-8"))
+            recorded = current["metadata"]["cvd_explorer"]["template_sha256"]
+            sources = _sources_sha256(current)
+        except (OSError, ValueError, KeyError, TypeError):
+            recorded = sources = None
+        if sources == _sources_sha256(fresh):
+            return target
+        if sources is None or sources != recorded:
+            print(f"notebook: keeping your edited {target} (delete it to get the demo's current notebook)")
+            return target
+        backup = _free_backup_name(target)
+        os.replace(target, backup)
+        print(f"notebook: the demo's notebook changed; your earlier copy is now {backup}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(fresh, indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def _sources_sha256(notebook: dict[str, Any]) -> str:
+    """Hash of the cells' types and sources (outputs, execution counts and metadata left out)."""
+    cells = [[c.get("cell_type"), "".join(c.get("source", ""))] for c in notebook.get("cells", [])]
+    return hashlib.sha256(json.dumps(cells).encode("utf-8")).hexdigest()
+
+
+def _free_backup_name(path: Path) -> Path:
+    n = 1
+    while path.with_name(f"{path.name}.~{n}~").exists():
+        n += 1
+    return path.with_name(f"{path.name}.~{n}~")
+
+
+def lab_command(notebook: Path, port: int | None, no_browser: bool) -> tuple[list[str], Path]:
+    """The ``jupyter lab`` command opening ``notebook`` and its root folder (the notebook's own).
+
+    JupyterLab serves only that folder, so nothing tracked by git is open for saving there.
+    """
+    root = notebook.parent
+    cmd = [sys.executable, "-m", "jupyterlab", notebook.name, f"--ServerApp.root_dir={root}"]
+    if port is not None:
+        cmd.append(f"--port={port}")
+    if no_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
+        cmd.append("--allow-root")
+    return cmd, root
 
 
 def start_lab(notebook: Path, run_dir: Path, port: int | None, no_browser: bool) -> int:
@@ -108,15 +169,7 @@ def start_lab(notebook: Path, run_dir: Path, port: int | None, no_browser: bool)
     if shutil.which("jupyter") is None and not _has_module("jupyterlab"):
         print("JupyterLab is not installed: pip install jupyterlab", file=sys.stderr)
         return 2
-    cwd = Path.cwd()
-    root = cwd if notebook.is_relative_to(cwd) else notebook.parent
-    cmd = [sys.executable, "-m", "jupyterlab", str(notebook.relative_to(root)), f"--ServerApp.root_dir={root}"]
-    if port is not None:
-        cmd.append(f"--port={port}")
-    if no_browser:
-        cmd.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
-        cmd.append("--allow-root")
+    cmd, root = lab_command(notebook, port, no_browser)
     env = dict(os.environ, **{RUN_ENV: str(run_dir)})
     print("starting JupyterLab (Ctrl+C twice to stop): " + " ".join(cmd[2:]), flush=True)
     try:
@@ -136,8 +189,13 @@ def _progress(done: int, total: int) -> None:
         print(f"\rsynthetic images: {done}/{total}", end="", file=sys.stderr, flush=True)
 
 
-def demo_notebook() -> dict[str, Any]:
-    """The demo notebook as nbformat 4 JSON: kernelspec, a parameter cell, the Explorer, no outputs."""
+def demo_notebook(run: str = "../demo-runs/resnet-mini") -> dict[str, Any]:
+    """The demo notebook as nbformat 4 JSON: kernelspec, a parameter cell, the Explorer, no outputs.
+
+    Args:
+        run: default of ``RUN`` when ``$CVD_DEMO_RUN`` is unset, relative to the notebook's folder
+            (the tracked ``notebooks/00_demo.ipynb`` holds the default).
+    """
 
     ids = iter(f"demo-{i}" for i in range(100))
 
@@ -162,7 +220,7 @@ bottleneck blocks and layer names of ResNet50) on them and opened this notebook.
 import os
 
 # The run to explore; `cvd-explorer demo` passes its run in ${RUN_ENV}.
-RUN = os.environ.get("{RUN_ENV}", "../demo-runs/resnet-mini")
+RUN = os.environ.get("{RUN_ENV}", {json.dumps(run)})
 """, tags=["parameters"]),
         md("""
 ## What to look at

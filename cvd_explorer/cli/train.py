@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cvd_explorer.config import ARCHITECTURES, TrainConfig
+from cvd_explorer.config import ARCHITECTURES, LR_SCHEDULES, TrainConfig
 from cvd_explorer.errors import CvdError
 from cvd_explorer.runs import folder
 from cvd_explorer.runs.folder_check import check_run_folder
@@ -40,7 +40,7 @@ _FIELDS = {
     "arch": "arch", "epochs": "epochs", "image_size": "image_size", "batch_size": "batch_size",
     "steps_per_epoch": "steps_per_epoch", "val_steps": "val_steps", "lr": "lr", "momentum": "momentum",
     "weights": "weights", "mixed_precision": "mixed_precision", "xla": "xla", "seed": "seed",
-    "cache_images": "cache_images", "augment": "augment",
+    "cache_images": "cache_images", "augment": "augment", "lr_schedule": "lr_schedule",
 }
 
 
@@ -69,6 +69,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, arch: bool = True) -> 
     parser.add_argument("--val-steps", type=val_steps_arg, metavar="N|all", help=f"default {d.val_steps}")
     parser.add_argument("--lr", type=float, metavar="X", help=f"SGD learning rate (default {d.lr})")
     parser.add_argument("--momentum", type=float, metavar="X", help=f"SGD momentum (default {d.momentum})")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="constant, or linear warm-up over epoch 1 then "
+                        f"cosine decay to 0 (default {d.lr_schedule})")
     parser.add_argument("--weights", metavar="none|imagenet|PATH", help="initial weights (default none)")
     parser.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute")
     parser.add_argument("--xla", action="store_true", default=None, help="compile with XLA")

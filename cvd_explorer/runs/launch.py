@@ -179,6 +179,7 @@ def train_command(
             "--batch-size", str(config.batch_size), "--steps-per-epoch", str(config.steps_per_epoch),
             "--val-steps", str(config.val_steps), "--lr", repr(config.lr), "--momentum", repr(config.momentum),
             "--weights", config.weights if config.weights is not None else "none", "--seed", str(config.seed),
+            "--lr-schedule", config.lr_schedule,
         ]
         cmd += [flag for flag, on in (
             ("--no-augment", not config.augment), ("--mixed-precision", config.mixed_precision),

@@ -41,7 +41,7 @@ def fit_epochs(
     import keras
 
     from cvd_explorer.data.pipeline import make_dataset
-    from cvd_explorer.models import build, compile_reference
+    from cvd_explorer.models import build, compile_reference, learning_rate
     from cvd_explorer.runs.safe_load import load_model_file
 
     out, cfg, done = setup.out, setup.config, setup.completed
@@ -57,8 +57,13 @@ def fit_epochs(
         with strategy.scope():
             if done:
                 model = load_model_file(out / files.LAST_DIR / files.LAST_MODEL, compile=True)
+                if cfg.lr_schedule != "constant":  # resumed with more epochs: the schedule spans the new length
+                    model.optimizer.learning_rate = learning_rate(
+                        cfg.lr, cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch
+                    )
             else:
-                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum)
+                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum,
+                                          cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch)
             model.jit_compile = cfg.xla
         best = (setup.state or {}).get("best")
         info = read_model_info(out)

@@ -39,7 +39,8 @@ def test_notebook_executes_into_an_explorer(run_dir, monkeypatch):
     assert not errors, errors
     stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, stderr  # no TensorFlow start-up chatter in red under the cells
-    views = [o for o in outputs if o.output_type in ("execute_result", "display_data") and WIDGET_VIEW in o.get("data", {})]
+    views = [o for o in outputs
+             if o.output_type in ("execute_result", "display_data") and WIDGET_VIEW in o.get("data", {})]
     assert len(views) == 1, outputs
     # the widget state saved with the notebook holds the filled-in views (no error shown)
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})

@@ -132,3 +132,29 @@ def test_cli_flags_build_the_config():
     assert config_from_args(parser.parse_args(["--out", "R", "--epochs", "12"]), base) == base.replace(epochs=12)
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "R", "--val-steps", "0"])
+
+
+def test_lr_schedule_defaults_to_constant_and_is_validated():
+    assert TrainConfig().lr_schedule == "constant"
+    # config.json of runs recorded before the field existed
+    old = {k: v for k, v in TrainConfig(epochs=3).to_dict().items() if k != "lr_schedule"}
+    assert TrainConfig.from_dict(old) == TrainConfig(epochs=3)
+    scheduled = TrainConfig(lr_schedule="warmup-cosine")
+    assert TrainConfig.from_json(scheduled.to_json()) == scheduled
+    assert field_names()[-1] == "lr_schedule"
+    with pytest.raises(RunError, match="lr_schedule must be one of constant, warmup-cosine, got 'cosine'"):
+        TrainConfig(lr_schedule="cosine")
+
+
+def test_lr_schedule_flag_round_trips_through_the_train_command(tmp_path):
+    from cvd_explorer.cli.train import add_arguments, config_from_args
+    from cvd_explorer.runs.launch import train_command
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = TrainConfig(arch="resnet-mini", lr=0.05, lr_schedule="warmup-cosine")
+    args = parser.parse_args(train_command(config, tmp_path / "data", tmp_path / "run")[4:])
+    assert config_from_args(args) == config
+    assert config_from_args(parser.parse_args(["--out", "R"])).lr_schedule == "constant"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", "R", "--lr-schedule", "linear"])
