@@ -22,10 +22,14 @@ USES_TENSORFLOW = True
 DESCRIPTION = """\
 The whole tool in one command, on a laptop CPU:
 
-  1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there);
+  1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there), 3% of
+     them drawn as the other class than their name says and 40 of them copied again (the truth
+     in DATA/synth-truth.json), so the atlas has label errors and duplicates to find;
   2. train resnet-mini on them into --run with a progress bar (a few minutes on 2 cores;
      reused when finished, resumed when interrupted);
-  3. start JupyterLab on a working copy of notebooks/00_demo.ipynb next to the run
+  3. compute the atlas of the test split (RUN/atlas/test-gradcam/: every test image's maps
+     across depth, suspected label errors, the embedding; reused when current);
+  4. start JupyterLab on a working copy of notebooks/00_demo.ipynb next to the run
      (demo-runs/00_demo.ipynb, ignored by git), which opens the Explorer on that run:
      filter to the misclassified images, slide through the layers, compare CAM methods.
      A copy you edited is kept as it is; delete it to get a fresh one.
@@ -37,7 +41,6 @@ example:
 
 NOTEBOOK = "00_demo.ipynb"
 RUN_ENV = "CVD_DEMO_RUN"
-SYNTH = dict(n=2000, size=128, seed=0)
 # The demo trains cvd_explorer.data.synthetic.DEMO_TRAIN with the learning rate warmed up over the
 # first epoch and decayed along a cosine to 0: with a constant 0.05 the validation loss jumped
 # (2.8 at epoch 10, 1.56 at epoch 19), so which epoch came out best, and its accuracy, was luck.
@@ -54,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-lab", action="store_true", help="stop after training (no JupyterLab)")
 
 
+def demo_data() -> dict[str, Any]:
+    """Options of :func:`cvd_explorer.data.synthetic.generate` for the demo's data: ``DEMO_DATA`` with the
+    planted label errors and copies of ``DEMO_PLANTED`` (for the atlas to find)."""
+    from cvd_explorer.data.synthetic import DEMO_DATA, DEMO_PLANTED
+
+    return {**DEMO_DATA, **DEMO_PLANTED}
+
+
 def demo_config() -> TrainConfig:
     """The demo's :class:`~cvd_explorer.config.TrainConfig`: ``DEMO_TRAIN`` with ``DEMO_LR_SCHEDULE``."""
     from cvd_explorer.data.synthetic import DEMO_TRAIN
@@ -68,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     data, run_dir = Path(args.data).absolute(), Path(args.run).absolute()
     start = time.monotonic()
-    info = generate(data, progress=_progress, **SYNTH)
+    info = generate(data, progress=_progress, **demo_data())
     if not info.reused:
         print(file=sys.stderr)
     print(f"data: {data} ({'reused' if info.reused else f'written in {time.monotonic() - start:.0f} s'})")
@@ -83,12 +94,30 @@ def run(args: argparse.Namespace) -> int:
     rows = result.predictions or []
     wrong = sum(not r["correct"] for r in rows)
     print(f"test accuracy {1 - wrong / max(len(rows), 1):.3f}: {wrong} misclassified of {len(rows)}")
+    atlas_summary(run_dir)
 
     notebook = working_notebook(run_dir)
     if args.no_lab:
         print(f"notebook: {notebook}\nopen it with: {RUN_ENV}={run_dir} jupyter lab {notebook}")
         return 0
     return start_lab(notebook, run_dir, args.port, args.no_browser)
+
+
+def atlas_summary(run_dir: Path) -> None:
+    """Compute (or reuse) the run's test atlas and print what it found."""
+    from cvd_explorer.atlas import compute_atlas
+
+    start = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\ratlas: {done}/{total} test images", end="", file=sys.stderr, flush=True)
+
+    atlas = compute_atlas(run_dir, progress=progress)
+    s = atlas.summary
+    print(file=sys.stderr)
+    print(f"atlas: {atlas.folder} ({s['images']} images, {len(s['layers'])} conv layers, "
+          f"{time.monotonic() - start:.0f} s): {len(s['suspected_label_errors'])} suspected label errors, "
+          f"{s['leakage']['test_images_with_copy_elsewhere']} test images with a copy in another split")
 
 
 def working_notebook_path(run_dir: Path) -> Path:

@@ -19,7 +19,7 @@ from tests.widgets.helpers import RUN_SETTINGS, SYNTH_SETTINGS
 
 def test_demo_no_lab_reuses_data_and_finished_run(run_dir, monkeypatch, capsys):
     # the session's small run was made from the same data and settings, so nothing is redone
-    monkeypatch.setattr(demo, "SYNTH", dict(SYNTH_SETTINGS))
+    monkeypatch.setattr(demo, "demo_data", lambda: dict(SYNTH_SETTINGS))
     monkeypatch.setattr(demo, "demo_config", lambda: TrainConfig(**RUN_SETTINGS))
     before = (run_dir / "model.keras").stat().st_mtime_ns
     assert main(["demo", "--no-lab", "--data", str(run_dir.parent / "data"), "--run", str(run_dir)]) == 0
