@@ -18,6 +18,7 @@ so every committed epoch has its file; on resume the files of uncommitted epochs
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cvd_explorer.atomic import write_bytes
 from cvd_explorer.errors import RunError
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import read_json, write_bytes, write_json
+from cvd_explorer.runs.io import read_json, write_json
 
 if TYPE_CHECKING:
     from cvd_explorer.data.split import Manifest, ManifestRow
@@ -39,6 +41,7 @@ SCHEMA_VERSION = 1
 METHOD = "gradcam"
 SPEC_FILE = files.PROBES_SPEC
 META_KEY = "probes"
+PathList = Sequence[str | os.PathLike[str]]
 _EPOCH_FILE = re.compile(r"^epoch-(\d{4,})\.npz$")
 
 
@@ -100,7 +103,7 @@ def choose_probes(manifest: Manifest, n: int, seed: int) -> list[ManifestRow]:
     return out
 
 
-def probe_rows(manifest: Manifest, data_root: Path, paths: Sequence[str | Path]) -> list[ManifestRow]:
+def probe_rows(manifest: Manifest, data_root: Path, paths: PathList) -> list[ManifestRow]:
     """The manifest rows of images given by path (``--probe-images``).
 
     Args:
@@ -132,7 +135,7 @@ def probe_rows(manifest: Manifest, data_root: Path, paths: Sequence[str | Path])
 
 
 def resolve_request(
-    manifest: Manifest, data_root: Path, seed: int, probes: int | None, probe_images: Sequence[str | Path] | None
+    manifest: Manifest, data_root: Path, seed: int, probes: int | None, probe_images: PathList | None
 ) -> list[str]:
     """The probe images (manifest paths) of a new run, as recorded in ``config.json``.
 
@@ -163,7 +166,7 @@ def recorded_images(meta: dict[str, Any]) -> list[str]:
 
 
 def check_resume_request(
-    meta: dict[str, Any], out: Path, data_root: Path, probes: int | None, probe_images: Sequence[str | Path] | None
+    meta: dict[str, Any], out: Path, data_root: Path, probes: int | None, probe_images: PathList | None
 ) -> None:
     """Refuse a resume asking for other probes than the run recorded (probes cannot change on resume).
 
@@ -265,7 +268,8 @@ def write_epoch(out: Path, epoch: int, cams: dict[str, np.ndarray]) -> Path:
     ``epoch-*.npz`` ever sees a half-written file.
     """
     buf = io.BytesIO()
-    np.savez(buf, **{name: np.asarray(cam, np.float16) for name, cam in cams.items()})
+    arrays: dict[str, Any] = {name: np.asarray(cam, np.float16) for name, cam in cams.items()}
+    np.savez(buf, **arrays)
     return write_bytes(epoch_file(out, epoch), buf.getvalue())
 
 
@@ -300,7 +304,9 @@ class ProbeRecorder:
         self.out, self.images, self.spec = out, images, spec
 
     @classmethod
-    def open(cls, out: Path, model: Any, meta: dict[str, Any], data_root: Path, image_size: int) -> ProbeRecorder | None:
+    def open(
+        cls, out: Path, model: Any, meta: dict[str, Any], data_root: Path, image_size: int
+    ) -> ProbeRecorder | None:
         """The recorder of a run, writing ``probes/probes.json`` if missing; None without probes.
 
         Raises:
@@ -334,8 +340,11 @@ class ProbeRecorder:
         """``{layer: (N, h, w) float32}`` Grad-CAM maps in [0, 1] of the probe images (one engine pass)."""
         from cvd_explorer.explain import compute_cams
 
-        return compute_cams(model, self.images, list(self.spec.layers), method=self.spec.method, target="predicted",
-                            batch_size=len(self.images), normalize=True, size="native")
+        cams: dict[str, np.ndarray] = compute_cams(
+            model, self.images, list(self.spec.layers), method=self.spec.method, target="predicted",
+            batch_size=len(self.images), normalize=True, size="native",
+        )
+        return cams
 
     def record(self, model: Any, epoch: int) -> Path:
         """Compute and atomically write ``probes/epoch-<epoch>.npz``."""

@@ -70,8 +70,8 @@ class TrainingPanel:
     Test handles: the form fields ``arch``, ``epochs``, ``image_size``, ``batch_size``, ``lr``,
     ``steps_per_epoch``, ``val_steps``, ``probes``, ``data_folder``, ``run_folder`` and their
     ``messages``; ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
-    ``curves_image``, ``probes_image``, ``probes_caption``, ``log_view``; :attr:`state`, :attr:`snapshot`, :attr:`field_errors`,
-    :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
+    ``curves_image``, ``probes_image``, ``probes_caption``, ``log_view``; :attr:`state`,
+    :attr:`snapshot`, :attr:`field_errors`, :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
 
     Attributes:
         errors: the :class:`~cvd_explorer.widgets._errors.ErrorArea` (failures of the training
