@@ -156,7 +156,7 @@ def probe_cost(manifest, out: Path, size: int, batch: int, steps: int, epochs: i
     logging.getLogger("tensorflow").addHandler(watch)
     try:
         dataset = make_dataset(manifest, "train", size, batch, augment=True, seed=0)
-        model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=[Timer()])
+        model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Timer()])
     finally:
         logging.getLogger("tensorflow").removeHandler(watch)
     later = timings[1:]

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cvd_explorer.explore.probes import ProbeHistory, epoch_view
 from cvd_explorer.widgets import Explorer
-from cvd_explorer.widgets.explorer_probes import NOT_A_PROBE, NOT_BLOCKS
+from cvd_explorer.widgets.explorer_probes import NOT_A_PROBE
 from tests.widgets.helpers import tiny_model
 from tests.widgets.training_fixtures import synthetic_data, tiny_config
 
