@@ -171,3 +171,20 @@ def test_given_probe_images_and_no_retracing(tiny_data: Path, tmp_path: Path, ca
     train(TINY.replace(epochs=1), tiny_data, none, progress=False, probes=0)
     assert not (none / "probes").exists()
     assert json.loads((none / "config.json").read_text())["probes"] == {"images": []}
+
+
+def test_launch_passes_probes_through(tmp_path: Path) -> None:
+    import argparse
+
+    from cvd_explorer.cli.train import add_arguments
+    from cvd_explorer.runs.launch import train_command
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cmd = train_command(TINY, tmp_path / "data", tmp_path / "run", probes=3, probe_images=["a.jpg", "b.jpg"])
+    args = parser.parse_args(cmd[4:])
+    assert args.probes == 3 and args.probe_images == ["a.jpg", "b.jpg"] and args.quiet
+    args = parser.parse_args(train_command(None, None, tmp_path / "run", resume=True)[4:])
+    assert args.probes is None and args.probe_images is None  # a resumed run keeps its own
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", "x", "--probes", "-1"])
