@@ -41,8 +41,8 @@ def probe_section(run: Run, slug: str, history: ProbeHistory) -> Section:
     caption = (f"Grad-CAM of the predicted class after epochs {', '.join(map(str, epochs))} (of "
                f"{history.epochs[-1]} recorded), for a {' and a '.join(dict.fromkeys(history.spec.labels))} probe "
                f"at block outputs {' and '.join(shown)}. The maps are the run's probes (RUN/probes/), computed "
-               "on fixed test images at the end of every epoch: watch the focus move (or not) onto the animal as "
-               "the model learns.")
+               "on fixed test images at the end of every epoch. Look at whether the focus moves onto the animal "
+               "as the model learns, and at which depth it settles first.")
     figure = Figure(f"{slug}-probes", "Where the model looked, epoch by epoch", caption,
                     figures.labelled_rows(rows))
     note = Text(f"{len(history.spec.images)} probe images, {len(history.layers)} block outputs, "

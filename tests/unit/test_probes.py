@@ -188,3 +188,19 @@ def test_launch_passes_probes_through(tmp_path: Path) -> None:
     assert args.probes is None and args.probe_images is None  # a resumed run keeps its own
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "x", "--probes", "-1"])
+
+
+def test_report_section_shows_two_probes_epoch_by_epoch(trained_run: Run) -> None:
+    from cvd_explorer.report.probes_section import probe_sections
+
+    (section,) = probe_sections([trained_run], ["tiny"])
+    (figure,) = section.figures()
+    assert figure.id == "tiny-probes" and figure.png.startswith(b"\x89PNG")
+    assert figure.title == "Where the model looked, epoch by epoch" and "epochs 1, 2" in figure.caption
+    assert "cat and a dog" in figure.caption
+
+
+def test_no_probe_history_without_probes(tmp_path: Path) -> None:
+    from cvd_explorer.explore.probes import ProbeHistory
+
+    assert ProbeHistory.open(tmp_path) is None  # so a run without probes gets no report section
