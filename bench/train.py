@@ -8,6 +8,12 @@ up with the model; well below 1 (under 0.9) means input is the bottleneck. The r
 median of interleaved (memory, pipeline) pairs; the per-pair ratios show the noise of a shared
 machine. Also reported: the pipeline's own rate without training, and the ratio to expect on a
 CPU where decoding takes cycles from the model, 1 / (1 + train rate / pipeline rate).
+
+``probe_cost``: the probes' share of an epoch at the demo's settings (resnet-mini, 64 px, 40 steps
+of 32, ``model.fit`` fed by the pipeline): epochs alternate with and without the probe pass (Grad-CAM
+of 8 images at every block output, written to a probe file) at their end; after the first epoch
+(tracing) the probe seconds are timed directly and the epochs with and without them compared
+(medians), with the share ``probe seconds / epoch seconds without probes`` to hold under 5%.
 Prints one JSON object. Usage: ``python bench/train.py [--quick]``.
 """
 
@@ -23,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import peak_rss_mb, synthetic_manifest  # noqa: E402
 
@@ -31,6 +39,11 @@ FULL = (("resnet-mini", 128, 20, 2, 10, 5), ("resnet50", 224, 8, 1, 3, 3))
 QUICK = (("resnet-mini", 48, 8, 1, 2, 1), ("resnet50", 64, 4, 1, 1, 1))
 BOTTLENECK_RATIO = 0.9
 PIPELINE_BATCHES = 10  # batches timed for the pipeline's own rate
+# probe cost: (image size, batch, steps per epoch, epochs: the first untimed, then with/without alternating)
+PROBE_FULL = (64, 32, 40, 7)
+PROBE_QUICK = (48, 8, 3, 3)
+PROBE_IMAGES = 8
+PROBE_BUDGET = 0.05
 
 
 def _rate(next_batch, step, steps: int, batch: int) -> float:
@@ -96,6 +109,76 @@ def measure(manifest, arch: str, size: int, batch: int, warmup: int, steps: int,
     }
 
 
+def probe_cost(manifest, out: Path, size: int, batch: int, steps: int, epochs: int) -> dict:
+    """Seconds per epoch with and without the probes at the epoch's end (alternating), and their share."""
+    import logging
+
+    import keras
+
+    from cvd_explorer.data.loader import load_image
+    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.models import block_outputs, build, compile_reference, find_layer
+    from cvd_explorer.runs.probes import ProbeRecorder, ProbeSpec, choose_probes
+
+    class Retracing(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.count = 0
+
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            self.count += "retracing" in text and "TensorFlowTrainer" not in text
+
+    model = compile_reference(build("resnet-mini", size), 0.01, 0.9)
+    rows = choose_probes(manifest, PROBE_IMAGES, seed=0)
+    root = Path(manifest.path).parent
+    images = np.stack([load_image(root / r.path, size=(size, size)) for r in rows]).astype(np.float32)
+    layers = tuple(block_outputs(model))
+    spec = ProbeSpec(tuple(r.path for r in rows), tuple(r.label for r in rows), tuple(r.split for r in rows),
+                     layers, tuple(tuple(find_layer(model, n)[0].output.shape[1:3]) for n in layers), size)
+    (out / "probes").mkdir(parents=True, exist_ok=True)
+    recorder = ProbeRecorder(out, images, spec)
+    timings: list[tuple[bool, float, float]] = []  # (with probes, epoch seconds, probe seconds)
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            probe = epoch == 0 or epoch % 2 == 1  # the first epoch (tracing) has them, then every other
+            t = time.perf_counter()
+            if probe:
+                recorder.record(model, epoch + 1)
+            now = time.perf_counter()
+            timings.append((probe, now - self.t0, now - t if probe else 0.0))
+
+    watch = Retracing()
+    logging.getLogger("tensorflow").addHandler(watch)
+    try:
+        dataset = make_dataset(manifest, "train", size, batch, augment=True, seed=0)
+        model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Timer()])
+    finally:
+        logging.getLogger("tensorflow").removeHandler(watch)
+    later = timings[1:]
+    with_probes = [t for p, t, _ in later if p]
+    without = [t for p, t, _ in later if not p]
+    probe_seconds = statistics.median([s for p, _, s in later if p])
+    epoch_without = statistics.median(without)
+    return {
+        "arch": "resnet-mini", "image_size": size, "batch": batch, "steps_per_epoch": steps,
+        "probe_images": len(images), "block_outputs": len(layers),
+        "first_epoch_probe_seconds": round(timings[0][2], 3),
+        "epoch_seconds_with_probes": [round(t, 3) for t in with_probes],
+        "epoch_seconds_without_probes": [round(t, 3) for t in without],
+        "probe_seconds_median": round(probe_seconds, 4),
+        "epoch_ratio_with_to_without": round(statistics.median(with_probes) / epoch_without, 3),
+        "probe_share_of_epoch": round(probe_seconds / epoch_without, 4),
+        "budget": PROBE_BUDGET,
+        "within_budget": probe_seconds / epoch_without <= PROBE_BUDGET,
+        "probe_retracing_warnings": watch.count,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and one step: a smoke test")
@@ -112,6 +195,7 @@ def main() -> None:
         manifest = synthetic_manifest(Path(tmp) / "data", n_images, source_px)
         for arch, size, batch, warmup, steps, rounds in plan:
             results.append(measure(manifest, arch, size, batch, warmup, steps, rounds))
+        probes = probe_cost(manifest, Path(tmp) / "run", *(PROBE_QUICK if args.quick else PROBE_FULL))
     print(json.dumps({
         "benchmark": "train",
         "quick": args.quick,
@@ -124,6 +208,7 @@ def main() -> None:
         "ratio": {f"{r['arch']}@{r['image_size']}": r["ratio"] for r in results},
         "input_is_bottleneck": {f"{r['arch']}@{r['image_size']}": r["input_is_bottleneck"] for r in results},
         "bottleneck_threshold": BOTTLENECK_RATIO,
+        "probe_cost": probes,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }, indent=2))
 

@@ -20,7 +20,8 @@ DESCRIPTION = """\
 Train a binary classifier on DATA (scanned and split on first use: DATA/manifest.csv) and
 write everything to the run directory RUN: config.json, manifest.csv, history.csv, model.keras
 (best epoch by validation accuracy), last/ (resume state), tensorboard/, predictions.csv and
-summary.json (test split), status.json and log.txt. See docs/run-directory.md.
+summary.json (test split), status.json and log.txt, and probes/ (the Grad-CAM of --probes
+test images at every block output after every epoch). See docs/run-directory.md.
 
 Defaults are the reference study: resnet50, 224 px, from scratch, SGD lr 0.001 momentum 0.9,
 batch 20, 90 steps per epoch, 20 validation steps moving on through the validation split,
@@ -90,6 +91,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN (or start it)")
     parser.add_argument("--manifest", metavar="PATH", help="split manifest (default DATA/manifest.csv)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_probe_arguments(parser)
+
+
+def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--probes N`` and ``--probe-images PATH ...`` (absent: None, the default or the run's own)."""
+    parser.add_argument("--probes", type=probes_arg, metavar="N",
+                        help="test images (half of each class) whose Grad-CAM at every block output is saved after "
+                             "every epoch in RUN/probes/ (default 8 for a new run, 0: none; fixed on resume)")
+    parser.add_argument("--probe-images", nargs="+", metavar="PATH",
+                        help="the probe images instead: paths relative to DATA as in its manifest (or absolute)")
+
+
+def probes_arg(text: str) -> int:
+    """``--probes``: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: no probes), got {text!r}")
+    return value
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
@@ -120,7 +142,8 @@ def run_training(config: TrainConfig, args: argparse.Namespace, out: str | Path,
     from cvd_explorer.runs.train import train
 
     try:
-        train(config, args.data, out, resume=resume, progress=not args.quiet, manifest_path=args.manifest)
+        train(config, args.data, out, resume=resume, progress=not args.quiet, manifest_path=args.manifest,
+              probes=getattr(args, "probes", None), probe_images=getattr(args, "probe_images", None))
     except CvdError:
         raise
     except Exception as exc:  # the traceback is in RUN/log.txt

@@ -121,6 +121,7 @@ def build_report(
     from cvd_explorer import __version__
     from cvd_explorer.report.comparison import comparison_section
     from cvd_explorer.report.html import render_page
+    from cvd_explorer.report.probes_section import probe_sections
     from cvd_explorer.report.run_section import RunReport
     from cvd_explorer.report.tables import reference_table
 
@@ -130,6 +131,7 @@ def build_report(
     sections = [
         RunReport(run, slug, samples_per_cell).build(steps, metrics) for run, slug in zip(opened, slugs, strict=True)
     ]
+    sections += probe_sections(opened, slugs)  # runs with probes: where the model looked, epoch by epoch
     if len(opened) > 1:
         steps.next(f"comparison of {len(opened)} runs")
         sections.append(comparison_section(opened, slugs))

@@ -147,3 +147,28 @@ def randomization(steps: Sequence[dict[str, Any]], title: str) -> bytes:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return _png(fig)
+
+
+def labelled_rows(rows: Sequence[tuple[str, Sequence[tuple[np.ndarray, str]]]], cell_inches: float = 1.3) -> bytes:
+    """A grid of titled pictures with a label to the left of each row (e.g. probe x layer over epochs).
+
+    Args:
+        rows: ``(row label, [(picture RGB uint8 (H, W, 3), title), ...])``; rows may be ragged.
+        cell_inches: side of one picture in inches.
+    """
+    n_cols = max(len(cells) for _, cells in rows)
+    fig = Figure(figsize=(n_cols * cell_inches + 1.6, len(rows) * (cell_inches + 0.3)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), n_cols, squeeze=False))
+    for r, (label, cells) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(cells):
+                picture, title = cells[c]
+                ax.imshow(picture, interpolation="nearest")
+                ax.set_title(title, fontsize=7)
+        axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    return _png(fig)

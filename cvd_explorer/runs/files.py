@@ -18,9 +18,10 @@ SUMMARY = "summary.json"
 STATUS = "status.json"
 LOG = "log.txt"
 STOP = "STOP"
-# Reserved, next: folders the atlas and probe issues add (nothing writes them yet).
+# Derived data: the atlas (cvd-explorer atlas) and the probes (CAMs of a few test images per epoch).
 ATLAS_DIR = "atlas"
 PROBES_DIR = "probes"
+PROBES_SPEC = "probes.json"  # in PROBES_DIR; the epoch files are PROBES_DIR/epoch-<eeee>.npz
 
 HISTORY_COLUMNS = (
     "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s",

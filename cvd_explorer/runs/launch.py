@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ def train_command(
     *,
     resume: bool = False,
     python: str | None = None,
+    probes: int | None = None,
+    probe_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> list[str]:
     """The ``python -m cvd_explorer train ...`` argument list for ``config``.
 
@@ -166,6 +169,8 @@ def train_command(
         out: the run directory.
         resume: add ``--resume``.
         python: interpreter (default: the current one).
+        probes, probe_images: ``--probes`` / ``--probe-images`` (None: left out; a new run then
+            gets the default probes, a resumed one keeps its own).
 
     Returns:
         The argument list, ``--quiet`` included (progress is read from the run directory).
@@ -185,10 +190,19 @@ def train_command(
             ("--no-augment", not config.augment), ("--mixed-precision", config.mixed_precision),
             ("--xla", config.xla), ("--cache-images", config.cache_images),
         ) if on]
+    cmd += _probe_flags(probes, probe_images)
     if resume:
         cmd.append("--resume")
     cmd.append("--quiet")
     return cmd
+
+
+def _probe_flags(probes: int | None, probe_images: Sequence[str | os.PathLike[str]] | None) -> list[str]:
+    """``--probes N`` / ``--probe-images PATH ...`` when given."""
+    flags = [] if probes is None else ["--probes", str(int(probes))]
+    if probe_images:
+        flags += ["--probe-images", *(os.fspath(p) for p in probe_images)]
+    return flags
 
 
 def launch(
@@ -198,6 +212,8 @@ def launch(
     *,
     resume: bool = False,
     env: dict[str, str] | None = None,
+    probes: int | None = None,
+    probe_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Launch:
     """Start the training CLI as a detached child process writing the run directory ``out``.
 
@@ -210,6 +226,7 @@ def launch(
         out: the run directory (created if missing).
         resume: continue the run in ``out``.
         env: extra environment variables for the child.
+        probes, probe_images: passed on as ``--probes`` / ``--probe-images`` (see :func:`train_command`).
 
     Returns:
         The :class:`Launch` handle (``pid``, ``poll()``, ``wait()``).
@@ -218,7 +235,7 @@ def launch(
     if config is None and not resume:
         raise RunError("a training config is needed to start a new run")
     out.mkdir(parents=True, exist_ok=True)
-    command = train_command(config, data, out, resume=resume)
+    command = train_command(config, data, out, resume=resume, probes=probes, probe_images=probe_images)
     child_env = dict(os.environ)
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     child_env["PYTHONUNBUFFERED"] = "1"

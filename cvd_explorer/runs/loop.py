@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.runs import files
+from cvd_explorer.runs import files, probes
 from cvd_explorer.runs.callbacks import Progress, RunCallback
 from cvd_explorer.runs.folder import (
     HistoryRow,
@@ -47,6 +47,7 @@ def fit_epochs(
     out, cfg, done = setup.out, setup.config, setup.completed
     history = read_history(out, upto=done)  # later rows are from an uncommitted epoch
     repair_last(out, done)
+    probes.repair(out, done)  # probe files of epochs that were not committed
     write_history(out, history)
     tb = TensorBoardLog(out, history)
     previous_policy = keras.mixed_precision.global_policy()
@@ -71,6 +72,12 @@ def fit_epochs(
             export_best(out, model, best["epoch"], best["val_accuracy"])  # killed before step 5
         if done >= cfg.epochs:
             return
+        recorder = probes.ProbeRecorder.open(out, model, setup.meta, setup.data_root, cfg.image_size)
+        if recorder is not None:
+            log(out, f"probes: {len(recorder.images)} images x {len(recorder.spec.layers)} block outputs per epoch "
+                f"in {files.PROBES_DIR}/")
+            if done and not probes.epoch_file(out, done).is_file():  # only if deleted: written before each commit
+                recorder.record(model, done)
         steps = cfg.steps_per_epoch
         train_ds = make_dataset(
             setup.manifest, "train", cfg.image_size, global_batch, data_root=setup.data_root,
@@ -87,6 +94,8 @@ def fit_epochs(
                 "seconds": round(epoch_seconds, 3),
                 "images_per_s": round(steps * global_batch / train_seconds, 2) if train_seconds > 0 else math.nan,
             }
+            if recorder is not None:  # before the commit: every committed epoch has its probe file
+                recorder.record(model, epoch)
             pending = out / files.LAST_DIR / f"epoch-{epoch:06d}.keras"
             write_with(pending, model.save)
             history.append(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cvd_explorer.atomic import write_bytes
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.runs import files
+from cvd_explorer.runs import probes as probe_setting
 from cvd_explorer.runs.folder import completed_epochs, finished_all
 from cvd_explorer.runs.folder_check import FolderDecision, check_run_folder
 from cvd_explorer.runs.io import now_iso, write_json
@@ -62,9 +64,14 @@ def prepare(
     manifest_path: str | os.PathLike[str] | None,
     distribution: dict[str, Any],
     device: str,
+    probes: int | None = None,
+    probe_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> RunSetup:
     """Check ``out`` (:func:`check_run_folder`) and write ``config.json`` + ``manifest.csv`` for a
     new run (or update them on resume).
+
+    ``probes`` / ``probe_images`` choose a new run's probe images (:mod:`cvd_explorer.runs.probes`;
+    recorded in ``config.json``); on resume they must be None or what the run recorded.
 
     Raises:
         RunError: ``out`` holds a run and ``resume`` is False; or the resumed run's recorded
@@ -74,10 +81,13 @@ def prepare(
     decision = check_run_folder(out, config, data=data, resume=resume)
     decision.raise_if_refused()
     if decision.action == "resume":
+        assert decision.meta is not None and decision.data_root is not None  # a "resume" decision has both
+        probe_setting.check_resume_request(decision.meta, out, decision.data_root, probes, probe_images)
         return _reopen(decision, distribution, device)
     assert decision.config is not None and decision.data_root is not None  # a "start" decision has both
     config, root = decision.config, decision.data_root
     manifest = _manifest(root, manifest_path)
+    probe_paths = probe_setting.resolve_request(manifest, root, config.seed, probes, probe_images)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / files.MANIFEST, manifest.to_bytes())
     meta = {
@@ -91,6 +101,7 @@ def prepare(
         "distribution": distribution,
         "device": device,
         "created": now_iso(),
+        probe_setting.META_KEY: {"images": probe_paths},
     }
     write_json(out / files.CONFIG, meta)
     return RunSetup(out, config, manifest, root, meta, None, False)

@@ -3,6 +3,8 @@
 Commit order at the end of epoch ``e`` (each step an atomic write), which makes ``last/state.json``
 the single commit point:
 
+0. ``probes/epoch-<eeee>.npz``: the probe CAMs of epoch e (runs with probes; removed on resume
+   when the epoch was not committed);
 1. ``last/epoch-<e>.keras``: model + optimizer state of epoch e;
 2. ``history.csv`` with the rows of epochs 1..e;
 3. ``last/state.json`` ``{"epoch": e, "best": ...}``  <- the epoch is committed here;
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,8 @@ def train(
     progress: bool = True,
     manifest_path: str | os.PathLike[str] | None = None,
     strategy: Any = None,
+    probes: int | None = None,
+    probe_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Run:
     """Train a binary classifier into the run directory ``out``.
 
@@ -60,6 +65,12 @@ def train(
         manifest_path: the split manifest to use or create (default ``DATA/manifest.csv``).
         strategy: a ``tf.distribute.Strategy`` to train under (default: chosen by
             :func:`cvd_explorer.runs.distribute.choose_strategy`).
+        probes: a new run's number of probe images (None: 8; 0: none): fixed test images, half
+            of each class, whose Grad-CAM at every block output is saved after every epoch in
+            ``RUN/probes/`` (:mod:`cvd_explorer.runs.probes`). On resume None (the run's own
+            setting; a run from before probes resumes without them) or the recorded number.
+        probe_images: the probe images themselves (paths relative to the data folder as in its
+            manifest, or absolute under it), instead of choosing ``probes`` of them.
 
     Returns:
         The :class:`Run`; its status is "finished", or "stopped" after a graceful stop.
@@ -81,7 +92,7 @@ def train(
         out = Path(tempfile.mkdtemp(prefix=f"cvd-worker{dist.worker}-"))
     setup = prepare(
         config, data, out, resume=resume, manifest_path=manifest_path,
-        distribution=dist.to_json(), device=devices_label(strategy),
+        distribution=dist.to_json(), device=devices_label(strategy), probes=probes, probe_images=probe_images,
     )
     show = Progress(progress)
     if setup.finished:

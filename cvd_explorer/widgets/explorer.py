@@ -29,6 +29,7 @@ from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.explorer_html import prediction_html, titled
+from cvd_explorer.widgets.explorer_probes import ProbeControls
 from cvd_explorer.widgets.gallery import Gallery
 
 _NO_LAYERS = "(no layers)"
@@ -53,7 +54,8 @@ class Explorer(Panel):
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
     ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``error``, ``busy``,
-    ``export_folder``, ``export_button``, ``export_result``, :meth:`wait`.
+    ``export_folder``, ``export_button``, ``export_result``, ``probes`` (the epoch slider of probe
+    images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Explorer(Panel):
         self.layer.add_class("cvd-layer")
         self.layer_label = W.HTML("")
         self.layer_label.add_class("cvd-layer-label")
+        self.probes = ProbeControls()  # epoch slider: probe images of a run with probes
         self.method = W.Dropdown(options=[(spec.label, spec.name) for spec in SPECS], value=DEFAULT_METHOD,
                                  description="method",
                                  layout=W.Layout(width="220px"))
@@ -140,6 +143,7 @@ class Explorer(Panel):
                 self.gallery.widget,
                 W.HBox([self.layer_kind, self.busy]),
                 W.HBox([self.layer, self.layer_label], layout=W.Layout(align_items="center")),
+                self.probes.widget,
                 W.HBox([self.method, self.target, self.opacity]),
                 W.HBox([self.top_k, self.order, self.strip_n]),
                 W.HBox(
@@ -228,6 +232,7 @@ class Explorer(Panel):
             self.gallery.mark(row.key)
             self.prediction.value = prediction_html(row, self.session.classes[1] if self.session else "positive")
             self.errors.clear()
+            self._show_probes()
         self._request()
 
     def export(self, folder: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
@@ -250,11 +255,14 @@ class Explorer(Panel):
         if run_or_path is None:
             if model is None or images is None:
                 raise ValueError("nothing to explore: pass a run directory, or model= and images=")
+            self.probes.open(None)
             return Session.from_arrays(model, images, labels, paths, classes, cache_size=self._cache_size)
         from cvd_explorer.runs.run import Run
 
         run = run_or_path if isinstance(run_or_path, Run) else Run(run_or_path, data_root=data_root)
-        return Session.from_run(run, cache_size=self._cache_size)
+        session = Session.from_run(run, cache_size=self._cache_size)
+        self.probes.open(run)
+        return session
 
     def _set_options(self, classes: tuple[str, str]) -> None:
         self.class_filter.options = ["all", *classes]
@@ -292,7 +300,11 @@ class Explorer(Panel):
         if self._quiet:
             return
         self._refresh_layers()
+        self._show_probes()
         self._request()
+
+    def _show_probes(self) -> None:
+        self.probes.show(self.sample, self.layer_kind.value, self.layer.value)
 
     def _refresh_layers(self) -> None:
         names = self.session.layer_sets.get(self.layer_kind.value, ()) if self.session else ()
@@ -319,6 +331,7 @@ class Explorer(Panel):
         if self._quiet:
             return
         self._update_layer_label()
+        self._show_probes()
         se = self._current
         if se is not None and self.layer.value in se.layers:
             self._draw_layer(se)

@@ -7,9 +7,10 @@ Closing the panel (or the kernel) leaves the training running; ``TrainingPanel(r
 reattaches to it later.
 
 Layout, top to bottom: the form (architecture, epochs, image size, batch size, learning rate,
-steps per epoch, validation steps, data folder, run folder; each with its validation message);
-Start/Resume and Stop; state; progress bar and its line (epoch, step, ETA, images/s); the error
-area; the curves; the log tail.
+steps per epoch, validation steps, probes, data folder, run folder; each with its validation
+message); Start/Resume and Stop; state; progress bar and its line (epoch, step, ETA, images/s); the
+error area; the curves and, beside them, the probes' CAMs of the last epoch (redrawn when a new
+``RUN/probes/epoch-*.npz`` appears); the log tail.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ import ipywidgets as W
 
 from cvd_explorer.config import ARCHITECTURES, TrainConfig
 from cvd_explorer.errors import ConfigError, CvdError, RunError
+from cvd_explorer.explore.probes import ProbeHistory, probe_grid
+from cvd_explorer.render import to_png
 from cvd_explorer.render_curves import curves_png
 from cvd_explorer.runs import files
 from cvd_explorer.runs.folder import recorded_config, recorded_data_root
 from cvd_explorer.runs.folder_check import check_run_folder
 from cvd_explorer.runs.launch import Launch, Snapshot, launch, request_stop, stop_pending, watch
+from cvd_explorer.runs.probes import DEFAULT_PROBES, recorded_images
 from cvd_explorer.runs.status import format_duration
 from cvd_explorer.widgets._errors import ErrorArea
 
@@ -64,10 +68,10 @@ class TrainingPanel:
             :meth:`refresh` updates the panel; for tests and scripts).
 
     Test handles: the form fields ``arch``, ``epochs``, ``image_size``, ``batch_size``, ``lr``,
-    ``steps_per_epoch``, ``val_steps``, ``data_folder``, ``run_folder`` and their ``messages``;
-    ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
-    ``curves_image``, ``log_view``; :attr:`state`, :attr:`snapshot`, :attr:`field_errors`,
-    :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
+    ``steps_per_epoch``, ``val_steps``, ``probes``, ``data_folder``, ``run_folder`` and their
+    ``messages``; ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
+    ``curves_image``, ``probes_image``, ``probes_caption``, ``log_view``; :attr:`state`,
+    :attr:`snapshot`, :attr:`field_errors`, :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
 
     Attributes:
         errors: the :class:`~cvd_explorer.widgets._errors.ErrorArea` (failures of the training
@@ -91,6 +95,8 @@ class TrainingPanel:
         self._launch: Launch | None = None
         self._snapshot = Snapshot("new")
         self._curves_key: object = None
+        self._probes_key: object = None
+        self._probes: ProbeHistory | None = None
         self._stop_requested = False
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,6 +114,9 @@ class TrainingPanel:
         self.steps_per_epoch = W.IntText(value=base.steps_per_epoch, description="steps per epoch",
                                          continuous_update=True, style=wide)
         self.val_steps = W.Text(value=str(base.val_steps), description="val steps (N|all)", style=wide)
+        self.probes = W.IntText(value=DEFAULT_PROBES, description="probes", style=wide,
+                                tooltip="test images whose CAMs are saved after every epoch (0: none); a resumed "
+                                        "run keeps its own")
         self.data_folder = W.Text(value=str(data or ""), description="data folder", placeholder="folder of images",
                                   style=wide, layout=W.Layout(width="520px"))
         self.run_folder = W.Text(value=str(out or ""), description="run folder", placeholder="where the run is written",
@@ -115,7 +124,7 @@ class TrainingPanel:
         self.fields: dict[str, W.ValueWidget] = {
             "arch": self.arch, "epochs": self.epochs, "image_size": self.image_size, "batch_size": self.batch_size,
             "lr": self.lr, "steps_per_epoch": self.steps_per_epoch, "val_steps": self.val_steps,
-            "data": self.data_folder, "out": self.run_folder,
+            "probes": self.probes, "data": self.data_folder, "out": self.run_folder,
         }
         self.messages: dict[str, W.HTML] = {name: W.HTML("") for name in self.fields}
 
@@ -127,6 +136,8 @@ class TrainingPanel:
         self.errors = ErrorArea()
         self.error = self.errors.widget
         self.curves_image = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.probes_image = W.Image(format="png", layout=W.Layout(max_width="320px"))
+        self.probes_caption = W.HTML("")
         self.log_view = W.HTML("")
         self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
                                        tooltip="show the last lines of log.txt")
@@ -137,7 +148,7 @@ class TrainingPanel:
             W.HBox([self.start_button, self.stop_button, self.show_log, self.status]),
             W.HBox([self.progress, self.progress_text]),
             self.error,
-            self.curves_image,
+            W.HBox([self.curves_image, W.VBox([self.probes_caption, self.probes_image])]),
             self.log_view,
         ])
         self.root.add_class("cvd-training-panel")
@@ -211,7 +222,8 @@ class TrainingPanel:
             data = self.data_folder.value.strip() or None
             self.errors.clear()
             self._stop_requested = False
-            self._launch = launch(config, data, out, resume=resume)
+            probes = None if resume else int(self.probes.value)
+            self._launch = launch(config, data, out, resume=resume, probes=probes)
             self._set_running(True)
         self.refresh()
         self._ensure_polling()
@@ -305,6 +317,8 @@ class TrainingPanel:
             except CvdError as exc:  # a rule between fields; its field (or the first one) shows it
                 field = exc.field if isinstance(exc, ConfigError) else None
                 errors[field if field in self.fields else "arch"] = str(exc)
+        if self.probes.value < 0:
+            errors["probes"] = "probes: give a whole number >= 0 (0: no probes)"
         errors.update(self._check_folders(config))
         return (config if not errors else None), errors
 
@@ -327,6 +341,8 @@ class TrainingPanel:
             return {decision.field or "out": decision.reason}
         if decision.action == "resume":
             self._mode = "resume"
+            if decision.meta is not None:
+                self.probes.value = len(recorded_images(decision.meta))  # the run's own, fixed
             if decision.finished and config is not None:
                 return {"epochs": f"epochs: the run finished its {decision.completed} epochs; raise epochs to "
                                   "train longer"}
@@ -349,7 +365,8 @@ class TrainingPanel:
                 return
             if self._launch is not None and self._launch.run_dir != self.run_dir:
                 self._launch = None
-            self._curves_key = None
+            self._curves_key = self._probes_key = None
+            self._probes = None
             self.errors.clear()
         self.refresh()
 
@@ -375,6 +392,7 @@ class TrainingPanel:
         if key != self._curves_key:
             self.curves_image.value = curves_png(snap.history, title=self.run_dir.name if self.run_dir else "")
             self._curves_key = key
+        self._show_probes()
         if snap.state in ("failed", "interrupted"):
             self.errors.show(snap.error or f"training {snap.state}", "training")
         self._show_log(snap)
@@ -383,6 +401,26 @@ class TrainingPanel:
         self._set_running(snap.active)
         if not snap.active:
             self._validate()
+
+    def _show_probes(self) -> None:
+        """Redraw the probes' CAMs when a new epoch file appears (a listing of RUN/probes per refresh)."""
+        out = self.run_dir
+        if out is None:
+            return
+        if self._probes is None or self._probes.out != out:
+            self._probes = ProbeHistory.open(out)
+        latest = self._probes.latest if self._probes is not None else None
+        key = (out, latest)
+        if key == self._probes_key:
+            return
+        self._probes_key = key
+        if self._probes is None or latest is None:
+            self.probes_image.value = b""
+            self.probes_caption.value = ""
+            return
+        self.probes_image.value = to_png(probe_grid(self._probes, latest))
+        self.probes_caption.value = (f"<b>where the model looks</b> after epoch {latest} "
+                                     "<span style='color:#666'>(probes × block outputs, Grad-CAM)</span>")
 
     def _show_log(self, snap: Snapshot) -> None:
         visible = self.show_log.value or snap.state in ("failed", "interrupted")

@@ -22,8 +22,8 @@ def test_expected_files_and_nothing_else(trained_run):
     top = sorted(p.name for p in trained_run.path.iterdir())
     assert top == sorted([
         "config.json", "history.csv", "last", "log.txt", "manifest.csv", "model.json", "model.keras",
-        "predictions.csv", "status.json", "summary.json", "tensorboard",
-    ])
+        "predictions.csv", "probes", "status.json", "summary.json", "tensorboard",
+    ])  # probes/: new runs record 8 probes by default (issue 12; tests/unit/test_probes.py checks its files)
     assert sorted(p.name for p in (trained_run.path / "last").iterdir()) == ["last.keras", "state.json"]
     assert not list(trained_run.path.rglob("*.tmp*"))
 

@@ -121,6 +121,8 @@ def test_start_reattach_stop_and_resume(data_dir: Path, tmp_path: Path) -> None:
     assert 0 < panel.progress.value < 1 and "epoch" in panel.progress_text.value
     assert "running" in panel.status.value
     assert bytes(panel.curves_image.value).startswith(PNG) and bytes(panel.curves_image.value) != empty_curves
+    assert bytes(panel.probes_image.value).startswith(PNG)  # probe files are written before the epoch's commit
+    assert "after epoch" in panel.probes_caption.value
 
     # A second panel on the run directory reattaches: config from the run, live progress, Stop.
     second = TrainingPanel(out, poll_seconds=0.3)
@@ -149,6 +151,7 @@ def test_start_reattach_stop_and_resume(data_dir: Path, tmp_path: Path) -> None:
     assert panel.progress.value == 1.0 and panel.progress.bar_style == "success"
     assert "finished" in panel.status.value and f"{done + 1} epochs in history" in panel.progress_text.value
     assert bytes(panel.curves_image.value) != stopped_curves
+    assert f"after epoch {done + 1} " in panel.probes_caption.value  # redrawn for the new epoch
     assert Run(out).summary is not None and panel.errors.message == ""
     panel.close()
 
@@ -197,4 +200,26 @@ def test_killed_training_is_reported_interrupted_and_resumable(data_dir: Path, t
     assert "epoch 1/300" in panel.log_view.value
     assert panel.mode == "resume" and panel.start_button.description == "Resume"
     assert not panel.start_button.disabled and panel.stop_button.disabled
+    panel.close()
+
+
+def test_probes_grid_of_a_trained_run(run_dir: Path) -> None:
+    """A finished run with probes: the grid of its last epoch beside the curves; probes 0 refused below 0."""
+    import numpy as np
+    from PIL import Image
+
+    from cvd_explorer.runs.probes import probe_epochs
+
+    panel = TrainingPanel(run_dir, background=False)
+    last = probe_epochs(run_dir)[-1]
+    assert f"after epoch {last} " in panel.probes_caption.value
+    png = bytes(panel.probes_image.value)
+    assert png.startswith(PNG)
+    import io
+
+    grid = np.asarray(Image.open(io.BytesIO(png)))
+    assert grid.ndim == 3 and grid.shape[0] > grid.shape[1] / 2 and grid.std() > 0  # several probes, not blank
+    assert panel.probes.value == 8 and panel.mode == "resume"  # the run's own setting
+    panel.probes.value = -1
+    assert "probes" in panel.field_errors["probes"]
     panel.close()
