@@ -22,7 +22,7 @@ USES_TENSORFLOW = True
 DESCRIPTION = """\
 The whole tool in one command, on a laptop CPU:
 
-  1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there), 3% of
+  1. write 2,000 synthetic cartoon cats and dogs (128 px) to --data (reused when there), 4% of
      them drawn as the other class than their name says and 40 of them copied again (the truth
      in DATA/synth-truth.json), so the atlas has label errors and duplicates to find;
   2. train resnet-mini on them into --run with a progress bar (a few minutes on 2 cores;
