@@ -21,8 +21,8 @@ from cvd_explorer.explain import (
     explain_pixels,
     predict_logits,
 )
-from cvd_explorer.explain.pixel import baseline_images
 from cvd_explorer.explain.metrics import randomization_check, rank_correlation
+from cvd_explorer.explain.pixel import baseline_images
 from tests.unit.explain_fixtures import images, tiny_model
 
 
