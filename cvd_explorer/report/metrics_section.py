@@ -193,7 +193,9 @@ def metrics_blocks(run: Run, model: Any, slug: str, layer: str) -> list[Block]:
     ))
     blocks.append(Figure(
         f"{slug}-randomization-methods-figure", "Randomisation check of every method",
-        "Median Spearman with the trained maps as the cascade goes down; CAMs solid, pixel attributions dashed.",
+        "Median Spearman with the trained maps as the cascade goes down; CAMs solid, pixel attributions dashed. "
+        "Look for the lines that stay high: those maps barely change when the weights are re-drawn, so they do "
+        "not show what the model learned (guided backprop in Adebayo et al. 2018).",
         figures.randomization_methods([(c.label, c.family == "pixel", c.steps) for c in cascades],
                                       f"{run.name}: every method, partly randomised model vs trained"),
     ))
