@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cvd_explorer.explain.registry import DEFAULT_METHOD, method_spec
+from cvd_explorer.explain.registry import DEFAULT_METHOD, PIXEL, method_spec
 
 
 def atlas_method(name: str | None) -> str:
@@ -16,6 +16,6 @@ def atlas_method(name: str | None) -> str:
     spec = method_spec(DEFAULT_METHOD if name is None else name)
     if spec.per_layer:
         raise ExplainError(f"{spec.name} is computed one layer at a time; the atlas needs every layer in one pass")
-    if not spec.uses_layer:
-        raise ExplainError(f"{spec.name} has no layer maps; the atlas measures maps across depth, choose a CAM")
+    if not spec.uses_layer or spec.family == PIXEL:
+        raise ExplainError(f"{spec.name} is a pixel attribution; the atlas measures layer maps across depth, choose a CAM")
     return spec.name

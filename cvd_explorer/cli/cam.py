@@ -25,6 +25,14 @@ For each image, OUT gets:
 and OUT/cam.json lists the files, the predictions and the settings.
 
 Targets: predicted (default), a class name (cat/dog, or the run's class names), or a class index.
+
+Pixel attributions (--method saliency, smoothgrad, integrated-gradients, guided-backprop) have no
+layer: OUT gets <stem>_<method>.png and <stem>.npz with the map under the method's name and the
+signed (H, W, 3) attributions under "attribution". guided-gradcam uses the layers like a CAM.
+Options: --samples/--noise/--seed (smoothgrad; noise as a share of each image's value range),
+--steps/--baseline/--seed (integrated-gradients; the completeness gap is printed and written to
+cam.json: the share by which the attributions miss score(image) - score(baseline); raise --steps
+when it is large).
 """
 
 
@@ -33,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from cvd_explorer.explain.registry import DEFAULT_METHOD, METHODS, method_spec
 
     per_layer = ", ".join(name for name in METHODS if method_spec(name).per_layer)
+    no_layer = ", ".join(name for name in METHODS if not method_spec(name).uses_layer)
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN", help="training run directory (uses RUN/model.keras)")
@@ -43,10 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="every conv layer (one pass for gradient methods)")
     parser.add_argument(
         "--method", default=DEFAULT_METHOD, choices=METHODS,
-        help=f"CAM method (default: {DEFAULT_METHOD}; {per_layer}: one layer at a time)",
+        help=f"CAM method or pixel attribution (default: {DEFAULT_METHOD}; {per_layer}: one layer at a time; "
+             f"{no_layer}: no layer)",
     )
     parser.add_argument("--target", default="predicted", help="predicted, a class name or a class index")
     parser.add_argument("--alpha", type=float, default=0.4, help="heat-map opacity in overlays (default 0.4)")
+    pixel = parser.add_argument_group("pixel attributions")
+    pixel.add_argument("--steps", type=int, help="integrated-gradients: path steps (default 64)")
+    pixel.add_argument("--baseline", choices=("black", "blur", "noise"), help="integrated-gradients: baseline "
+                       "(default black: zeros of the model's input)")
+    pixel.add_argument("--samples", type=int, help="smoothgrad: noisy copies per image (default 25)")
+    pixel.add_argument("--noise", type=float, help="smoothgrad: noise std as a share of the image's range (0.15)")
+    pixel.add_argument("--seed", type=int, help="smoothgrad / integrated-gradients (noise baseline): seed (0)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder (created)")
 
 
@@ -87,23 +104,59 @@ def _parse_target(text: str) -> str | int:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+_OPTION_FLAGS = ("steps", "baseline", "samples", "noise", "seed")
+
+
+def pixel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pixel-method options given on the command line, checked against ``--method``.
+
+    Raises:
+        ModelError: an option the method does not take (e.g. ``--steps`` with saliency).
+    """
+    from cvd_explorer.errors import ModelError
+    from cvd_explorer.explain.pixel import get_pixel_method
+    from cvd_explorer.explain.registry import PIXEL, method_spec
+
+    given = {k: getattr(args, k) for k in _OPTION_FLAGS if getattr(args, k, None) is not None}
+    if method_spec(args.method).family != PIXEL:
+        if given:
+            flags = ", ".join(f"--{k}" for k in given)
+            raise ModelError(f"{flags}: only for pixel attributions (smoothgrad, integrated-gradients), not "
+                             f"{args.method}")
+        return {}
+    taken = get_pixel_method(args.method, {}).defaults
+    wrong = [k for k in given if k not in taken]
+    if wrong:
+        takes = ", ".join(f"--{k}" for k in _OPTION_FLAGS if k in taken) or "no option"
+        raise ModelError(f"{', '.join('--' + k for k in wrong)}: {args.method} takes {takes}")
+    get_pixel_method(args.method, given)  # values checked (e.g. --steps 0)
+    return given
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the overlays, strips and maps; print one line per image."""
     import numpy as np
 
     from cvd_explorer.data.loader import load_image
     from cvd_explorer.errors import DataError, ModelError
-    from cvd_explorer.explain import compute_cams, method_spec, predict_logits
+    from cvd_explorer.explain import compute_cams, explain_pixels, method_spec, predict_logits
+    from cvd_explorer.explain.registry import PIXEL
     from cvd_explorer.models import conv_layers
     from cvd_explorer.render import cam_overlay, depth_strip, to_png
 
     if not 0.0 <= args.alpha <= 1.0:
         raise ModelError(f"--alpha must be in [0, 1], got {args.alpha}")
+    options = pixel_options(args)
+    spec = method_spec(args.method)
     model, classes = _load(args)
     shape = tuple(model.inputs[0].shape[1:3])
     if None in shape:
         raise ModelError(f"model input shape {tuple(model.inputs[0].shape)} has no fixed size; cannot resize images")
-    if args.all:
+    if not spec.uses_layer:
+        if args.all or args.layers:
+            raise ModelError(f"{args.method} attributes to the input pixels; it takes no --layers or --all")
+        layers = []
+    elif args.all:
         layers = conv_layers(model)
     elif args.layers:
         layers = list(args.layers)
@@ -126,13 +179,24 @@ def run(args: argparse.Namespace) -> int:
         stems.append(stem)
     x = np.stack(images).astype(np.float32)
     target = _parse_target(args.target)
-    cams = compute_cams(model, x, layers, method=args.method, target=target, batch_size=8, classes=classes)
+    gaps: np.ndarray | None = None
+    signed: np.ndarray | None = None
+    if spec.family != PIXEL:
+        cams = compute_cams(model, x, layers, method=args.method, target=target, batch_size=8, classes=classes)
+    elif spec.uses_layer:  # guided Grad-CAM: one map per layer
+        cams = {layer: explain_pixels(model, x, args.method, target, batch_size=8, classes=classes, layer=layer,
+                                      **options).maps for layer in layers}
+    else:
+        pixel = explain_pixels(model, x, args.method, target, batch_size=8, classes=classes, **options)
+        layers, cams, signed = [args.method], {args.method: pixel.maps}, pixel.attributions
+        gaps = pixel.completeness_gap
     logits = predict_logits(model, x, batch_size=8)
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     names = classes or ("cat", "dog")
     entries: list[dict[str, Any]] = []
-    report = {"method": args.method, "target": args.target, "layers": layers, "images": entries}
+    report = {"method": args.method, "target": args.target, "layers": layers, "images": entries,
+              "options": options}
     for i, stem in enumerate(stems):
         files = []
         for layer in layers:
@@ -155,9 +219,16 @@ def run(args: argparse.Namespace) -> int:
             extra = {"logits": z.astype(np.float32)}
         # Any: mypy refuses a dict of arrays as **kwargs beside numpy's `allow_pickle: bool` keyword
         arrays: dict[str, Any] = {**{k: v[i] for k, v in cams.items()}, **extra}
+        if signed is not None:
+            arrays["attribution"] = signed[i]
         np.savez_compressed(out / f"{stem}.npz", **arrays)
         files.append(f"{stem}.npz")
-        entries.append({"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files})
-        print(f"{args.image[i]}: {predicted} ({prob:.3f}) -> {len(files)} files in {out}")
+        entry: dict[str, Any] = {"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files}
+        note = ""
+        if gaps is not None:
+            entry["completeness_gap"] = float(gaps[i])
+            note = f", completeness gap {gaps[i]:.2%}"
+        entries.append(entry)
+        print(f"{args.image[i]}: {predicted} ({prob:.3f}{note}) -> {len(files)} files in {out}")
     (out / "cam.json").write_text(json.dumps(report, indent=2))
     return 0

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from keras import ops
 
 from cvd_explorer.explain.errors import ExplainError
-from cvd_explorer.explain.registry import ACTIVATION, GRADIENT, SCORE, MethodSpec, method_spec
+from cvd_explorer.explain.registry import ACTIVATION, GRADIENT, PIXEL, SCORE, MethodSpec, method_spec
 
 Tensor = Any
 """A keras / TensorFlow tensor or a numpy array (keras ships no type information)."""
@@ -184,6 +184,9 @@ def get_method(name: str) -> CAMMethod:
         ExplainError: unknown name, or a method that is not a CAM (a pixel attribution).
     """
     spec = method_spec(name)
+    if spec.family == PIXEL:
+        raise ExplainError(f"method {name!r} ({spec.label}) is a pixel attribution with no maps per layer; use "
+                           f"cvd_explorer.explain.attribute(model, images, {name!r})")
     cls = spec.load()
     if not (isinstance(cls, type) and issubclass(cls, CAMMethod)):
         raise ExplainError(f"method {name!r} ({spec.label}) is not a layer CAM; it has no maps per layer")

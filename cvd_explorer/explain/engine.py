@@ -11,6 +11,11 @@ computes it, in one table (:data:`_PASSES`):
 * activation family (Eigen-CAM): the same traced step, forward only;
 * score family (Score-CAM): one layer at a time, with batched masked forward passes.
 
+Gradient CAMs can be smoothed (``compute_cams(..., smooth=SmoothOptions(...))``): the maps of
+noisy copies of every image (:mod:`cvd_explorer.explain.smooth`) are averaged, raw, before the
+ReLU and normalisation. Pixel attributions (family ``pixel``) live in
+:mod:`cvd_explorer.explain.attributions`.
+
 :mod:`cvd_explorer.explain.maps` then resizes and normalises the maps in numpy.
 """
 
@@ -38,11 +43,12 @@ from cvd_explorer.explain.cam import ActivationCAM, CAMMethod, ChannelScoreCAM, 
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import finish_maps, resize_maps
 from cvd_explorer.explain.registry import ACTIVATION, DEFAULT_METHOD, GRADIENT, SCORE
+from cvd_explorer.explain.smooth import SmoothOptions, noisy_copies
 from cvd_explorer.explain.targets import Target, class_weights, predicted_class_weights, resolve_target, scores
 from cvd_explorer.explain.view import HEAD_INPUT, Head, run_view
 
-TargetLike = str | int | Callable[[Any], Any]
-"""A class name, a class index, ``"predicted"`` or ``callable(logits (N, K)) -> (N,)``."""
+TargetLike = str | int | Sequence[int] | np.ndarray | Callable[[Any], Any]
+"""A class name, a class index, ``"predicted"``, one class index per image or ``callable(logits (N, K)) -> (N,)``."""
 
 _M = TypeVar("_M", bound=CAMMethod)
 _Combine = Callable[[Tensor, Tensor | None], tuple[Tensor, Tensor]]
@@ -90,6 +96,8 @@ class _Request:
     keep_activations: bool = False
     keep_features: bool = False
     jit_compile: bool = False
+    weights: np.ndarray | None = None
+    """Per-image class weights ``(N, K)`` overriding the target's (a fixed-kind target), e.g. for smoothing."""
 
 
 @dataclass
@@ -155,7 +163,7 @@ def _traced_pass(req: _Request, combine: _Combine, gradients: bool) -> _Maps:
     key = (kind, req.names, req.method.name, req.target.key, req.jit_compile, req.keep_features)
     step = cached_step(req.model, key, _traced_step_builder(req, combine, gradients))
     x, bs = req.x, req.batch_size
-    w = class_weights(req.target, len(x), req.head.units)
+    w = req.weights if req.weights is not None else class_weights(req.target, len(x), req.head.units)
     parts = [step(x[i : i + bs], w[i : i + bs]) for i in range(0, len(x), bs)]
     cams, weights, acts = ({k: _joined([p[j][k] for p in parts]) for k in parts[0][j]} for j in range(3))
     features = acts.pop(HEAD_INPUT, None)
@@ -254,6 +262,7 @@ def compute_cams(
     classes: Sequence[str] | None = None,
     top_k: int = 32,
     jit_compile: bool = False,
+    smooth: SmoothOptions | None = None,
 ) -> dict[str, np.ndarray]:
     """Class activation maps for many layers at once.
 
@@ -275,21 +284,44 @@ def compute_cams(
         classes: class names in index order; default ``("cat", "dog")``, dog positive.
         top_k: Score-CAM only: channels probed (highest mean activation).
         jit_compile: compile the traced step with XLA (off by default).
+        smooth: gradient methods only: average the raw maps of ``smooth.samples`` noisy copies of
+            each image (SmoothGrad applied to the CAM; noise as a share of each image's value
+            range). With ``"predicted"`` every copy explains the class predicted on the clean image.
 
     Returns:
         ``{layer: (N, H, W) float32}`` (or ``(N, h, w)`` with ``size="native"``).
 
     Raises:
         ExplainError (a ValueError): unknown method, target or layer, non-spatial layer, images
-        of the wrong shape.
+        of the wrong shape, smoothing asked of a method that is not a gradient CAM.
     """
     if size not in ("input", "native"):
         raise ExplainError(f"size must be 'input' or 'native', got {size!r}")
     req = _prepare(model, images, layers, method, target, classes, batch_size, top_k)
     req = replace(req, jit_compile=bool(jit_compile))
     out_hw = (int(req.x.shape[1]), int(req.x.shape[2])) if size == "input" else None
-    maps = _run(req)
-    return {name: finish_maps(cam, out_hw, normalize) for name, cam in maps.cams.items()}
+    cams = _smoothed(req, smooth) if smooth is not None else _run(req).cams
+    return {name: finish_maps(cam, out_hw, normalize) for name, cam in cams.items()}
+
+
+def _smoothed(req: _Request, smooth: SmoothOptions) -> dict[str, np.ndarray]:
+    """Raw maps of the gradient family averaged over noisy copies of each image (the copies run batched)."""
+    if not isinstance(smooth, SmoothOptions):
+        raise ExplainError(f"smooth must be a SmoothOptions(samples, noise, seed), got {type(smooth).__name__}")
+    if req.method.spec.family != GRADIENT:
+        raise ExplainError(f"smoothing applies to gradient CAMs; {req.method.name} ({req.method.spec.family}) has none")
+    n, k = len(req.x), int(smooth.samples)
+    if req.target.kind == "callable":
+        weights = None
+    elif req.target.kind == "predicted":
+        weights = predicted_class_weights(_batched_logits(req.model, req.x, req.head, req.batch_size))
+    else:
+        weights = class_weights(req.target, n, req.head.units)
+    target = req.target if weights is None else Target("fixed")
+    copies = replace(req, x=noisy_copies(req.x, smooth), target=target,
+                     weights=None if weights is None else np.repeat(weights, k, axis=0))
+    cams = _run(copies).cams
+    return {name: cam.reshape(n, k, *cam.shape[1:]).mean(axis=1) for name, cam in cams.items()}
 
 
 def explain_all(

@@ -7,7 +7,8 @@
   curve.
 * :func:`average_drop` / :func:`increase_in_confidence` (Chattopadhay et al. 2018).
 * :func:`randomization_check` (Adebayo et al. 2018): cascading weight randomisation from the head
-  down, on a clone (the user's model is never touched).
+  down, on a clone (the user's model is never touched), for every method, CAMs and pixel
+  attributions alike (:func:`explanation_maps` computes either).
 
 Pass :func:`random_maps` in place of CAMs to score the baseline, so a report always reads
 "ours vs random".
@@ -27,7 +28,7 @@ from cvd_explorer.explain.activations import check_images, head_of
 from cvd_explorer.explain.engine import compute_cams, predict_logits
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import resize_maps
-from cvd_explorer.explain.registry import DEFAULT_METHOD
+from cvd_explorer.explain.registry import DEFAULT_METHOD, PIXEL, method_spec
 from cvd_explorer.explain.targets import class_weights, predicted_class_weights, resolve_target
 from cvd_explorer.models import iter_layers
 
@@ -259,6 +260,38 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def explanation_maps(
+    model: keras.Model,
+    images: Any,
+    method: str,
+    layer: str | None,
+    target: Any = "predicted",
+    classes: Sequence[str] | None = None,
+    batch_size: int = 16,
+    size: str = "input",
+    **options: Any,
+) -> np.ndarray:
+    """The normalised maps ``(N, h, w)`` float32 in [0, 1] of any registered method.
+
+    A CAM gives the map of ``layer``; a pixel attribution gives its input-size map (``layer``
+    only for guided Grad-CAM, whose Grad-CAM it names; None: the deepest conv layer). ``size``:
+    ``"input"`` or ``"native"`` (the CAM's layer resolution; pixel maps are always at the input).
+    ``options`` go to a pixel method (``steps=``, ``samples=``, ...); a CAM takes none.
+    """
+    spec = method_spec(method)
+    if spec.family == PIXEL:
+        from cvd_explorer.explain.attributions import attribute
+
+        if spec.uses_layer and layer is not None:
+            options = {"layer": layer, **options}
+        return attribute(model, images, method, target, batch_size=batch_size, classes=classes, **options)
+    if options:
+        raise ExplainError(f"{method} takes no options, got {', '.join(sorted(options))}")
+    if layer is None:
+        raise ExplainError(f"{method} maps a layer; pass its name")
+    return compute_cams(model, images, [layer], method, target, batch_size, True, size, classes=classes)[layer]
+
+
 def _cascade_groups(model: keras.Model) -> list[tuple[str, list[keras.layers.Layer]]]:
     """Layers with weights grouped by residual block (``convN_blockM``), from the head down."""
     groups: dict[str, list[keras.layers.Layer]] = {}
@@ -295,21 +328,30 @@ def randomization_check(
     max_steps: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
+    options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Adebayo et al.'s cascading model-parameter randomisation test.
 
     Weights are randomised group by group (the head, then each residual block from the top down,
-    then the stem) on a clone of ``model``; after each step the maps at ``layer`` are compared with
-    the trained model's by Spearman rank correlation. Faithful maps decorrelate.
+    then the stem) on a clone of ``model``; after each step the maps are compared with the trained
+    model's by Spearman rank correlation. Faithful maps decorrelate.
+
+    One clone is made; the trained maps are computed on it before its first randomisation and every
+    step then re-assigns its variables in place, so the whole cascade runs one traced step per
+    method (the weights are inputs of that step, not constants of a new one).
 
     Args:
         model: the trained model (not modified: a clone gets the random weights).
         images: ``(N, H, W, 3)`` as the model expects.
-        layer: layer whose maps are compared (native resolution, normalised).
-        method, target, classes: as in :func:`~cvd_explorer.explain.compute_cams`; with
-            ``"predicted"`` both models explain the class the *trained* model predicts.
+        layer: layer whose maps are compared (a CAM's, at native resolution, normalised); pixel
+            attributions are compared at the input size and ignore it (except guided Grad-CAM,
+            whose Grad-CAM it names).
+        method: any registered method (CAMs and pixel attributions).
+        target, classes: as in :func:`~cvd_explorer.explain.compute_cams`; with ``"predicted"``
+            every step explains the class the *trained* model predicts.
         max_steps: stop after this many groups (default: all).
         seed: random seed of the re-drawn weights.
+        options: a pixel method's options (e.g. ``{"steps": 32}``).
 
     Returns:
         One dict per step: ``{"step", "randomized": group name, "spearman": [per image],
@@ -321,34 +363,30 @@ def randomization_check(
     tgt = resolve_target(target, head.units, classes)
     if tgt.kind == "callable":
         raise ExplainError("randomization_check needs a class target ('predicted', a class name or index)")
+    method_spec(method)  # an unknown method fails before the clone is made
     if tgt.kind == "predicted":  # the trained model's prediction, explained on every randomized model too
         logits = predict_logits(model, x, batch_size)
-        index = (logits[:, 0] >= 0).astype(int) if head.units == 1 else np.argmax(logits, axis=-1)
+        index = (logits[:, 0] >= 0).astype(np.int64) if head.units == 1 else np.argmax(logits, axis=-1)
+    elif tgt.kind == "per-image":
+        index = np.asarray(tgt.indices, np.int64)
     else:
-        index = np.full(len(x), tgt.index)
+        index = np.full(len(x), tgt.index, np.int64)
 
-    def maps_of(m: Any) -> np.ndarray:
-        out: np.ndarray | None = None
-        for cls in np.unique(index):
-            sel = np.flatnonzero(index == cls)
-            cams = compute_cams(m, x[sel], [layer], method, int(cls), batch_size, True, "native")[layer]
-            out = np.zeros((len(x), *cams.shape[1:]), np.float32) if out is None else out
-            out[sel] = cams
-        if out is None:
-            raise ExplainError("randomization_check got no images")
-        return out
-
-    trained = maps_of(model)
-    baseline = [rank_correlation(t, r) for t, r in zip(trained, random_maps(trained.shape, seed + 1), strict=True)]
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
+
+    def maps_of(m: Any) -> np.ndarray:
+        return explanation_maps(m, x, method, layer, index, classes, batch_size, size="native", **(options or {}))
+
+    trained = maps_of(clone)
+    baseline = [rank_correlation(t, r) for t, r in zip(trained, random_maps(trained.shape, seed + 1), strict=True)]
     rng = np.random.default_rng(seed)
     groups = _cascade_groups(clone)[: max_steps if max_steps is not None else None]
     steps = []
     for step, (name, layers) in enumerate([("none", [])] + groups):
         for lyr in layers:
             _randomize(lyr, rng)
-        maps = maps_of(clone)
+        maps = trained if step == 0 else maps_of(clone)
         rho = [rank_correlation(t, m) for t, m in zip(trained, maps, strict=True)]
         steps.append(
             {

@@ -1,7 +1,8 @@
 """The explanation methods: what each one is, as data, importable without TensorFlow.
 
 Every method is one :class:`MethodSpec` line in :data:`SPECS` plus one implementation class
-(in :mod:`cvd_explorer.explain.cam` for the CAMs), named by ``implementation`` and imported only
+(in :mod:`cvd_explorer.explain.cam` for the CAMs, :mod:`cvd_explorer.explain.pixel` for the pixel
+attributions), named by ``implementation`` and imported only
 when the method runs. The CLI's ``--help``, the Explorer's method list and the session's cache
 rules read the specs; the engine dispatches on ``family``; nothing else names a method.
 """
@@ -58,6 +59,7 @@ class MethodSpec:
 
 
 _CAM = "cvd_explorer.explain.cam"
+_PIX = "cvd_explorer.explain.pixel"
 
 SPECS: tuple[MethodSpec, ...] = (
     MethodSpec("gradcam", "Grad-CAM", GRADIENT, f"{_CAM}:GradCAM"),
@@ -67,10 +69,21 @@ SPECS: tuple[MethodSpec, ...] = (
     MethodSpec("layercam", "Layer-CAM", GRADIENT, f"{_CAM}:LayerCAM"),
     MethodSpec("scorecam", "Score-CAM", SCORE, f"{_CAM}:ScoreCAM", per_layer=True),
     MethodSpec("eigencam", "Eigen-CAM", ACTIVATION, f"{_CAM}:EigenCAM"),
+    MethodSpec("saliency", "Saliency (gradient)", PIXEL, f"{_PIX}:Saliency", uses_layer=False),
+    MethodSpec("smoothgrad", "SmoothGrad", PIXEL, f"{_PIX}:SmoothGrad", uses_layer=False),
+    MethodSpec("integrated-gradients", "Integrated Gradients", PIXEL, f"{_PIX}:IntegratedGradients", uses_layer=False),
+    MethodSpec("guided-backprop", "Guided Backprop", PIXEL, f"{_PIX}:GuidedBackprop", uses_layer=False),
+    MethodSpec("guided-gradcam", "Guided Grad-CAM", PIXEL, f"{_PIX}:GuidedGradCAM"),
 )
 
 METHODS: tuple[str, ...] = tuple(spec.name for spec in SPECS)
 """Names of every method, in the order they are offered."""
+
+CAM_METHODS: tuple[str, ...] = tuple(spec.name for spec in SPECS if spec.family != PIXEL)
+"""The layer CAMs (what :func:`~cvd_explorer.explain.compute_cams` computes)."""
+
+PIXEL_METHODS: tuple[str, ...] = tuple(spec.name for spec in SPECS if spec.family == PIXEL)
+"""The pixel attributions (what :func:`~cvd_explorer.explain.attribute` computes)."""
 
 DEFAULT_METHOD = METHODS[0]
 """The method used when none is named (Grad-CAM)."""

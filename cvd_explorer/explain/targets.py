@@ -19,20 +19,23 @@ class Target:
     """A resolved target.
 
     Attributes:
-        kind: ``"fixed"`` (score = sum(logits * sign_or_onehot)), ``"predicted"`` (per image,
-            the predicted class) or ``"callable"``.
+        kind: ``"fixed"`` (score = sum(logits * sign_or_onehot)), ``"per-image"`` (the same, one
+            class index per image), ``"predicted"`` (per image, the predicted class) or ``"callable"``.
         index: class index for ``"fixed"`` (for a one-unit head: 1 = positive, 0 = negative).
         fn: the user's callable for ``"callable"``.
+        indices: class index per image for ``"per-image"``.
     """
 
     kind: str
     index: int = 0
     fn: Callable[[Any], Any] | None = None
+    indices: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[str, int | None]:
-        """Part of the trace-cache key (fixed indices share one trace)."""
-        return (self.kind, id(self.fn) if self.fn is not None else None)
+        """Part of the trace-cache key (fixed and per-image indices share one trace: both score with weights)."""
+        kind = "fixed" if self.kind == "per-image" else self.kind
+        return (kind, id(self.fn) if self.fn is not None else None)
 
 
 def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None) -> Target:
@@ -41,7 +44,8 @@ def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None
     Args:
         target: ``"predicted"``; a class name from ``classes`` (for a one-unit head,
             ``classes[1]`` is the positive class: its score is the logit z, the other's is -z);
-            an int class index; or ``callable(logits (N, K) float32 tensor) -> (N,) scores``.
+            an int class index; a sequence or 1-D integer array of class indices, one per image;
+            or ``callable(logits (N, K) float32 tensor) -> (N,) scores``.
         units: K, the number of head outputs.
         classes: class names in index order; defaults to ``("cat", "dog")`` (dog positive).
     """
@@ -61,6 +65,8 @@ def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None
             )
     elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         index = int(target)
+    elif isinstance(target, (list, tuple, np.ndarray)):
+        return _per_image(target, n_classes)
     else:
         raise ExplainError(f"target must be a str, an int or a callable, not {type(target).__name__}")
     if not 0 <= index < n_classes:
@@ -68,12 +74,33 @@ def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None
     return Target("fixed", index=index)
 
 
+def _per_image(target: Any, n_classes: int) -> Target:
+    arr = np.asarray(target)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ExplainError(f"a per-image target must be a 1-D sequence of class indices, got {arr.dtype} {arr.shape}")
+    if arr.min() < 0 or arr.max() >= n_classes:
+        raise ExplainError(f"per-image target indices must be in 0..{n_classes - 1}, got {arr.min()}..{arr.max()}")
+    return Target("per-image", indices=tuple(int(i) for i in arr))
+
+
 def class_weights(target: Target, n: int, units: int) -> np.ndarray:
     """Weights ``(n, K)`` float32 such that the score is ``sum(logits * weights, axis=-1)``.
 
     A one-unit head scores the positive class with +z and the negative with -z.
+
+    Raises:
+        ExplainError: a per-image target whose length is not ``n``.
     """
     w = np.zeros((n, units), np.float32)
+    if target.kind == "per-image":
+        if len(target.indices) != n:
+            raise ExplainError(f"the per-image target names {len(target.indices)} classes for {n} images")
+        idx = np.asarray(target.indices)
+        if units == 1:
+            w[:, 0] = np.where(idx == 1, 1.0, -1.0)
+        else:
+            w[np.arange(n), idx] = 1.0
+        return w
     if target.kind != "fixed":
         return w
     if units == 1:

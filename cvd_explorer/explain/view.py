@@ -24,7 +24,7 @@ warning (gradients vanish where that clip bites).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ HEAD_INPUT = "<head input>"
 """Put in ``wanted`` to record the head's input (the pooled features) under this key; no layer has this name."""
 
 _LOGIT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
+
+LeafHook = Callable[[Any, Any], Any]
+"""``hook(layer, output) -> output``: applied to every leaf layer's output inside the view (never to the head)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,9 @@ def _squash(head: Head, z: Any) -> Any:
     return ops.softmax(z, axis=-1) if head.squash == "softmax" else ops.sigmoid(z)
 
 
-def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> tuple[dict[str, Any], Any, Any]:
+def run_view(
+    model: Any, x: Any, wanted: frozenset[str], head: Head | None, leaf_hook: LeafHook | None = None
+) -> tuple[dict[str, Any], Any, Any]:
     """Run ``model`` on ``x`` and record the outputs of the ``wanted`` layers and the logits.
 
     Args:
@@ -140,6 +145,8 @@ def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> t
         wanted: names of layers (anywhere in the model) whose outputs to record, and
             :data:`HEAD_INPUT` to record the head's input (needs ``head``).
         head: from :func:`find_head`; None skips the logits (forward for activations only).
+        leaf_hook: applied to each leaf layer's output, in the view only (guided backprop puts
+            its backward rule on the ReLUs' outputs this way; the model is not touched).
 
     Returns:
         ``(record, logits, probs)``: ``record`` maps layer name -> output tensor (first call of
@@ -158,6 +165,8 @@ def run_view(model: Any, x: Any, wanted: frozenset[str], head: Head | None) -> t
             out = _walk(layer, args[0] if len(args) == 1 else list(args))
         else:
             out = _call_leaf(layer, args, kwargs)
+            if leaf_hook is not None:
+                out = leaf_hook(layer, out)
         if layer.name in wanted and layer.name not in record:
             record[layer.name] = out
         return out

@@ -4,6 +4,12 @@ The Explorer widget is a view over a Session; the benchmark drives one directly.
 explained once, every layer of the selected kind in one engine pass
 (:func:`cvd_explorer.explain.explain_all`), and kept in an LRU cache so that moving through
 layers, channels or opacity only composes arrays.
+
+Pixel attributions (registry family ``pixel``) are cached per sample and method, not per layer
+(``MethodSpec.uses_layer`` is False): the map is the same at every layer, while the feature-map
+grid still shows the selected layer (its activations come with Grad-CAM's pass, shared with the
+Grad-CAM entry of the cache). Guided Grad-CAM uses the layer: its guided gradients are computed
+once per sample and multiplied by each layer's Grad-CAM when the slider moves.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cvd_explorer.explain.maps import normalize_maps_in_place
-from cvd_explorer.explain.registry import DEFAULT_METHOD, method_spec
+from cvd_explorer.explain.registry import DEFAULT_METHOD, PIXEL, method_spec
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import SampleRow, rows_from_arrays, rows_from_predictions
 
 if TYPE_CHECKING:
+    from cvd_explorer.explain.attributions import PixelExplanation
     from cvd_explorer.explain.engine import Explanation
+
+LAYER_EVIDENCE = "gradcam"
+"""The CAM whose pass gives pixel methods their layers' activations (and guided Grad-CAM its CAMs)."""
+GUIDED = "guided-backprop"
 
 CacheKey = tuple[str, str, str, str, str | None]
 """``(sample key, method, target, layer kind, layer or None)``."""
@@ -40,6 +51,8 @@ class SampleExplanation:
         method: CAM method.
         target: ``"predicted"`` or a class name.
         kind: ``"conv"`` or ``"blocks"``.
+        pixel: for a pixel method, its attribution of this image (guided Grad-CAM: the guided
+            backprop part); ``explanation`` is then Grad-CAM's (activations and per-layer CAMs).
     """
 
     row: SampleRow
@@ -48,6 +61,34 @@ class SampleExplanation:
     method: str
     target: str
     kind: str
+    pixel: PixelExplanation | None = None
+
+    @property
+    def is_pixel(self) -> bool:
+        """Whether the maps are a pixel attribution (the layer slider moves only the feature maps)."""
+        return self.pixel is not None
+
+    @property
+    def uses_layer(self) -> bool:
+        """Whether the map changes with the layer (every CAM, guided Grad-CAM)."""
+        return method_spec(self.method).uses_layer
+
+    @property
+    def completeness_gap(self) -> float | None:
+        """Integrated gradients' relative completeness gap for this image, else None."""
+        gap = None if self.pixel is None else self.pixel.completeness_gap
+        return None if gap is None else float(gap[0])
+
+    def attribution(self, layer: str) -> np.ndarray | None:
+        """Signed float32 ``(H, W, 3)`` attribution of a pixel method (at ``layer`` for guided Grad-CAM), else None."""
+        if self.pixel is None:
+            return None
+        signed: np.ndarray = self.pixel.attributions[0]
+        if self.uses_layer:
+            from cvd_explorer.explain.pixel import guided_gradcam
+
+            signed = guided_gradcam(self.pixel.attributions, self.explanation.cams[layer])[0]
+        return signed
 
     @property
     def target_class(self) -> str:
@@ -70,7 +111,14 @@ class SampleExplanation:
         return acts
 
     def cam(self, layer: str) -> np.ndarray:
-        """float32 ``(h, w)`` CAM of ``layer`` at native resolution, ReLU'd and scaled to [0, 1]."""
+        """float32 ``(h, w)`` CAM of ``layer`` at native resolution, ReLU'd and scaled to [0, 1]; for a
+        pixel method its ``(H, W)`` map at the input size (the same at every layer but for guided Grad-CAM)."""
+        if self.pixel is not None:
+            if self.uses_layer:
+                signed = self.attribution(layer)
+                return normalize_map(np.abs(np.asarray(signed)).max(axis=-1))
+            pixel_map: np.ndarray = self.pixel.maps[0]
+            return pixel_map
         return normalize_map(self.explanation.cams[layer][0])
 
     def channel_weights(self, layer: str) -> np.ndarray:
@@ -82,6 +130,8 @@ class SampleExplanation:
         """Approximate memory held by the arrays, in bytes."""
         e = self.explanation
         parts = [*e.activations.values(), *e.cams.values(), *e.channel_weights.values(), self.image]
+        if self.pixel is not None:
+            parts += [self.pixel.attributions, self.pixel.maps]
         return int(sum(np.asarray(p).nbytes for p in parts))
 
 
@@ -126,6 +176,8 @@ class Session:
         self._shapes: dict[str, tuple[int, ...] | None] = {}
         self._by_key = {r.key: r for r in self.rows}
         self._lock = threading.Lock()  # one engine call at a time
+        self.pixel_options: dict[str, dict[str, Any]] = {}
+        """Options of pixel methods by name (e.g. ``{"integrated-gradients": {"steps": 128}}``); defaults otherwise."""
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -212,7 +264,8 @@ class Session:
 
     @staticmethod
     def cache_key(row: SampleRow, method: str, target: str, kind: str, layer: str | None) -> CacheKey:
-        """Cache key of one explanation (the layer matters only for per-layer methods)."""
+        """Cache key of one explanation (the layer matters only for per-layer methods; pixel methods
+        are cached per sample and method)."""
         return (row.key, method, target, kind, layer if method_spec(method).per_layer else None)
 
     def cached(
@@ -239,6 +292,9 @@ class Session:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
+        spec = method_spec(method)
+        if spec.family == PIXEL:
+            return self._explain_pixels(row, method, target, kind, key)
         layers = self.layer_sets.get(kind)
         if not layers:
             what = "Conv2D layers" if kind == "conv" else "residual block outputs (convN_blockM_out)"
@@ -254,5 +310,17 @@ class Session:
                 classes=self.classes,
             )
         result = SampleExplanation(row, image, expl, method, target, kind)
+        self.cache.put(key, result)
+        return result
+
+    def _explain_pixels(self, row: SampleRow, method: str, target: str, kind: str, key: CacheKey) -> SampleExplanation:
+        from cvd_explorer.explain.attributions import explain_pixels
+
+        base = self.explain(row, LAYER_EVIDENCE, target, kind)  # the layers' activations (cached on its own)
+        computed = GUIDED if method_spec(method).uses_layer else method
+        with self._lock:
+            pixel = explain_pixels(self.model, base.image[None].astype(np.float32), computed, target,
+                                   classes=self.classes, **self.pixel_options.get(computed, {}))
+        result = SampleExplanation(row, base.image, base.explanation, method, target, kind, pixel)
         self.cache.put(key, result)
         return result

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cvd_explorer import render
+from cvd_explorer.explain.registry import PIXEL, method_spec
 from cvd_explorer.explore.session import SampleExplanation
 
 DISPLAY_SIDE = 256
@@ -66,8 +68,35 @@ def evidence_note(se: SampleExplanation, layer: str) -> str:
     return "" if se.has_evidence(layer) else f"no positive evidence for {se.target_class} at this layer"
 
 
+def layer_note(method: str) -> str:
+    """What the layer slider does for ``method``: ``""`` for a CAM, a sentence for a pixel method."""
+    spec = method_spec(method)
+    if spec.family != PIXEL:
+        return ""
+    if spec.uses_layer:
+        return f"{spec.label}: guided backprop × the Grad-CAM of the selected layer"
+    return (f"the layer slider does not apply to {spec.label}: it attributes to the input pixels "
+            "(the slider still moves the feature maps)")
+
+
+def pixel_note(se: SampleExplanation) -> str:
+    """Integrated gradients' completeness gap for the sample, or ``""``."""
+    gap = se.completeness_gap
+    if gap is None:
+        return ""
+    steps = se.pixel.options.get("steps") if se.pixel is not None else None
+    more = "; raise the steps" if gap > 0.05 else ""
+    return (f"completeness gap {gap:.1%} at {steps} steps (sum of attributions vs score(image) − "
+            f"score(baseline)){more}")
+
+
 def strip_view(se: SampleExplanation, n: int = 8) -> np.ndarray:
-    """Depth strip: the CAM at ``n`` evenly spaced explained layers. uint8 ``(h, w, 3)``."""
+    """Depth strip: the CAM at ``n`` evenly spaced explained layers. uint8 ``(h, w, 3)``.
+
+    A pixel method with no layer has one map: the strip is that map alone, titled by the method.
+    """
+    if se.is_pixel and not se.uses_layer:
+        return render.depth_strip(se.image, {se.method: se.cam(se.layers[-1])}, n=1)
     cams = {layer: se.cam(layer) for layer in se.layers}
     return render.depth_strip(se.image, cams, n=min(int(n), len(cams)))
 
@@ -92,6 +121,9 @@ def export(
     The ``.npz`` holds ``image`` uint8 ``(S, S, 3)``, ``activations`` float32 ``(h, w, C)``,
     ``cam`` float32 ``(h, w)`` in [0, 1], ``cam_raw`` float32 ``(h, w)``, ``channel_weights``
     float32 ``(C,)``, and ``layer``, ``method``, ``target``, ``sample``, ``prob`` as 0-d arrays.
+    For a pixel method ``cam`` is its ``(H, W)`` map, ``attribution`` the signed ``(H, W, 3)``
+    attributions, ``cam_raw`` and ``channel_weights`` are Grad-CAM's at the layer (the feature
+    grid's order), and integrated gradients add ``completeness_gap``.
 
     Returns:
         The two paths written.
@@ -102,8 +134,16 @@ def export(
     base = out / f"{stem}_{layer}"
     png, npz = base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
     png.write_bytes(render.to_png(composed))
+    # Any: mypy refuses a dict of arrays as **kwargs beside numpy's `allow_pickle: bool` keyword
+    extra: dict[str, Any] = {}
+    signed = se.attribution(layer)
+    if signed is not None:
+        extra["attribution"] = np.asarray(signed, np.float32)
+    if se.completeness_gap is not None:
+        extra["completeness_gap"] = np.array(se.completeness_gap)
     np.savez_compressed(
         npz,
+        **extra,
         image=se.image,
         activations=se.activations(layer),
         cam=se.cam(layer),

@@ -172,3 +172,28 @@ def labelled_rows(rows: Sequence[tuple[str, Sequence[tuple[np.ndarray, str]]]], 
                 ax.set_title(title, fontsize=7)
         axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     return _png(fig)
+
+
+def randomization_methods(lines: Sequence[tuple[str, bool, Sequence[dict[str, Any]]]], title: str) -> bytes:
+    """Every method's randomisation check in one plot: median Spearman with the trained maps per step.
+
+    Args:
+        lines: ``(label, is_pixel_method, steps)`` per method, ``steps`` as
+            :func:`cvd_explorer.explain.metrics.randomization_check` returns; pixel methods dashed.
+    """
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    steps0 = lines[0][2]
+    x = np.arange(len(steps0))
+    for i, (label, pixel, steps) in enumerate(lines):
+        ax.plot(x[: len(steps)], [s["spearman_median"] for s in steps], marker="o", markersize=3,
+                linestyle="--" if pixel else "-", color=f"C{i % 10}", label=label)
+    ax.axhline(steps0[0]["baseline_median"], color="grey", linestyle=":", label="random maps")
+    ax.set_xticks(x, [s["randomized"] for s in steps0], rotation=45, ha="right", fontsize=7)
+    ax.set_xlabel("randomised down to (cascading from the head)")
+    ax.set_ylabel("median Spearman vs trained maps")
+    ax.set_ylim(-1.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.set_title(title, fontsize=9)
+    return _png(fig)

@@ -53,8 +53,8 @@ class Explorer(Panel):
 
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
-    ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``error``, ``busy``,
-    ``export_folder``, ``export_button``, ``export_result``, ``probes`` (the epoch slider of probe
+    ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``method_note``, ``error``,
+    ``busy``, ``export_folder``, ``export_button``, ``export_result``, ``probes`` (the epoch slider of probe
     images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`.
     """
 
@@ -105,6 +105,8 @@ class Explorer(Panel):
         self.layer_label = W.HTML("")
         self.layer_label.add_class("cvd-layer-label")
         self.probes = ProbeControls()  # epoch slider: probe images of a run with probes
+        self.method_note = W.HTML("")  # what the layer slider does for a pixel method
+        self.method_note.add_class("cvd-method-note")
         self.method = W.Dropdown(options=[(spec.label, spec.name) for spec in SPECS], value=DEFAULT_METHOD,
                                  description="method",
                                  layout=W.Layout(width="220px"))
@@ -142,7 +144,7 @@ class Explorer(Panel):
                 W.HBox([self.filter, self.class_filter, self.sort]),
                 self.gallery.widget,
                 W.HBox([self.layer_kind, self.busy]),
-                W.HBox([self.layer, self.layer_label], layout=W.Layout(align_items="center")),
+                W.HBox([self.layer, self.layer_label, self.method_note], layout=W.Layout(align_items="center")),
                 self.probes.widget,
                 W.HBox([self.method, self.target, self.opacity]),
                 W.HBox([self.top_k, self.order, self.strip_n]),
@@ -340,6 +342,8 @@ class Explorer(Panel):
 
     # ------------------------------------------------------------------ settings
     def _on_explain_settings(self, _change: dict[str, Any]) -> None:
+        note = views.layer_note(self.method.value)
+        self.method_note.value = f"<i style='color:#555'>{html.escape(note)}</i>" if note else ""
         if not self._quiet:
             self._request()
 
@@ -420,6 +424,9 @@ class Explorer(Panel):
             self.feature_image.value = to_png(self._last_feature)
             note = views.evidence_note(se, layer)
             self.cam_note.value = f"<span style='color:#9a5b00'>⚠ {html.escape(note)}</span>" if note else ""
+            gap = views.pixel_note(se)
+            if gap:
+                self.cam_note.value += f"<div class='cvd-completeness'>{html.escape(gap)}</div>"
 
     def _clear_views(self, keep_strip: bool = False) -> None:
         with self._ui:

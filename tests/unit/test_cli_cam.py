@@ -68,3 +68,51 @@ def test_cam_user_errors_are_one_line(model_file, image_files, tmp_path, capsys)
     assert "no layer named 'nope'" in capsys.readouterr().err
     assert main(["cam", "--model", str(model_file), "--image", str(tmp_path / "missing.png"), *out]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad", "integrated-gradients", "guided-backprop"])
+def test_pixel_methods_write_their_map_and_attributions(model_file, image_files, tmp_path, capsys, method):
+    out = tmp_path / "out"
+    extra = {"integrated-gradients": ["--steps", "16", "--baseline", "blur"],
+             "smoothgrad": ["--samples", "4", "--noise", "0.1", "--seed", "3"]}.get(method, [])
+    argv = ["cam", "--model", str(model_file), "--image", image_files[0], "--image", image_files[1],
+            "--method", method, "--out", str(out), *extra]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for stem in ("img0", "img1"):
+        assert cv2.imread(str(out / f"{stem}_{method}.png")).shape == (16, 16, 3)
+        arrays = np.load(out / f"{stem}.npz")
+        assert arrays[method].shape == (16, 16) and arrays[method].max() == pytest.approx(1.0)
+        assert arrays["attribution"].shape == (16, 16, 3)
+    report = json.loads((out / "cam.json").read_text())
+    assert report["layers"] == [method]
+    if method == "integrated-gradients":
+        assert report["options"] == {"steps": 16, "baseline": "blur"}
+        gaps = [e["completeness_gap"] for e in report["images"]]
+        assert all(g >= 0 for g in gaps) and "completeness gap" in printed
+    else:
+        assert "completeness_gap" not in report["images"][0]
+
+
+def test_guided_gradcam_uses_the_layers(model_file, image_files, tmp_path):
+    out = tmp_path / "out"
+    argv = ["cam", "--model", str(model_file), "--image", image_files[0], "--method", "guided-gradcam", "--all",
+            "--out", str(out)]
+    assert main(argv) == 0
+    maps = np.load(out / "img0.npz")
+    assert maps["conv_a"].shape == maps["conv_b"].shape == (16, 16)
+    assert not np.allclose(maps["conv_a"], maps["conv_b"])
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--method", "saliency", "--steps", "8"], "--steps: saliency takes no option"),
+    (["--method", "gradcam", "--samples", "8"], "--samples: only for pixel attributions"),
+    (["--method", "integrated-gradients", "--steps", "0"], "steps must be an integer >= 1"),
+    (["--method", "smoothgrad", "--noise", "-1"], "noise must be a number >= 0"),
+    (["--method", "saliency", "--all"], "takes no --layers or --all"),
+])
+def test_pixel_options_are_validated(model_file, image_files, tmp_path, capsys, extra, message):
+    argv = ["cam", "--model", str(model_file), "--image", image_files[0], "--out", str(tmp_path / "o"), *extra]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

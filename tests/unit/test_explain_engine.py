@@ -141,6 +141,8 @@ def test_explain_all_bundles_everything(model, x):
 
 def test_errors_name_the_choices(model, x):
     with pytest.raises(ValueError, match="gradcam.*eigencam"):
+        compute_cams(model, x, method="smoothcam")
+    with pytest.raises(ValueError, match=r"pixel attribution.*attribute\(model, images, 'smoothgrad'\)"):
         compute_cams(model, x, method="smoothgrad")
     with pytest.raises(ExplainError, match="no layer named 'conv_z'.*conv_a"):
         compute_cams(model, x, layers=["conv_z"])

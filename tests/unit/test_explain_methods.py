@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvd_explorer.explain import METHODS, compute_cams
+from cvd_explorer.explain import CAM_METHODS, compute_cams
 from tests.unit.explain_fixtures import images, normalize, oracle_acts_grads, tiny_model
 
 
@@ -24,7 +24,7 @@ def _engine(model, x, method, target="dog", layer="conv_b"):
 
 
 def test_methods_listed_in_order():
-    assert METHODS == ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "scorecam", "eigencam")
+    assert CAM_METHODS == ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "scorecam", "eigencam")
 
 
 def test_gradcam_equals_zhou_cam_for_gap_linear_head():
@@ -105,7 +105,7 @@ def test_scorecam_matches_masked_forward_passes(model, x):
         np.testing.assert_allclose(got[i], np.einsum("hwc,c->hw", A[i], w), rtol=1e-3, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "scorecam"])
+@pytest.mark.parametrize("method", [m for m in CAM_METHODS if m != "scorecam"])
 def test_every_method_normalized_in_unit_range(model, x, method):
     cams = compute_cams(model, x, method=method, target="dog")
     for cam in cams.values():

@@ -29,14 +29,28 @@ def test_specs_are_unique_and_complete():
     assert [s.name for s in reg.SPECS if s.per_layer] == ["scorecam"]
 
 
-@pytest.mark.parametrize("spec", reg.SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in reg.SPECS if s.family != reg.PIXEL], ids=lambda s: s.name)
 def test_every_spec_names_a_class_of_its_family(spec):
     method = get_method(spec.name)
     assert isinstance(method, CAMMethod) and method.spec is spec and method.name == spec.name
     assert type(method).family == spec.family
 
 
-@pytest.mark.parametrize("name", reg.METHODS)
+@pytest.mark.parametrize("spec", [s for s in reg.SPECS if s.family == reg.PIXEL], ids=lambda s: s.name)
+def test_every_pixel_spec_names_a_pixel_class(spec):
+    from cvd_explorer.explain.pixel import PixelMethod, get_pixel_method
+
+    method = get_pixel_method(spec.name, {})
+    assert isinstance(method, PixelMethod) and method.spec is spec and type(method).family == spec.family
+    assert spec.uses_layer == (spec.name == "guided-gradcam") and not spec.per_layer
+
+
+def test_method_lists_split_by_family():
+    assert reg.CAM_METHODS + reg.PIXEL_METHODS == reg.METHODS
+    assert reg.PIXEL_METHODS == ("saliency", "smoothgrad", "integrated-gradients", "guided-backprop", "guided-gradcam")
+
+
+@pytest.mark.parametrize("name", reg.CAM_METHODS)
 def test_every_registered_method_runs_through_the_engine(model, x, name):
     spec = reg.method_spec(name)
     layers = ["conv_b"] if spec.per_layer else None
@@ -89,5 +103,5 @@ def test_a_spec_whose_class_disagrees_is_refused(monkeypatch):
         get_method("wrong")
     pixel = reg.MethodSpec("pix", "Pixels", reg.PIXEL, "cvd_explorer.explain.registry:MethodSpec", uses_layer=False)
     monkeypatch.setitem(reg._BY_NAME, pixel.name, pixel)
-    with pytest.raises(ExplainError, match="is not a layer CAM"):
+    with pytest.raises(ExplainError, match="is a pixel attribution with no maps per layer"):
         get_method("pix")

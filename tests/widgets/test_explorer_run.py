@@ -172,3 +172,40 @@ def test_export_writes_png_and_npz(explorer, tmp_path):
     explorer.export_folder.value = str(tmp_path / "clicked")
     explorer.export_button.click()
     assert (tmp_path / "clicked" / png.name).is_file()
+
+
+def test_pixel_methods_say_the_layer_slider_does_not_apply_and_cache_per_sample(explorer, tmp_path):
+    explorer.method.value = "saliency"
+    assert "does not apply" in explorer.method_note.value
+    se = explorer.explanation
+    assert se is not None and se.is_pixel and explorer.error.value == ""
+    first = bytes(explorer.cam_image.value)
+    features = bytes(explorer.feature_image.value)
+    explorer.layer.value = explorer.layer.options[0]
+    assert explorer.explanation is se  # no new computation: one entry per sample and method
+    assert bytes(explorer.cam_image.value) == first and bytes(explorer.feature_image.value) != features
+    session = explorer.session
+    row = session.row(explorer.sample)
+    assert all(session.cached(row, "saliency", "predicted", "conv", layer) is se for layer in explorer.layer.options)
+    assert session.cache_key(row, "saliency", "predicted", "conv", explorer.layer.value)[-1] is None
+    png, npz = explorer.export(tmp_path / "export")
+    arrays = np.load(npz)
+    assert arrays["attribution"].shape == (*se.image.shape[:2], 3) and str(arrays["method"]) == "saliency"
+    assert arrays["cam"].shape == se.image.shape[:2] and png.is_file()
+    explorer.method.value = "gradcam"
+    assert explorer.method_note.value == ""
+
+
+def test_guided_gradcam_follows_the_layer_and_integrated_gradients_show_their_gap(explorer, tmp_path):
+    explorer.method.value = "guided-gradcam"
+    assert "selected layer" in explorer.method_note.value
+    deep = bytes(explorer.cam_image.value)
+    explorer.layer.value = explorer.layer.options[1]
+    assert bytes(explorer.cam_image.value) != deep and explorer.error.value == ""
+    explorer.method.value = "integrated-gradients"
+    assert explorer.error.value == "", explorer.error.value
+    assert "completeness gap" in explorer.cam_note.value
+    gap = explorer.explanation.completeness_gap
+    assert gap is not None and gap >= 0
+    _, npz = explorer.export(tmp_path / "ig")
+    assert float(np.load(npz)["completeness_gap"]) == pytest.approx(gap)
