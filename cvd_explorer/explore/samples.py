@@ -154,9 +154,24 @@ def filter_rows(
     return sorted(kept, key=key, reverse=descending)
 
 
-def count_text(shown: int, total: int, prediction: str = "all", label: str | None = None) -> str:
-    """Human count of a filter result, e.g. ``"312 misclassified of 4,000"``."""
+def count_text(
+    shown: int, total: int, prediction: str = "all", label: str | None = None, selected: int | None = None
+) -> str:
+    """Human count of a filter result, e.g. ``"312 misclassified of 4,000"``; with ``selected``
+    (the size of an Atlas selection) e.g. ``"12 images of 4,000 (atlas selection: 40)"``."""
     what = {"all": "images", "correct": "correct", "misclassified": "misclassified"}[prediction]
     if label not in (None, "all"):
         what = f"{what} ({label})"
-    return f"{shown:,} {what} of {total:,}"
+    text = f"{shown:,} {what} of {total:,}"
+    return text if selected is None else f"{text} (atlas selection: {selected:,})"
+
+
+def restrict_rows(rows: Sequence[SampleRow], keys: Iterable[str] | None) -> list[SampleRow]:
+    """The rows whose key is in ``keys`` (the Atlas's selection), in their order; None keeps every row.
+
+    Applied before :func:`filter_rows`, so the Explorer's own filters still work on top.
+    """
+    if keys is None:
+        return list(rows)
+    wanted = set(keys)
+    return [r for r in rows if r.key in wanted]
