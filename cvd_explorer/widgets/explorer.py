@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from cvd_explorer.explain.registry import DEFAULT_METHOD, SPECS, method_spec
 from cvd_explorer.explore import views
-from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows
+from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows, restrict_rows
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
 from cvd_explorer.widgets._panel import Panel
@@ -49,11 +49,14 @@ class Explorer(Panel):
         background: compute explanations on a worker thread (False: synchronously, for tests).
         cache_size: samples whose explanations are kept.
         per_page: thumbnails per gallery page.
+        atlas: also show the run's Atlas (embedding map, depth curves, triage) in a tab, linked to
+            this Explorer (``explorer.atlas``).
 
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
     ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``error``, ``busy``,
-    ``export_folder``, ``export_button``, ``export_result``, :meth:`wait`.
+    ``export_folder``, ``export_button``, ``export_result``, :meth:`wait`, :meth:`restrict`,
+    ``on_select`` (callbacks called with the key of each selected sample).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Explorer(Panel):
         background: bool = True,
         cache_size: int = 8,
         per_page: int = 12,
+        atlas: bool = False,
     ) -> None:
         super().__init__(background=background, reload_tooltip="re-read the run (e.g. after training ends)")
         self._source = (run_or_path, model, images, labels, paths, (str(classes[0]), str(classes[1])), data_root)
@@ -81,6 +85,8 @@ class Explorer(Panel):
         self._display_key: str | None = None
         self._last_cam: np.ndarray | None = None
         self._last_feature: np.ndarray | None = None
+        self._restricted: tuple[str, ...] | None = None
+        self.on_select: list[Callable[[str], None]] = []
 
         self.title = W.HTML("<b>Explorer</b>")
         self.count = W.HTML("")
@@ -90,7 +96,9 @@ class Explorer(Panel):
         self.class_filter = W.Dropdown(options=["all", *classes], value="all", description="true class",
                                        layout=W.Layout(width="200px"))
         self.sort = W.Dropdown(
-            options=[("confidence", "confidence"), ("loss", "loss"), ("file name", "name")], value="name",
+            options=[("confidence", "confidence"), ("loss", "loss"), ("file name", "name"),
+                     ("atlas order", "selection")],
+            value="name",
             description="sort by", layout=W.Layout(width="220px"),
         )
         self.gallery = Gallery(self._thumbnail, self._on_thumb, per_page=per_page)
@@ -156,6 +164,9 @@ class Explorer(Panel):
             ]
         )
         self.root.add_class("cvd-explorer")
+        self.atlas: Any = None
+        if atlas:
+            self._add_atlas_tab(run_or_path, data_root, background)
 
         guard = self.errors.guard
         self.filter.observe(guard("filter")(self._on_filter), "value")
@@ -199,6 +210,17 @@ class Explorer(Panel):
         """The cached explanation behind the views shown, or None."""
         return self._current
 
+    def restrict(self, keys: Iterable[str] | None) -> None:
+        """Show only the samples with these keys (an Atlas selection), the filters still applying
+        on top; None shows every sample again."""
+        self._restricted = None if keys is None else tuple(keys)
+        self._refilter()
+
+    @property
+    def restricted(self) -> tuple[str, ...] | None:
+        """The keys the gallery is restricted to, in the Atlas's order (see :meth:`restrict`), or None."""
+        return self._restricted
+
     def reload(self) -> None:
         """(Re)open the source: read the run again, rebuild the sample table and layer list."""
         self.errors.clear()
@@ -226,6 +248,8 @@ class Explorer(Panel):
             self._row = row
             self._current = None
             self.gallery.mark(row.key)
+            for callback in self.on_select:
+                callback(row.key)
             self.prediction.value = prediction_html(row, self.session.classes[1] if self.session else "positive")
             self.errors.clear()
         self._request()
@@ -272,8 +296,10 @@ class Explorer(Panel):
         if self.session is None:
             return
         label = None if self.class_filter.value == "all" else self.class_filter.value
-        self._rows = filter_rows(self.session.rows, self.filter.value, label, self.sort.value)
-        text = count_text(len(self._rows), len(self.session.rows), self.filter.value, label)
+        rows = restrict_rows(self.session.rows, self._restricted)
+        self._rows = filter_rows(rows, self.filter.value, label, self.sort.value)
+        selected = None if self._restricted is None else len(rows)
+        text = count_text(len(self._rows), len(self.session.rows), self.filter.value, label, selected)
         self.count.value = f"<b>{html.escape(text)}</b>"
         keys = {row.key for row in self._rows}
         self.gallery.set_rows(self._rows)
@@ -281,6 +307,17 @@ class Explorer(Panel):
             self.gallery.show_page(self.gallery.page_of(self._row.key) or 0)
         elif self._rows:
             self.select(self._rows[0])
+
+    def _add_atlas_tab(self, run_or_path: Any, data_root: Any, background: bool) -> None:
+        """Put the Explorer and its run's Atlas in two tabs (``atlas=True``)."""
+        from cvd_explorer.widgets.atlas import Atlas
+
+        if run_or_path is None:
+            raise ValueError("atlas=True needs a run: the atlas is computed over a run's test split")
+        self.atlas = Atlas(run_or_path, explorer=self, data_root=data_root, background=background)
+        body = self.root
+        self.root = W.Tab(children=[body, self.atlas.root], titles=("Explorer", "Atlas"))
+        self.root.add_class("cvd-explorer-tabs")
 
     def _thumb_image(self, row: SampleRow) -> np.ndarray:
         if self.session is None:
