@@ -57,7 +57,7 @@ class Atlas(Panel):
     (``{(true, predicted): Button}``), ``triage_filter``, ``triage_sort``, ``triage_apply``,
     ``verdict_buttons`` (``{verdict: Button}``), ``verdict_clear``, ``verdict_note``, ``verdicts``,
     ``export_path``, ``export_button``, ``export_result``, ``mean_block``, ``mean_image``,
-    ``hover_image``, ``hover_text``, ``compute_button``, ``progress``, ``error``, :meth:`wait`.
+    ``hover_image``, ``hover_text``, ``highlighted`` (key of the point outlined), ``compute_button``, ``progress``, ``error``, :meth:`wait`.
     """
 
     def __init__(
@@ -85,8 +85,10 @@ class Atlas(Panel):
         self._points: list[av.AtlasPoint] = []
         self._index: dict[str, int] = {}
         self._selection: list[str] = []
+        self.highlighted: str | None = None
         self._muted = False
         self._hover_cache: LRUCache[bytes] = LRUCache(64)
+        self._pending_figures: list[Any] = []
         self.verdicts = Verdicts(self.run.path)
 
         self.title = W.HTML("<b>Atlas</b>")
@@ -249,6 +251,7 @@ class Atlas(Panel):
                     self._side_column()], layout=W.Layout(grid_gap="12px")),
             self._tabs(classes),
         ]
+        self._draw_figures()
         if self._explorer is None:
             open_button = W.Button(description="open the Explorer", icon="search", layout=W.Layout(width="180px"))
             open_button.on_click(self.errors.guard("open the Explorer")(lambda _b: self.explorer))
@@ -323,11 +326,31 @@ class Atlas(Panel):
         self.depth_curve.observe(guard("depth curve")(lambda _c: self._draw_depth()), "value")
         self.depth_by_class.observe(guard("depth curve")(lambda _c: self._draw_depth()), "value")
         self.depth_layer.observe(guard("depth layer")(self._on_depth_layer), "value")
-        self._draw_depth()
+        self._figures(self._draw_depth)
         note = W.HTML("<small>Mean per layer with its 95% interval, correct vs misclassified images. The slider "
                       "under the plot moves the Explorer's layer slider (clicks on the picture do not reach "
                       "the kernel).</small>")
         return W.VBox([W.HBox([self.depth_curve, self.depth_by_class]), self.depth_image, self.depth_layer, note])
+
+    def _figures(self, draw: Any) -> None:
+        """Queue a first drawing of a figure (see :meth:`_draw_figures`)."""
+        self._pending_figures.append(draw)
+
+    def _draw_figures(self) -> None:
+        """Draw the queued figures, one after the other on a thread of their own so that the scatter
+        shows at once (``background=False``: here and now)."""
+        draws, self._pending_figures = self._pending_figures, []
+
+        def run() -> None:
+            for draw in draws:
+                self.errors.guard("figure")(draw)()
+
+        if not self._background:
+            run()
+            return
+        import threading
+
+        threading.Thread(target=run, name="cvd-atlas-figures", daemon=True).start()
 
     def _draw_depth(self) -> None:
         depth = self.data.summary.get("depth", {})
@@ -372,6 +395,7 @@ class Atlas(Panel):
                 button = W.Button(description=f"{len(keys):,}", button_style="success" if t == p else "danger",
                                   tooltip=f"true {t}, predicted {p}: show these {len(keys)} images in the gallery",
                                   layout=W.Layout(width="120px", height="40px"))
+                button.disabled = not keys
                 button.add_class("cvd-confusion-cell")
                 button.on_click(self.errors.guard("confusion cell")(lambda _b, k=keys: self._select_keys(k)))
                 self.confusion_buttons[(t, p)] = button
@@ -439,6 +463,7 @@ class Atlas(Panel):
             raise ValueError("select an image of the atlas first (click a point or a thumbnail)")
         point = self._points[self._index[key]]
         self.verdicts.set(point.path, verdict, self.verdict_note.value)
+        self.verdict_note.value = ""
         self._show_verdict(key)
         self._update_triage_text()
         if self._explorer is not None:
@@ -463,7 +488,7 @@ class Atlas(Panel):
         self.mean_image = W.Image(format="png")
         self.mean_image.add_class("cvd-atlas-mean")
         self.mean_block.observe(self.errors.guard("mean CAM")(lambda _c: self._draw_mean(classes)), "value")
-        self._draw_mean(classes)
+        self._figures(lambda: self._draw_mean(classes))
         return W.VBox([self.mean_block, self.mean_image, W.HTML(
             "<small>Where the model looks on average: the mean unit-mass map of each group at the block's "
             "output (every image weighs the same).</small>")])
@@ -494,6 +519,7 @@ class Atlas(Panel):
 
     def _on_explorer_select(self, key: str) -> None:
         i = self._index.get(key)
+        self.highlighted = None if i is None else key
         if self.scatter is not None:
             highlight(self.scatter, None if i is None else self._points[i])
         if hasattr(self, "verdict_target"):
