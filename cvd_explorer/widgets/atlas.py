@@ -33,6 +33,7 @@ from cvd_explorer.explore.samples import SampleRow
 from cvd_explorer.explore.verdicts import VERDICTS, Verdicts
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.atlas_scatter import build_scatter, highlight, selected_indices
+from cvd_explorer.widgets.explorer import Explorer
 from cvd_explorer.widgets.gallery import THUMB_PX
 
 MODES = (("pan / zoom", "pan"), ("box select", "rectangle"), ("lasso", "freeform"))
@@ -50,6 +51,8 @@ class Atlas(Panel):
         data_root: image folder of a run copied from another machine.
         background: compute on a worker thread (False: synchronously, for tests).
         per_page: thumbnails per page of the created Explorer.
+        tabs: show the Explorer and the Atlas as two tabs of one panel (the Explorer, and so the
+            model, is then opened at once); a click on a point switches to the Explorer's tab.
 
     Test handles: ``points`` (sample keys in plot order), ``selection`` (settable list of keys; [] or
     None clears), ``explorer``, ``scatter`` (the ``jscatter.Scatter``) and ``scatter_widget``,
@@ -70,6 +73,7 @@ class Atlas(Panel):
         data_root: str | os.PathLike[str] | None = None,
         background: bool = True,
         per_page: int = 12,
+        tabs: bool = False,
     ) -> None:
         super().__init__(background=background, reload_tooltip="re-read the atlas (e.g. after computing it)")
         from cvd_explorer.runs.run import Run
@@ -78,7 +82,6 @@ class Atlas(Panel):
         self._split, self._method = split, method
         self._background, self._per_page = background, per_page
         self._explorer = explorer
-        self._own_explorer = explorer is None
         self.data: Any = None
         self.scatter: Any = None
         self.scatter_widget: Any = None
@@ -104,6 +107,8 @@ class Atlas(Panel):
         self.root.add_class("cvd-atlas")
         self._build_compute_box()
         self.reload()
+        if tabs:
+            self._as_tabs()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -140,14 +145,13 @@ class Atlas(Panel):
             from cvd_explorer.quiet_tf import import_tensorflow
 
             import_tensorflow()  # without its C++ start-up chatter on stderr
-            from cvd_explorer.widgets.explorer import Explorer
-
             self.busy_indicator.set("opening the Explorer (loading the model)")
             try:
                 self._explorer = Explorer(self.run, background=self._background, per_page=self._per_page)
             finally:
                 self.busy_indicator.set(None)
-            self.explorer_slot.children = [self._explorer.root]
+            if not isinstance(self.root, W.Tab):
+                self.explorer_slot.children = [self._explorer.root]
             self._link(self._explorer)
         return self._explorer
 
@@ -177,11 +181,17 @@ class Atlas(Panel):
 
     def open(self, key: str) -> None:
         """Open the image ``key`` in the Explorer (its layer slider, CAM and prediction)."""
+        self.explorer.sample = key
+        if isinstance(self.root, W.Tab):
+            self.root.selected_index = 0
+
+    def _as_tabs(self) -> None:
+        """The Explorer and the Atlas as the two tabs of :attr:`root`."""
         explorer = self.explorer
-        explorer.sample = key
-        root = explorer.root
-        if isinstance(root, W.Tab) and not self._own_explorer:
-            root.selected_index = 0
+        self.explorer_slot.children = []
+        atlas_view = self.root
+        self.root = W.Tab(children=[explorer.root, atlas_view], titles=("Explorer", "Atlas"))
+        self.root.add_class("cvd-atlas-tabs-panel")
 
     # ------------------------------------------------------------------ without an atlas
     def _build_compute_box(self) -> None:

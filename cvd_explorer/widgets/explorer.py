@@ -49,8 +49,6 @@ class Explorer(Panel):
         background: compute explanations on a worker thread (False: synchronously, for tests).
         cache_size: samples whose explanations are kept.
         per_page: thumbnails per gallery page.
-        atlas: also show the run's Atlas (embedding map, depth curves, triage) in a tab, linked to
-            this Explorer (``explorer.atlas``).
 
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
@@ -72,7 +70,6 @@ class Explorer(Panel):
         background: bool = True,
         cache_size: int = 8,
         per_page: int = 12,
-        atlas: bool = False,
     ) -> None:
         super().__init__(background=background, reload_tooltip="re-read the run (e.g. after training ends)")
         self._source = (run_or_path, model, images, labels, paths, (str(classes[0]), str(classes[1])), data_root)
@@ -164,9 +161,6 @@ class Explorer(Panel):
             ]
         )
         self.root.add_class("cvd-explorer")
-        self.atlas: Any = None
-        if atlas:
-            self._add_atlas_tab(run_or_path, data_root, background)
 
         guard = self.errors.guard
         self.filter.observe(guard("filter")(self._on_filter), "value")
@@ -307,17 +301,6 @@ class Explorer(Panel):
             self.gallery.show_page(self.gallery.page_of(self._row.key) or 0)
         elif self._rows:
             self.select(self._rows[0])
-
-    def _add_atlas_tab(self, run_or_path: Any, data_root: Any, background: bool) -> None:
-        """Put the Explorer and its run's Atlas in two tabs (``atlas=True``)."""
-        from cvd_explorer.widgets.atlas import Atlas
-
-        if run_or_path is None:
-            raise ValueError("atlas=True needs a run: the atlas is computed over a run's test split")
-        self.atlas = Atlas(run_or_path, explorer=self, data_root=data_root, background=background)
-        body = self.root
-        self.root = W.Tab(children=[body, self.atlas.root], titles=("Explorer", "Atlas"))
-        self.root.add_class("cvd-explorer-tabs")
 
     def _thumb_image(self, row: SampleRow) -> np.ndarray:
         if self.session is None:

@@ -171,15 +171,22 @@ def test_depth_slider_moves_the_explorer_layer(atlas_run: Path) -> None:
     assert bytes(atlas.mean_image.value[:4]) == b"\x89PNG" and not atlas.error.value
 
 
-def test_explorer_hosts_the_atlas_in_a_tab(atlas_run: Path) -> None:
+def test_explorer_and_atlas_as_tabs(atlas_run: Path) -> None:
     from cvd_explorer import Explorer
 
-    explorer = Explorer(atlas_run, background=False, atlas=True)
-    assert explorer.atlas.explorer is explorer
-    assert [explorer.root.get_title(i) for i in range(2)] == ["Explorer", "Atlas"]
-    key = explorer.atlas.points[3]
-    explorer.atlas.selection = [key]
-    assert explorer.samples == [key] and explorer.sample == key
+    atlas = _atlas(atlas_run, tabs=True)
+    assert [atlas.root.get_title(i) for i in range(2)] == ["Explorer", "Atlas"]
+    assert atlas.root.children[0] is atlas.explorer.root
+    atlas.root.selected_index = 1
+    key = atlas.points[3]
+    atlas.selection = [key]
+    assert atlas.explorer.samples == [key] and atlas.explorer.sample == key
+    assert atlas.root.selected_index == 0  # a click shows the Explorer's tab
+    # an existing Explorer can be linked too
+    explorer = Explorer(atlas_run, background=False)
+    linked = _atlas(atlas_run, explorer=explorer)
+    linked.selection = atlas.points[:2]
+    assert sorted(explorer.samples) == sorted(atlas.points[:2]) and linked.explorer_slot.children == ()
 
 
 def test_run_without_atlas_offers_to_compute_it(run_dir: Path, tmp_path: Path) -> None:
