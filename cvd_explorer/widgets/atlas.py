@@ -60,7 +60,8 @@ class Atlas(Panel):
     (``{(true, predicted): Button}``), ``triage_filter``, ``triage_sort``, ``triage_apply``,
     ``verdict_buttons`` (``{verdict: Button}``), ``verdict_clear``, ``verdict_note``, ``verdicts``,
     ``export_path``, ``export_button``, ``export_result``, ``mean_block``, ``mean_image``,
-    ``hover_image``, ``hover_text``, ``highlighted`` (key of the point outlined), ``compute_button``, ``progress``, ``error``, :meth:`wait`.
+    ``hover_image``, ``hover_text``, ``highlighted`` (key of the point outlined), ``compute_button``,
+    ``progress``, ``error``, :meth:`wait`.
     """
 
     def __init__(
