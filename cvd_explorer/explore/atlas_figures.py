@@ -74,7 +74,7 @@ def depth_png(
         ax.axvline(list(layers).index(marker), color="#555", linewidth=1, linestyle=":")
     step = max(1, len(layers) // 6)
     ticks = list(range(0, len(layers), step))
-    if layers and ticks[-1] != len(layers) - 1:
+    if layers and len(layers) - 1 - ticks[-1] > step // 2:
         ticks.append(len(layers) - 1)
     ax.set_xticks(ticks)
     ax.set_xticklabels([layers[i] for i in ticks], rotation=20, ha="right", fontsize=7)
