@@ -257,6 +257,7 @@ class Atlas(Panel):
         self.scatter_widget = self.scatter.widget
         self.scatter_widget.observe(self.errors.guard("selection")(self._on_scatter_selection), "selection")
         self.scatter_widget.observe(self.errors.guard("hover")(self._on_hover), "hovering")
+        self.scatter_widget.observe(self.errors.guard("render")(self._on_rendered), "dom_element_id")
         self.body.children = [
             W.HBox([W.VBox([self._mode_bar(), self.scatter_widget], layout=W.Layout(width="62%")),
                     self._side_column()], layout=W.Layout(grid_gap="12px")),
@@ -293,6 +294,8 @@ class Atlas(Panel):
         self.hover_image.add_class("cvd-atlas-hover-image")
         self.hover_text = W.HTML("<i>hover a point to see its image</i>")
         self.hover_text.add_class("cvd-atlas-hover")
+        self.rendered = W.HTML("")
+        self.rendered.add_class("cvd-atlas-rendered")
         self.selection_text = W.HTML("no selection: the gallery shows every image")
         self.selection_text.add_class("cvd-atlas-selection")
         self.verdict_target = W.HTML("")
@@ -305,7 +308,7 @@ class Atlas(Panel):
         self.verdict_note = W.Text(placeholder="note (optional)", layout=W.Layout(width="300px"))
         return W.VBox([
             W.HTML("<b>under the mouse</b>"), W.HBox([self.hover_image, self.hover_text]),
-            W.HTML("<b>selection</b>"), self.selection_text,
+            W.HTML("<b>selection</b>"), self.selection_text, self.rendered,
             W.HTML("<b>verdict on the Explorer's image</b>"), self.verdict_target,
             W.HBox([*self.verdict_buttons.values()], layout=W.Layout(flex_flow="row wrap")),
             W.HBox([self.verdict_clear, self.verdict_note]),
@@ -579,6 +582,12 @@ class Atlas(Panel):
         explorer.restrict(ordered or keys)
         if len(keys) == 1:
             self.open(keys[0])
+
+    def _on_rendered(self, _change: dict[str, Any]) -> None:
+        """The browser drew the scatter (its view sets ``dom_element_id``): say how many points it got."""
+        points = self.scatter_widget.points
+        n = 0 if points is None else len(points)
+        self.rendered.value = f"<small>{n:,} points drawn</small>"
 
     # ------------------------------------------------------------------ hover
     def _on_hover(self, change: dict[str, Any]) -> None:

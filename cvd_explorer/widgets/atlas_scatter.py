@@ -55,7 +55,7 @@ def build_scatter(points: Sequence[AtlasPoint], classes: Sequence[str], *, heigh
             "confidence": np.asarray([p.confidence for p in points], np.float32),
             "image": [badge_text(p) for p in points],
         })
-        scatter = jscatter.Scatter(x="x", y="y", data=frame, height=height, x_scale=(-0.02, 1.02),
+        scatter = jscatter.Scatter(x="x", y="y", data=frame, height=height, width=height, x_scale=(-0.02, 1.02),
                                    y_scale=(-0.02, 1.02))
         scatter.color(by="class", map=colours)
         scatter.opacity(by="confidence", map=(0.35, 1.0), norm=(0.5, 1.0))
