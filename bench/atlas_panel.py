@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -133,7 +134,8 @@ def prepare(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--folder", type=Path, default=REPO / ".bench-cache" / "atlas-panel")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "cvd-explorer-bench-atlas-panel",
+                        help="where the generated run is kept (reused by the next call)")
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare:
