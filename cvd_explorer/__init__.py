@@ -18,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # public name -> module that defines it (imported on first use)
 _LAZY = {
     "Explorer": "cvd_explorer.widgets",
+    "Atlas": "cvd_explorer.widgets",
     "Compare": "cvd_explorer.widgets",
     "TrainingPanel": "cvd_explorer.widgets",
     "Run": "cvd_explorer.runs",

@@ -1,4 +1,5 @@
-"""`cvd-explorer serve`: the Explorer (one run) or Compare (two runs) as a web page, without notebooks."""
+"""`cvd-explorer serve`: the Explorer with the Atlas (one run) or Compare (two runs) as a web page, without
+notebooks."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from typing import Any, TypeAlias
 SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 NAME = "serve"
-HELP = "serve the Explorer (one run) or Compare (two runs) as a web page, without the notebook interface"
+HELP = "serve the Explorer and Atlas (one run) or Compare (two runs) as a web page, without the notebook interface"
 ORDER = 70
 DESCRIPTION = """\
 Opens a page with only the panel, no code and no notebook, served by Voila (a Jupyter kernel
-behind the page computes the views). One run gives the Explorer, two runs the Compare panel.
+behind the page computes the views). One run gives the Explorer and, in a second tab, its Atlas
+(the embedding map of the test split, with a button to compute it when the run has none); two
+runs give the Compare panel.
 
 examples:
   cvd-explorer serve runs/resnet50
@@ -116,8 +119,8 @@ def page_notebook(runs: list[str], data_root: str | None = None) -> dict[str, An
     quiet = ("import os\n\nos.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')\n"
              "os.dup2(os.open(os.devnull, os.O_WRONLY), 2)\n\n")
     if len(runs) == 1:
-        source = (f"{quiet}from cvd_explorer import Explorer\n\n"
-                  f"panel = Explorer({runs[0]!r}, data_root={data_root!r})\npanel")
+        source = (f"{quiet}from cvd_explorer import Atlas\n\n"
+                  f"panel = Atlas({runs[0]!r}, data_root={data_root!r}, tabs=True)\npanel")
     else:
         source = (f"{quiet}from cvd_explorer import Compare\n\n"
                   f"panel = Compare({runs[0]!r}, {runs[1]!r}, data_root={data_root!r})\npanel")

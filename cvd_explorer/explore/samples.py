@@ -9,7 +9,7 @@ from pathlib import PurePath
 from typing import Any
 
 PREDICTION_FILTERS = ("all", "correct", "misclassified")
-SORT_KEYS = ("confidence", "loss", "name")
+SORT_KEYS = ("confidence", "loss", "name", "selection")
 _EPS = 1e-7
 
 
@@ -126,7 +126,8 @@ def filter_rows(
         prediction: ``"all"``, ``"correct"`` or ``"misclassified"`` (rows with an unknown label
             are neither correct nor misclassified).
         label: keep only this true class; None or ``"all"`` keeps every class.
-        sort: ``"confidence"`` (of the predicted class), ``"loss"`` or ``"name"``.
+        sort: ``"confidence"`` (of the predicted class), ``"loss"``, ``"name"`` or ``"selection"``
+            (keep the order of ``rows``: the Atlas's order, e.g. by label-issue score).
         descending: default True for confidence and loss (the most confident / costly mistakes
             first), False for name.
 
@@ -143,6 +144,8 @@ def filter_rows(
         if (prediction == "all" or r.correct is (prediction == "correct"))
         and (label in (None, "all") or r.label == label)
     ]
+    if sort == "selection":
+        return kept
     if descending is None:
         descending = sort != "name"
     if sort == "name":
@@ -154,9 +157,25 @@ def filter_rows(
     return sorted(kept, key=key, reverse=descending)
 
 
-def count_text(shown: int, total: int, prediction: str = "all", label: str | None = None) -> str:
-    """Human count of a filter result, e.g. ``"312 misclassified of 4,000"``."""
+def count_text(
+    shown: int, total: int, prediction: str = "all", label: str | None = None, selected: int | None = None
+) -> str:
+    """Human count of a filter result, e.g. ``"312 misclassified of 4,000"``; with ``selected``
+    (the size of an Atlas selection) e.g. ``"12 images of 4,000 (atlas selection: 40)"``."""
     what = {"all": "images", "correct": "correct", "misclassified": "misclassified"}[prediction]
     if label not in (None, "all"):
         what = f"{what} ({label})"
-    return f"{shown:,} {what} of {total:,}"
+    text = f"{shown:,} {what} of {total:,}"
+    return text if selected is None else f"{text} (atlas selection: {selected:,})"
+
+
+def restrict_rows(rows: Sequence[SampleRow], keys: Iterable[str] | None) -> list[SampleRow]:
+    """The rows whose key is in ``keys`` (the Atlas's selection), in the order of ``keys``; None keeps
+    every row. Keys without a row are ignored.
+
+    Applied before :func:`filter_rows`, so the Explorer's own filters still work on top.
+    """
+    if keys is None:
+        return list(rows)
+    by_key = {r.key: r for r in rows}
+    return [by_key[k] for k in dict.fromkeys(keys) if k in by_key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cvd_explorer._lazy import lazy_attributes
 
 _LAZY = {
+    "Atlas": "cvd_explorer.widgets.atlas",
     "Compare": "cvd_explorer.widgets.compare",
     "Explorer": "cvd_explorer.widgets.explorer",
     "TrainingPanel": "cvd_explorer.widgets.training",

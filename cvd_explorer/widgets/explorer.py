@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from cvd_explorer.explain.registry import DEFAULT_METHOD, SPECS, method_spec
 from cvd_explorer.explore import views
-from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows
+from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows, restrict_rows
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.render import to_png
 from cvd_explorer.widgets._panel import Panel
@@ -55,7 +55,8 @@ class Explorer(Panel):
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
     ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``method_note``, ``error``,
     ``busy``, ``export_folder``, ``export_button``, ``export_result``, ``probes`` (the epoch slider of probe
-    images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`.
+    images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`, :meth:`restrict`,
+    ``on_select`` (callbacks called with the key of each selected sample).
     """
 
     def __init__(
@@ -83,6 +84,8 @@ class Explorer(Panel):
         self._display_key: str | None = None
         self._last_cam: np.ndarray | None = None
         self._last_feature: np.ndarray | None = None
+        self._restricted: tuple[str, ...] | None = None
+        self.on_select: list[Callable[[str], None]] = []
 
         self.title = W.HTML("<b>Explorer</b>")
         self.count = W.HTML("")
@@ -92,7 +95,9 @@ class Explorer(Panel):
         self.class_filter = W.Dropdown(options=["all", *classes], value="all", description="true class",
                                        layout=W.Layout(width="200px"))
         self.sort = W.Dropdown(
-            options=[("confidence", "confidence"), ("loss", "loss"), ("file name", "name")], value="name",
+            options=[("confidence", "confidence"), ("loss", "loss"), ("file name", "name"),
+                     ("atlas order", "selection")],
+            value="name",
             description="sort by", layout=W.Layout(width="220px"),
         )
         self.gallery = Gallery(self._thumbnail, self._on_thumb, per_page=per_page)
@@ -205,6 +210,17 @@ class Explorer(Panel):
         """The cached explanation behind the views shown, or None."""
         return self._current
 
+    def restrict(self, keys: Iterable[str] | None) -> None:
+        """Show only the samples with these keys (an Atlas selection), the filters still applying
+        on top; None shows every sample again."""
+        self._restricted = None if keys is None else tuple(keys)
+        self._refilter()
+
+    @property
+    def restricted(self) -> tuple[str, ...] | None:
+        """The keys the gallery is restricted to, in the Atlas's order (see :meth:`restrict`), or None."""
+        return self._restricted
+
     def reload(self) -> None:
         """(Re)open the source: read the run again, rebuild the sample table and layer list."""
         self.errors.clear()
@@ -232,6 +248,8 @@ class Explorer(Panel):
             self._row = row
             self._current = None
             self.gallery.mark(row.key)
+            for callback in self.on_select:
+                callback(row.key)
             self.prediction.value = prediction_html(row, self.session.classes[1] if self.session else "positive")
             self.errors.clear()
             self._show_probes()
@@ -282,8 +300,10 @@ class Explorer(Panel):
         if self.session is None:
             return
         label = None if self.class_filter.value == "all" else self.class_filter.value
-        self._rows = filter_rows(self.session.rows, self.filter.value, label, self.sort.value)
-        text = count_text(len(self._rows), len(self.session.rows), self.filter.value, label)
+        rows = restrict_rows(self.session.rows, self._restricted)
+        self._rows = filter_rows(rows, self.filter.value, label, self.sort.value)
+        selected = None if self._restricted is None else len(rows)
+        text = count_text(len(self._rows), len(self.session.rows), self.filter.value, label, selected)
         self.count.value = f"<b>{html.escape(text)}</b>"
         keys = {row.key for row in self._rows}
         self.gallery.set_rows(self._rows)

@@ -36,6 +36,8 @@ class Gallery:
         widget: the VBox to place in a panel.
         cells: one ``(Image, Button)`` pair per slot, reused across pages.
         page: current page, from 0.
+        extra_badge: optional ``row -> (marks, tooltip line)`` appended to each badge (the Atlas's
+            triage flags and verdicts); call :meth:`show_page` after setting it.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Gallery:
         self.rows: list[SampleRow] = []
         self.page = 0
         self.selected: str | None = None
+        self.extra_badge: Callable[[SampleRow], tuple[str, str]] | None = None
         self.cells: list[tuple[W.Image, W.Button]] = []
         boxes = []
         for slot in range(self.per_page):
@@ -112,7 +115,14 @@ class Gallery:
 
     def _badge(self, row: SampleRow, broken: bool) -> tuple[str, str, str]:
         """``(text, button_style, tooltip)`` of a row's thumbnail button."""
-        return badge(row, broken)
+        text, style, tip = badge(row, broken)
+        if self.extra_badge is not None:
+            marks, line = self.extra_badge(row)
+            if marks:
+                text = f"{marks} {text}"
+            if line:
+                tip = f"{tip}\n{line}"
+        return text, style, tip
 
     def _show_box(self, box: W.VBox, visible: bool) -> None:
         """Show or hide an unused slot."""
