@@ -17,5 +17,7 @@ def atlas_method(name: str | None) -> str:
     if spec.per_layer:
         raise ExplainError(f"{spec.name} is computed one layer at a time; the atlas needs every layer in one pass")
     if not spec.uses_layer or spec.family == PIXEL:
-        raise ExplainError(f"{spec.name} is a pixel attribution; the atlas measures layer maps across depth, choose a CAM")
+        raise ExplainError(
+            f"{spec.name} is a pixel attribution; the atlas measures layer maps across depth, choose a CAM"
+        )
     return spec.name

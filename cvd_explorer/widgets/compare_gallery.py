@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from cvd_explorer.explore.compare import Pair
-from cvd_explorer.widgets.gallery import Gallery
+from cvd_explorer.widgets.gallery import Thumbnails
 
 _STYLES = {"both_right": "success", "both_wrong": "danger", "only_a": "warning", "only_b": "info"}
 
@@ -21,8 +21,8 @@ def pair_badge(pair: Pair, name_a: str = "A", name_b: str = "B", broken: bool = 
     return f"A{mark_a} B{mark_b} {pair.label}", _STYLES[pair.cell], tip
 
 
-class PairGallery(Gallery):
-    """:class:`~cvd_explorer.widgets.gallery.Gallery` whose rows are :class:`Pair` objects.
+class PairGallery(Thumbnails[Pair]):
+    """:class:`~cvd_explorer.widgets.gallery.Thumbnails` whose rows are :class:`Pair` objects.
 
     Args:
         thumbnail: returns ``(jpeg_bytes, broken)`` for a pair.
@@ -35,7 +35,7 @@ class PairGallery(Gallery):
         self.names = names
         super().__init__(thumbnail, on_select, per_page=per_page)
 
-    def _badge(self, pair: Pair, broken: bool) -> tuple[str, str, str]:
+    def _row_badge(self, pair: Pair, broken: bool) -> tuple[str, str, str]:
         """Paired badge: what both runs predicted."""
         return pair_badge(pair, *self.names, broken=broken)
 

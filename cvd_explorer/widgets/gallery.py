@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 import ipywidgets as W
 
@@ -23,8 +24,18 @@ def badge(row: SampleRow, broken: bool = False) -> tuple[str, str, str]:
     return f"{mark} {label}→{row.predicted} {row.prob:.2f}", style, tip
 
 
-class Gallery:
-    """Thumbnails of a list of rows, ``per_page`` at a time.
+class Keyed(Protocol):
+    """A gallery row: anything with a ``key`` (the sample's identity in the panel)."""
+
+    @property
+    def key(self) -> str: ...
+
+
+RowT = TypeVar("RowT", bound=Keyed)
+
+
+class Thumbnails(Generic[RowT]):
+    """Thumbnails of a list of rows, ``per_page`` at a time; subclasses say how a row's badge reads.
 
     Args:
         thumbnail: returns ``(jpeg_bytes, broken)`` for a row.
@@ -42,18 +53,18 @@ class Gallery:
 
     def __init__(
         self,
-        thumbnail: Callable[[SampleRow], tuple[bytes, bool]],
-        on_select: Callable[[SampleRow], None],
+        thumbnail: Callable[[RowT], tuple[bytes, bool]],
+        on_select: Callable[[RowT], None],
         per_page: int = 12,
         columns: int = 6,
     ) -> None:
         self._thumbnail = thumbnail
         self._on_select = on_select
         self.per_page = int(per_page)
-        self.rows: list[SampleRow] = []
+        self.rows: list[RowT] = []
         self.page = 0
         self.selected: str | None = None
-        self.extra_badge: Callable[[SampleRow], tuple[str, str]] | None = None
+        self.extra_badge: Callable[[RowT], tuple[str, str]] | None = None
         self.cells: list[tuple[W.Image, W.Button]] = []
         boxes = []
         for slot in range(self.per_page):
@@ -82,7 +93,7 @@ class Gallery:
         """Number of pages (at least 1)."""
         return max(1, math.ceil(len(self.rows) / self.per_page))
 
-    def set_rows(self, rows: Sequence[SampleRow], page: int = 0) -> None:
+    def set_rows(self, rows: Sequence[RowT], page: int = 0) -> None:
         """Show ``rows`` from ``page``."""
         self.rows = list(rows)
         self.show_page(page)
@@ -113,9 +124,9 @@ class Gallery:
         self.page_label.value = f"&nbsp;page {self.page + 1}/{self.pages}&nbsp;"
         self.mark(self.selected)
 
-    def _badge(self, row: SampleRow, broken: bool) -> tuple[str, str, str]:
-        """``(text, button_style, tooltip)`` of a row's thumbnail button."""
-        text, style, tip = badge(row, broken)
+    def _badge(self, row: RowT, broken: bool) -> tuple[str, str, str]:
+        """``(text, button_style, tooltip)`` of a row's thumbnail button (with :attr:`extra_badge`'s marks)."""
+        text, style, tip = self._row_badge(row, broken)
         if self.extra_badge is not None:
             marks, line = self.extra_badge(row)
             if marks:
@@ -123,6 +134,9 @@ class Gallery:
             if line:
                 tip = f"{tip}\n{line}"
         return text, style, tip
+
+    def _row_badge(self, row: RowT, broken: bool) -> tuple[str, str, str]:
+        raise NotImplementedError
 
     def _show_box(self, box: W.VBox, visible: bool) -> None:
         """Show or hide an unused slot."""
@@ -141,3 +155,10 @@ class Gallery:
         i = self.page * self.per_page + slot
         if i < len(self.rows):
             self._on_select(self.rows[i])
+
+
+class Gallery(Thumbnails[SampleRow]):
+    """The Explorer's gallery: one :class:`~cvd_explorer.explore.samples.SampleRow` per thumbnail."""
+
+    def _row_badge(self, row: SampleRow, broken: bool) -> tuple[str, str, str]:
+        return badge(row, broken)
