@@ -26,6 +26,12 @@ renamed to manifest.<timestamp>.csv.bak beside it (never overwritten). A manifes
 before duplicates were grouped is reused as it is, and the images it leaks are reported;
 --regroup replaces it.
 
+--exclude VERDICTS.csv applies the Atlas panel's triage verdicts (columns path,verdict) to the
+manifest and writes a cleaned one for the next training (default: manifest.cleaned.csv beside
+the manifest; --out PATH): "not a cat or dog" images are left out, "label wrong" ones get the
+other class, "model wrong" ones stay. No image is touched. Train on it with
+`cvd-explorer train --data DATA --manifest DATA/manifest.cleaned.csv`.
+
 Manifest format: a plain CSV 'path,label,split,group', rows sorted by path (paths relative to
 DATA; group empty for an image without copies), and beside it manifest.json with the seed,
 layout, classes, counts and the CSV's sha256.
@@ -46,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--regroup", action="store_true",
         help="replace a matching manifest that leaves duplicate groups split (the old one is kept as .bak)",
     )
+    parser.add_argument("--exclude", metavar="VERDICTS.csv",
+                        help="write a cleaned manifest from triage verdicts (the Atlas panel's export)")
+    parser.add_argument("--out", metavar="PATH", help="with --exclude: where the cleaned manifest goes")
 
 
 def table(manifest: Manifest) -> str:
@@ -91,5 +100,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"metadata: {sidecar_path(manifest.path)}")
     if result.rejected:
         print(f"{len(result.rejected)} rejected file(s) left out; see `cvd-explorer scan {args.data}`")
+    if args.exclude:
+        manifest = write_cleaned(manifest, args.exclude, args.out)
+    elif args.out:
+        print("warning: --out is used with --exclude only; nothing else was written")
     print(table(manifest))
     return 0
+
+
+def write_cleaned(manifest: Manifest, verdicts_csv: str, out: str | None) -> Manifest:
+    """Apply the verdicts, write the cleaned manifest (an existing file there is kept as .bak), report."""
+    from pathlib import Path
+
+    from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest, read_verdicts
+    from cvd_explorer.data.split import backup_existing, write_manifest
+
+    verdicts = read_verdicts(verdicts_csv)
+    cleaned, report = clean_manifest(manifest, verdicts, source=Path(verdicts_csv).name)
+    base = manifest.path.parent if manifest.path is not None else Path(".")
+    target = Path(out) if out else base / CLEANED_NAME
+    moved = backup_existing(target)
+    write_manifest(cleaned, target)
+    print(f"cleaned manifest: {target}: {report.describe()}")
+    if moved is not None:
+        print(f"the earlier {target.name} was moved to {moved}")
+    print(f"train on it with: cvd-explorer train --data DATA --manifest {target}")
+    return cleaned

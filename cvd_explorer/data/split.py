@@ -108,6 +108,9 @@ class Manifest:
             :func:`ensure_manifest`; a manifest given with ``--manifest`` may live elsewhere).
         version: File format (:data:`FORMAT_VERSION`; 1 for a manifest read in the old form,
             which is written back in that form).
+        cleaned: For a manifest written by :func:`cvd_explorer.data.clean.clean_manifest`: what was
+            changed (``{"from", "verdicts", "removed", "relabelled"}``), kept in the sidecar; such a
+            manifest is reused as long as its images are still accepted by the scan.
     """
 
     rows: list[ManifestRow]
@@ -118,6 +121,7 @@ class Manifest:
     previous: Path | None = field(default=None, compare=False)
     root: Path | None = field(default=None, compare=False)
     version: int = field(default=FORMAT_VERSION, compare=False)
+    cleaned: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_bytes(self) -> bytes:
         """The canonical ``manifest.csv`` content (what :attr:`sha256` hashes)."""
@@ -153,6 +157,7 @@ class Manifest:
             "duplicate_groups": self.group_count,
             "images_in_groups": sum(1 for row in self.rows if row.group),
             "note": "duplicate groups (column group) are kept together, each inside one split",
+            **({"cleaned": self.cleaned} if self.cleaned is not None else {}),
         }
 
     def sidecar_bytes(self) -> bytes:
@@ -393,11 +398,11 @@ def _read_v2(path: Path, text: str, lines: list[str]) -> Manifest:
     for label, number in numbers.items():
         if label not in classes:
             raise DataError(f"{path}:{number}: label {label!r} is not one of {classes[0]}, {classes[1]}")
-    seed, layout = meta.get("seed"), meta.get("layout")
+    seed, layout, cleaned = meta.get("seed"), meta.get("layout"), meta.get("cleaned")
     rows.sort(key=lambda r: r.path)
     return Manifest(
         rows, seed if isinstance(seed, int) else None, classes, layout if isinstance(layout, str) else None,
-        path=path,
+        path=path, cleaned=cleaned if isinstance(cleaned, dict) else None,
     )
 
 
@@ -434,6 +439,17 @@ def _backup_name(path: Path) -> Path:
     return candidate
 
 
+def backup_existing(path: Path) -> Path | None:
+    """Move a manifest (and its sidecar) at ``path`` out of the way (``*.bak``); returns where, or None."""
+    if not path.exists():
+        return None
+    backup = _backup_name(path)
+    if sidecar_path(path).exists():
+        os.replace(sidecar_path(path), sidecar_path(backup))
+    os.replace(path, backup)
+    return backup
+
+
 def _read_if_usable(path: Path) -> Manifest | None:
     try:
         return read_manifest(path)
@@ -443,7 +459,12 @@ def _read_if_usable(path: Path) -> Manifest | None:
 
 
 def _reusable(existing: Manifest, result: ScanResult, seed: int, regroup: bool, path: Path) -> bool:
-    """Whether ``existing`` is the split to keep (same files and seed; with ``regroup``, same groups too)."""
+    """Whether ``existing`` is the split to keep (same files and seed; with ``regroup``, same groups too).
+
+    A cleaned manifest (``split --exclude``) is kept while every image it lists is still accepted.
+    """
+    if existing.cleaned is not None:
+        return {p for p, _ in existing.pairs()} <= {p for p, _ in result.accepted}
     if existing.pairs() != set(result.accepted):
         return False
     if existing.seed is None:  # sidecar lost: keep the CSV when it is exactly this seed's split

@@ -1,0 +1,127 @@
+"""A cleaned manifest from triage verdicts: the loop from the atlas back to the next training.
+
+The Atlas panel's verdicts (``RUN/atlas/verdicts.csv``, or its export) say per image whose fault a
+doubtful prediction was. ``cvd-explorer split DATA --exclude VERDICTS.csv`` applies them to the
+data folder's manifest:
+
+* ``not a cat or dog``: the image is left out;
+* ``label wrong``: the image gets the other class (its split and duplicate group stay);
+* ``model wrong``: nothing changes (a hard case the model must learn).
+
+The images themselves are never touched. The result is written beside the manifest
+(``manifest.cleaned.csv`` by default) with what changed recorded in its sidecar, so a training
+started with ``--manifest`` on it keeps it as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cvd_explorer.data.split import Manifest, ManifestRow
+from cvd_explorer.errors import DataError
+
+LABEL_WRONG, MODEL_WRONG, NOT_AN_ANIMAL = "label wrong", "model wrong", "not a cat or dog"
+VERDICTS = (LABEL_WRONG, MODEL_WRONG, NOT_AN_ANIMAL)
+CLEANED_NAME = "manifest.cleaned.csv"
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    """What :func:`clean_manifest` changed.
+
+    Attributes:
+        removed: paths left out (``not a cat or dog``).
+        relabelled: ``(path, old label, new label)``.
+        kept: paths marked ``model wrong`` (unchanged).
+        unknown: verdict paths that the manifest does not list (ignored).
+    """
+
+    removed: tuple[str, ...]
+    relabelled: tuple[tuple[str, str, str], ...]
+    kept: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+    def describe(self) -> str:
+        """One line for a terminal."""
+        text = (f"left out {len(self.removed)} image(s) (not a cat or dog), relabelled {len(self.relabelled)} "
+                f"(label wrong), kept {len(self.kept)} as they are (model wrong)")
+        if self.unknown:
+            text += f"; {len(self.unknown)} verdict(s) name images the manifest does not list (ignored)"
+        return text
+
+
+def read_verdicts(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{path: verdict}`` from a CSV with at least the columns ``path`` and ``verdict``.
+
+    Raises:
+        DataError: the file is missing, lacks a column, or names an unknown verdict (line given).
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"path", "verdict"} - set(reader.fieldnames or ())
+            if missing:
+                raise DataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}; "
+                                "export the verdicts from the Atlas panel (path,verdict,...)")
+            out: dict[str, str] = {}
+            for number, row in enumerate(reader, start=2):
+                verdict = (row.get("verdict") or "").strip()
+                if verdict not in VERDICTS:
+                    raise DataError(f"{path}:{number}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+                out[(row.get("path") or "").strip()] = verdict
+            return out
+    except FileNotFoundError:
+        raise DataError(f"--exclude {path} does not exist; give the verdicts CSV the Atlas panel exported") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"--exclude {path} cannot be read as a CSV ({exc})") from None
+
+
+def clean_manifest(manifest: Manifest, verdicts: dict[str, str], source: str = "") -> tuple[Manifest, CleanReport]:
+    """The manifest with the verdicts applied (see the module docstring); ``manifest`` is not changed.
+
+    Args:
+        manifest: the data folder's manifest.
+        verdicts: ``{path: verdict}`` (:func:`read_verdicts`).
+        source: name of the verdicts file, recorded in the sidecar.
+
+    Raises:
+        DataError: a class would be left without any image.
+    """
+    negative, positive = manifest.classes
+    other = {negative: positive, positive: negative}
+    rows: list[ManifestRow] = []
+    removed: list[str] = []
+    relabelled: list[tuple[str, str, str]] = []
+    kept: list[str] = []
+    listed = {row.path for row in manifest.rows}
+    for row in manifest.rows:
+        verdict = verdicts.get(row.path)
+        if verdict == NOT_AN_ANIMAL:
+            removed.append(row.path)
+            continue
+        if verdict == LABEL_WRONG:
+            relabelled.append((row.path, row.label, other[row.label]))
+            row = ManifestRow(row.path, other[row.label], row.split, row.group)
+        elif verdict == MODEL_WRONG:
+            kept.append(row.path)
+        rows.append(row)
+    for split in ("train", "val", "test"):
+        labels = {r.label for r in rows if r.split == split}
+        if any(r.split == split for r in manifest.rows) and labels != {negative, positive}:
+            raise DataError(f"the verdicts leave the {split} split without one of the classes; check them")
+    report = CleanReport(tuple(removed), tuple(relabelled), tuple(kept),
+                         tuple(sorted(p for p in verdicts if p not in listed)))
+    cleaned: dict[str, Any] = {
+        "from": manifest.path.name if manifest.path is not None else None,
+        "from_sha256": manifest.sha256,
+        "verdicts": source,
+        "removed": list(removed),
+        "relabelled": [{"path": p, "from": a, "to": b} for p, a, b in relabelled],
+    }
+    out = Manifest(rows, manifest.seed, manifest.classes, manifest.layout, root=manifest.root, cleaned=cleaned)
+    return out, report
