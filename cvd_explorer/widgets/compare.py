@@ -35,6 +35,7 @@ from cvd_explorer.explore.compare import (
 from cvd_explorer.explore.compare_curves import overlaid_curves_png
 from cvd_explorer.stats import AGREEMENT_CELLS
 from cvd_explorer.widgets._panel import Panel
+from cvd_explorer.widgets.compare_atlas import AtlasCompare
 from cvd_explorer.widgets.compare_gallery import PairGallery
 from cvd_explorer.widgets.compare_html import note, pair_title, results_table_html, stats_html
 from cvd_explorer.widgets.compare_side import Side
@@ -51,7 +52,9 @@ class Compare(Panel):
         cache_size: samples whose explanations each model keeps.
         per_page: thumbnails per gallery page.
 
-    Test handles: ``depth`` (IntSlider 0-100), ``agreement`` (ToggleButtons, value in "all",
+    Test handles: ``atlas`` (:class:`~cvd_explorer.widgets.compare_atlas.AtlasCompare`: ``depth_image``,
+    ``triage_html``, ``suspects_only``, ``curve``), ``depth`` (IntSlider 0-100), ``agreement``
+    (ToggleButtons, value in "all",
     "both_right", "both_wrong", "only_a", "only_b"), ``samples``, ``sample``, ``cam_images``
     (pair of ``ipywidgets.Image``), ``layer_labels`` (pair of HTML), ``table`` (list of dict
     rows), ``pairing``, ``stats``, ``notice``, ``error``, ``busy``, :meth:`wait`.
@@ -98,6 +101,7 @@ class Compare(Panel):
                                      layout=W.Layout(width="260px"))
         self.top_k = W.IntSlider(value=16, min=1, max=64, description="top k", layout=W.Layout(width="260px"))
         self.pair_title = W.HTML(pair_title(None))
+        self.atlas = AtlasCompare(self.errors.guard("atlas")(self._refilter))
         self.sides_box = W.HBox([], layout=W.Layout(grid_gap="12px", align_items="flex-start"))
 
         self.root = W.VBox([
@@ -108,6 +112,7 @@ class Compare(Panel):
             self.agreement,
             self.count,
             self.stats_html,
+            self.atlas.widget,
             self.gallery.widget,
             W.HBox([self.depth, self.opacity, self.top_k]),
             self.pair_title,
@@ -236,6 +241,7 @@ class Compare(Panel):
             self.stats_html.value = ""
             notices.append("The two runs share no test image: there is nothing to compare image by image.")
         self.notice.value = "".join(note(t) for t in notices if t)
+        self.atlas.update(runs, (na, nb), pairing.pairs)
         for side in sides:
             side.open()
 
@@ -263,6 +269,7 @@ class Compare(Panel):
         cell = self.agreement.value
         pairs = self.pairing.cell(cell)
         pairs = order_pairs(pairs) if cell == "all" else sorted(pairs, key=lambda p: (p.name, p.key))
+        pairs = [p for p in pairs if self.atlas.keep(p)]
         self._set_pairs(pairs)
         title = CELL_TITLES[cell].format(a="A", b="B")
         shared = len(self.pairing.pairs)

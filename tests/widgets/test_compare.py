@@ -173,3 +173,34 @@ def test_unreadable_run_is_reported_in_the_panel(run_dir, tmp_path):
         assert cmp.samples == []
     finally:
         cmp.close()
+
+
+def test_atlases_give_depth_curves_and_the_triage(run_dir, run_b, tmp_path):
+    import shutil
+
+    from cvd_explorer.atlas import compute_atlas
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for src, dest in ((run_dir, a), (run_b, b)):
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("atlas"))
+    without = Compare(a, b, background=False)
+    assert "cvd-explorer atlas" in without.atlas.notice.value and not without.atlas.active
+    atlas_a, atlas_b = compute_atlas(a), compute_atlas(b)
+    panel = Compare(a, b, background=False)
+    assert panel.atlas.active and is_png(panel.atlas.depth_image)
+    sus_a, sus_b = ({r.path for r in x.rows if r.suspect} for x in (atlas_a, atlas_b))
+    suspects = sus_a | sus_b
+    # the crossing counts what the atlases say, cell by cell
+    cells = expected_cells(read_predictions(a), read_predictions(b))
+    both = len(cells["both_wrong"] & sus_a & sus_b)
+    assert f"<b>{both:,}</b></td></tr>" in panel.atlas.triage_html.value.split("both wrong")[1].split("only A")[0]
+    assert f"{both:,} image(s) both models get wrong" in panel.atlas.triage_html.value
+    # the suspects-only filter keeps exactly the suspected images of the cell
+    panel.atlas.suspects_only.value = True
+    assert relpaths(panel) == suspects & relpaths_all(panel)
+    panel.atlas.suspects_only.value = False
+    assert len(panel.samples) == len(cells["all"])
+
+
+def relpaths_all(panel: Compare) -> set[str]:
+    return {p.a["relpath"] for p in panel.pairing.pairs}
