@@ -276,6 +276,29 @@ explorer
         md("""
 The same panel opens any run trained with `cvd-explorer train`, or a model and arrays:
 `Explorer(model=model, images=images, labels=labels)`.
+
+## Every test image at once: the Atlas
+
+The demo planted label errors (4% of the images show the other animal than their file name says)
+and copies. The Atlas maps every test image by what the model sees (a seeded UMAP of its pooled
+features: a picture, not a metric), mistakes marked:
+
+1. **Box-select a cluster of mistakes** (the box button, then drag): the Explorer above shows
+   exactly those images (its filters still apply); *clear selection* shows all again.
+2. **Click a point** to open that image with its layer slider and CAM.
+3. **Triage**: *suspected label error* (cleanlab, on the out-of-sample test predictions) and
+   *has a copy in another split* filter the gallery; mark each image *label wrong*, *model wrong*
+   or *not a cat or dog*. Export the verdicts and `cvd-explorer split DATA --exclude verdicts.csv`
+   writes a cleaned manifest for the next training.
+4. **Depth curves**: agreement with the deepest layer and mass inside the animal's mask, per layer,
+   for correct and misclassified images with 95% intervals: the study's "maps wander off the
+   animal on wrong predictions", measured on the whole split.
+"""),
+        code("""
+from cvd_explorer import Atlas
+
+atlas = Atlas(RUN, explorer=explorer)  # linked to the Explorer above
+atlas
 """),
     ]
     return {

@@ -1,4 +1,4 @@
-"""notebooks/00_demo.ipynb: clean as committed, and it runs top to bottom into an Explorer."""
+"""notebooks/00_demo.ipynb: clean as committed, and it runs top to bottom into an Explorer and an Atlas."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_notebook_is_clean_and_current():
     assert json.loads(NOTEBOOK.read_text(encoding="utf-8")) == demo_notebook()
 
 
-def test_notebook_executes_into_an_explorer(run_dir, monkeypatch):
+def test_notebook_executes_into_an_explorer_and_an_atlas(run_dir, monkeypatch):
     monkeypatch.setenv(RUN_ENV, str(run_dir))
     # ipykernel forwards C-level stderr (TensorFlow's) to the notebook, as under JupyterLab, only
     # when it does not see pytest
@@ -41,9 +41,11 @@ def test_notebook_executes_into_an_explorer(run_dir, monkeypatch):
     assert not stderr, stderr  # no TensorFlow start-up chatter in red under the cells
     views = [o for o in outputs
              if o.output_type in ("execute_result", "display_data") and WIDGET_VIEW in o.get("data", {})]
-    assert len(views) == 1, outputs
+    assert len(views) == 2, outputs  # the Explorer, and the Atlas linked to it
     # the widget state saved with the notebook holds the filled-in views (no error shown)
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     htmls = [m["state"].get("value", "") for m in state.values() if m.get("model_name") == "HTMLModel"]
     assert not any("⚠" in h for h in htmls), [h for h in htmls if "⚠" in h]
     assert any("images of" in h for h in htmls)
+    # the small run has no atlas: the Atlas says how to make one instead of failing
+    assert any("cvd-explorer atlas" in h for h in htmls)
