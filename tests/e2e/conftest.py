@@ -57,7 +57,9 @@ class Lab:
     root: Path
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+        """The notebook in a fresh JupyterLab workspace (``reset``): tabs an earlier test left open in
+        the same server are not restored, so the page holds this notebook alone."""
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
 
 def _free_port() -> int:
