@@ -69,7 +69,9 @@ class ProbeControls:
         if not epochs:
             self.epoch.disabled = True
             self.image.value = b""
+            self.image.layout.display = "none"  # an empty image would show as a broken picture
             return
+        self.image.layout.display = ""
         keep = self.epoch.value if self._chosen and epochs[0] <= self.epoch.value <= epochs[-1] else epochs[-1]
         if epochs[0] > self.epoch.max:  # never min > max on the way
             self.epoch.max = epochs[-1]
