@@ -11,6 +11,7 @@ import numpy as np
 
 from cvd_explorer.atlas import depth, embed, mapstats, store
 from cvd_explorer.atlas import labels as label_issues
+from cvd_explorer.runs.io import write_csv
 
 THRESHOLD = 0.5  # predicted positive when p > 0.5, as the run's predictions.csv
 
@@ -79,7 +80,7 @@ def finish(
          int(suspect[k])]
         for k in range(len(idx))
     ]
-    _write_csv(folder / store.IMAGES, header, body)
+    write_csv(folder / store.IMAGES, header, body)
     store.write_npz(folder / store.ARRAYS, {
         "features": data["features"].astype(np.float16), "embedding": coords, "thumbs": data["thumbs"],
         "logits": logits.astype(np.float32), "has_mask": data["has_mask"],
@@ -92,7 +93,7 @@ def finish(
         "groups": np.asarray(group_names(classes), dtype=str),
     })
     suspects = label_issues.issue_rows(issues, paths, y, classes)
-    _write_csv(folder / store.LABEL_ISSUES, ("path", "label", "suggested", "score"),
+    write_csv(folder / store.LABEL_ISSUES, ("path", "label", "suggested", "score"),
                [[r["path"], r["label"], r["suggested"], r["score"]] for r in suspects])
     with_masks = bool(data["has_mask"].any())
     summary: dict[str, Any] = {
@@ -202,17 +203,3 @@ def _mean_maps(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Mean unit-mass maps ``(B, 4, S, S)`` float32; zeros for an empty group."""
     c = counts[..., None, None].astype(np.float64)
     return np.where(c > 0, sums / np.where(c > 0, c, 1), 0).astype(np.float32)
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    import csv
-    import io
-
-    from cvd_explorer.atomic import write_bytes
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
-    write_bytes(path, buf.getvalue().encode("utf-8"))

@@ -22,6 +22,8 @@ import numpy as np
 from cvd_explorer.atomic import write_bytes
 from cvd_explorer.errors import RunError
 from cvd_explorer.runs.files import ATLAS_DIR
+from cvd_explorer.runs.io import read_json as io_read_json
+from cvd_explorer.runs.io import write_json as io_write_json
 
 SCHEMA_VERSION = 1
 INDEX = "atlas.json"
@@ -50,14 +52,14 @@ def chunk_name(start: int) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Atomically write JSON (NaN and infinity as null)."""
-    write_bytes(path, (json.dumps(finite(data), indent=1, allow_nan=False) + "\n").encode("utf-8"))
+    """Atomically write JSON, NaN and infinity as null (:func:`cvd_explorer.runs.io.write_json`)."""
+    io_write_json(path, data)
 
 
 def read_json(path: Path) -> Any:
     """Parse a JSON file; a damaged one raises RunError naming it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return io_read_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{path} is not valid JSON ({exc}); delete the atlas folder and compute it again") from None
 
@@ -73,22 +75,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` (no pickles)."""
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
-
-
-def finite(data: Any) -> Any:
-    """``data`` with every NaN / infinite float (numpy ones included) replaced by None."""
-    if isinstance(data, (float, np.floating)):
-        value = float(data)
-        return value if np.isfinite(value) else None
-    if isinstance(data, np.integer):
-        return int(data)
-    if isinstance(data, np.ndarray):
-        return finite(data.tolist())
-    if isinstance(data, dict):
-        return {key: finite(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [finite(value) for value in data]
-    return data
 
 
 def read_index(folder: Path) -> dict[str, Any] | None:

@@ -54,20 +54,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.json:
         print(file=sys.stderr)
-    summary = json_summary(atlas.summary)
+    summary = atlas.summary  # written without NaN: undefined values are null
     if args.json:
         print(json.dumps(summary, allow_nan=False))
     else:
         print(describe(summary, str(atlas.folder)))
     return 0
-
-
-def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary object with every NaN as null (the stored file already is)."""
-    from cvd_explorer.atlas.store import finite
-
-    out: dict[str, Any] = finite(summary)
-    return out
 
 
 def describe(summary: dict[str, Any], folder: str) -> str:

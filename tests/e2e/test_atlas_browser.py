@@ -14,8 +14,7 @@ import shutil
 import pytest
 
 from cvd_explorer.atlas import compute_atlas
-from tests.e2e.pages import cam_src, wait_new_cam
-from tests.e2e.test_explorer_browser import run_all_cells
+from tests.e2e.pages import cam_src, open_and_run_all, wait_new_cam
 from tests.e2e.test_serve_browser import serve as serve  # the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,9 +72,7 @@ def test_atlas_in_jupyterlab(lab, browser, atlas_run, artifacts_dir):
     page = browser.new_page(viewport={"width": 1500, "height": 2200})
     page.set_default_timeout(60_000)
     try:
-        page.goto(lab.notebook_url("atlas.ipynb"))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-        run_all_cells(page)
+        open_and_run_all(page, lab.notebook_url("atlas.ipynb"))
         page.wait_for_selector(CANVAS, timeout=120_000)
         assert not page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count()
         assert _point_count(page) == len(rows)

@@ -15,7 +15,7 @@ import statistics
 
 from cvd_explorer.runs.run import Run
 from tests.e2e.conftest import REPO
-from tests.e2e.pages import cam_src, wait_new_cam
+from tests.e2e.pages import cam_src, open_and_run_all, wait_new_cam
 
 # Records when the CAM <img> gets a new, decoded image (ipywidgets sets src to a blob: URL).
 WATCH_CAM = """
@@ -31,46 +31,13 @@ WATCH_CAM = """
 """
 
 
-def accept_kernel_dialog(page, seconds: float = 3.0) -> None:
-    """Accept JupyterLab's "Select Kernel" dialog (the notebook's python3) if it shows up."""
-    dialog = page.locator(".jp-Dialog .jp-mod-accept")
-    try:
-        dialog.wait_for(state="visible", timeout=seconds * 1000)
-    except Exception:
-        return
-    dialog.click()
-    page.locator(".jp-Dialog").wait_for(state="detached")
-
-
-def run_all_cells(page) -> None:
-    """Run > Run All Cells once the kernel is idle; again if a just-started kernel dropped it."""
-    for attempt in range(3):
-        accept_kernel_dialog(page)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-        accept_kernel_dialog(page)
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-        try:  # the parameter cell gets a prompt number, or [*] while queued
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-                ".some(p => /\\[(\\d+|\\*)\\]/.test(p.innerText))",
-                timeout=15_000,
-            )
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-
-
 def test_explorer_in_jupyterlab(lab, browser, run_dir, artifacts_dir):
     rows = Run(run_dir).predictions
     wrong = sum(not r["correct"] for r in rows)
     page = browser.new_page(viewport={"width": 1500, "height": 1900})
     page.set_default_timeout(60_000)
     try:
-        page.goto(lab.notebook_url("00_demo.ipynb"))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-        run_all_cells(page)
+        open_and_run_all(page, lab.notebook_url("00_demo.ipynb"))
 
         page.wait_for_selector(".cvd-explorer", timeout=90_000)
         wait_new_cam(page, "", timeout=120_000)  # the first sample explained in the kernel's worker thread
