@@ -12,7 +12,7 @@ IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
 @keras.saving.register_keras_serializable(package="cvd_explorer")
-class CaffePreprocess(keras.layers.Layer):  # keras is untyped: Layer is Any
+class CaffePreprocess(keras.layers.Layer):  # type: ignore[misc]  # keras is untyped: Layer is Any
     """RGB 0-255 ``(N, H, W, 3)`` -> BGR with the ImageNet mean removed, as Keras' ResNet weights expect."""
 
     def call(self, inputs: Any) -> Any:

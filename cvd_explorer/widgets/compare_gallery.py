@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as W
 
 from cvd_explorer.explore.compare import Pair
@@ -31,7 +33,12 @@ class PairGallery(Thumbnails[Pair]):
         per_page: thumbnails per page.
     """
 
-    def __init__(self, thumbnail, on_select, names: tuple[str, str] = ("A", "B"), per_page: int = 12) -> None:
+    def __init__(
+        self,
+        thumbnail: Callable[[Pair], tuple[bytes, bool]],
+        on_select: Callable[[Pair], None],
+        names: tuple[str, str] = ("A", "B"), per_page: int = 12,
+    ) -> None:
         self.names = names
         super().__init__(thumbnail, on_select, per_page=per_page)
 
