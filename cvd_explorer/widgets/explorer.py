@@ -15,24 +15,28 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ipywidgets as W
 import numpy as np
 
-from cvd_explorer.explain.registry import DEFAULT_METHOD, SPECS, method_spec
+from cvd_explorer.explain.registry import method_spec
 from cvd_explorer.explore import views
 from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows, restrict_rows
 from cvd_explorer.explore.session import SampleExplanation, Session
-from cvd_explorer.render import to_png
 from cvd_explorer.widgets._panel import Panel
-from cvd_explorer.widgets.explorer_html import prediction_html, titled
+from cvd_explorer.widgets.explorer_controls import LayerControls, ViewControls
+from cvd_explorer.widgets.explorer_html import prediction_html
+from cvd_explorer.widgets.explorer_options import ExplorerOptions, open_session
 from cvd_explorer.widgets.explorer_probes import ProbeControls
+from cvd_explorer.widgets.explorer_views import ExplanationViews
 from cvd_explorer.widgets.gallery import Gallery
 
-_NO_LAYERS = "(no layers)"
+SORTS = (("confidence", "confidence"), ("loss", "loss"), ("file name", "name"), ("atlas order", "selection"))
+Order = Literal["confidence", "loss", "name", "selection"]
+Badges = Callable[[SampleRow], tuple[str, str]]
 
 
 class Explorer(Panel):
@@ -41,52 +45,36 @@ class Explorer(Panel):
     Args:
         run_or_path: a :class:`~cvd_explorer.runs.Run` or its directory. Omit it and pass
             ``model`` and ``images`` instead to explore arrays.
-        model: a Keras model (RGB 0-255 in, P(positive) out) when there is no run.
-        images: uint8 or float ``(N, S, S, 3)`` RGB 0-255, with ``model``.
-        labels: per image a class name or 0/1 (1 = ``classes[1]``), with ``model``.
-        paths: per image a path or name, with ``model``.
-        classes: ``(negative, positive)`` class names, with ``model``.
-        data_root: image folder of a run copied from another machine.
-        background: compute explanations on a worker thread (False: synchronously, for tests).
-        cache_size: samples whose explanations are kept.
-        per_page: thumbnails per gallery page.
+        options: an :class:`~cvd_explorer.widgets.explorer_options.ExplorerOptions`; its fields
+            are also keyword arguments (``model``, ``images``, ``labels``, ``paths``, ``classes``,
+            ``data_root``, ``background``, ``cache_size``, ``per_page``), which win over it.
+
+    Linking (the Atlas uses only these): :meth:`set_layer`, :meth:`restrict`, :meth:`set_badges`,
+    :attr:`sample`, ``on_select`` and ``on_layer`` (callbacks called with the key of each selected
+    sample, and with the name of the layer shown whenever it changes).
 
     Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
     ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``method_note``, ``error``,
-    ``busy``, ``export_folder``, ``export_button``, ``export_result``, ``probes`` (the epoch slider of probe
-    images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`, :meth:`restrict`,
-    ``on_select`` (callbacks called with the key of each selected sample).
+    ``busy``, ``export_folder``, ``export_button``, ``export_result``, ``gallery``, ``probes`` (the epoch
+    slider of probe images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`.
     """
 
-    def __init__(
-        self,
-        run_or_path: Any = None,
-        *,
-        model: Any = None,
-        images: Any = None,
-        labels: Sequence[Any] | None = None,
-        paths: Sequence[str | os.PathLike[str]] | None = None,
-        classes: tuple[str, str] = ("cat", "dog"),
-        data_root: str | os.PathLike[str] | None = None,
-        background: bool = True,
-        cache_size: int = 8,
-        per_page: int = 12,
-    ) -> None:
-        super().__init__(background=background, reload_tooltip="re-read the run (e.g. after training ends)")
-        self._source = (run_or_path, model, images, labels, paths, (str(classes[0]), str(classes[1])), data_root)
-        self._cache_size = int(cache_size)
+    def __init__(self, run_or_path: Any = None, *, options: ExplorerOptions | None = None, **kwargs: Any) -> None:
+        opts = ExplorerOptions.of(options, kwargs)
+        super().__init__(background=opts.background, reload_tooltip="re-read the run (e.g. after training ends)")
+        self._source, self.options = run_or_path, opts
         self.session: Session | None = None
         self._rows: list[SampleRow] = []
         self._row: SampleRow | None = None
         self._current: SampleExplanation | None = None
         self._display: np.ndarray | None = None
         self._display_key: str | None = None
-        self._last_cam: np.ndarray | None = None
-        self._last_feature: np.ndarray | None = None
         self._restricted: tuple[str, ...] | None = None
         self.on_select: list[Callable[[str], None]] = []
+        self.on_layer: list[Callable[[str], None]] = []
 
+        classes = opts.classes
         self.title = W.HTML("<b>Explorer</b>")
         self.count = W.HTML("")
         self.count.add_class("cvd-count")
@@ -94,92 +82,47 @@ class Explorer(Panel):
         self.filter.add_class("cvd-filter")
         self.class_filter = W.Dropdown(options=["all", *classes], value="all", description="true class",
                                        layout=W.Layout(width="200px"))
-        self.sort = W.Dropdown(
-            options=[("confidence", "confidence"), ("loss", "loss"), ("file name", "name"),
-                     ("atlas order", "selection")],
-            value="name",
-            description="sort by", layout=W.Layout(width="220px"),
-        )
-        self.gallery = Gallery(self._thumbnail, self._on_thumb, per_page=per_page)
+        self.sort = W.Dropdown(options=list(SORTS), value="name", description="sort by",
+                               layout=W.Layout(width="220px"))
+        self.gallery = Gallery(self._thumbnail, self._on_thumb, per_page=opts.per_page)
 
-        self.layer_kind = W.ToggleButtons(options=[("conv layers", "conv"), ("block outputs", "blocks")],
-                                          value="conv", description="layers")
-        self.layer = W.SelectionSlider(options=[_NO_LAYERS], description="layer", continuous_update=True,
-                                       readout=False, layout=W.Layout(width="520px"))
-        self.layer.add_class("cvd-layer")
-        self.layer_label = W.HTML("")
-        self.layer_label.add_class("cvd-layer-label")
+        self.layers = LayerControls()
+        self.layer_kind, self.layer, self.layer_label = self.layers.kind, self.layers.slider, self.layers.label
         self.probes = ProbeControls()  # epoch slider: probe images of a run with probes
-        self.method_note = W.HTML("")  # what the layer slider does for a pixel method
-        self.method_note.add_class("cvd-method-note")
-        self.method = W.Dropdown(options=[(spec.label, spec.name) for spec in SPECS], value=DEFAULT_METHOD,
-                                 description="method",
-                                 layout=W.Layout(width="220px"))
-        self.target = W.Dropdown(options=["predicted", *classes], value="predicted", description="target",
-                                 layout=W.Layout(width="200px"))
-        self.opacity = W.FloatSlider(value=0.4, min=0.0, max=1.0, step=0.05, description="opacity",
-                                     continuous_update=True, layout=W.Layout(width="260px"))
-        self.top_k = W.IntSlider(value=16, min=1, max=64, description="top k", continuous_update=True,
-                                 layout=W.Layout(width="260px"))
-        self.order = W.Dropdown(options=[("mean activation", "activation"), ("CAM weight", "cam-weight")],
-                                value="activation", description="order", layout=W.Layout(width="240px"))
-        self.strip_n = W.IntSlider(value=8, min=2, max=16, description="strip layers",
-                                   continuous_update=False, layout=W.Layout(width="260px"))
+        self.controls = c = ViewControls(classes)
+        self.method, self.target, self.opacity, self.method_note = c.method, c.target, c.opacity, c.method_note
+        self.top_k, self.order, self.strip_n = c.top_k, c.order, c.strip_n
 
-        self.cam_image = W.Image(format="png", width=256)
-        self.cam_image.add_class("cvd-cam")
-        self.cam_note = W.HTML("")
-        self.cam_note.add_class("cvd-cam-note")
-        self.feature_image = W.Image(format="png", width=320)
-        self.feature_image.add_class("cvd-features")
-        self.strip_image = W.Image(format="png")
-        self.strip_image.add_class("cvd-strip")
-        self.prediction = W.HTML("")
-        self.prediction.add_class("cvd-prediction")
+        self.pictures = v = ExplanationViews()
+        self.cam_image, self.cam_note, self.feature_image = v.cam_image, v.cam_note, v.feature_image
+        self.strip_image, self.prediction = v.strip_image, v.prediction
+        self.export_folder, self.export_button, self.export_result = v.export_folder, v.export_button, v.export_result
 
-        self.export_folder = W.Text(value="explorer-export", description="folder", layout=W.Layout(width="320px"))
-        self.export_button = W.Button(description="export view", icon="save")
-        self.export_result = W.HTML("")
-
-        self.root = W.VBox(
-            [
-                W.HBox([self.title, self.count, self.reload_button], layout=W.Layout(align_items="center",
-                                                                                    grid_gap="12px")),
-                self.error,
-                W.HBox([self.filter, self.class_filter, self.sort]),
-                self.gallery.widget,
-                W.HBox([self.layer_kind, self.busy]),
-                W.HBox([self.layer, self.layer_label, self.method_note], layout=W.Layout(align_items="center")),
-                self.probes.widget,
-                W.HBox([self.method, self.target, self.opacity]),
-                W.HBox([self.top_k, self.order, self.strip_n]),
-                W.HBox(
-                    [
-                        titled("CAM overlay", W.VBox([self.cam_image, self.cam_note])),
-                        titled("feature maps", self.feature_image),
-                        titled("prediction", self.prediction),
-                    ],
-                    layout=W.Layout(grid_gap="12px"),
-                ),
-                titled("CAM across depth", self.strip_image),
-                W.HBox([self.export_folder, self.export_button, self.export_result], layout=W.Layout(
-                    align_items="center")),
-            ]
-        )
+        self.root = W.VBox([
+            W.HBox([self.title, self.count, self.reload_button], layout=W.Layout(align_items="center",
+                                                                                grid_gap="12px")),
+            self.error,
+            W.HBox([self.filter, self.class_filter, self.sort]),
+            self.gallery.widget,
+            W.HBox([self.layer_kind, self.busy]),
+            W.HBox([self.layer, self.layer_label, self.method_note], layout=W.Layout(align_items="center")),
+            self.probes.widget,
+            W.HBox([self.method, self.target, self.opacity]),
+            W.HBox([self.top_k, self.order, self.strip_n]),
+            self.pictures.widget, self.pictures.strip, self.pictures.export_row,
+        ])
         self.root.add_class("cvd-explorer")
 
         guard = self.errors.guard
-        self.filter.observe(guard("filter")(self._on_filter), "value")
-        self.class_filter.observe(guard("class filter")(self._on_filter), "value")
-        self.sort.observe(guard("sort")(self._on_filter), "value")
-        self.layer_kind.observe(guard("layer kind")(self._on_layer_kind), "value")
-        self.layer.observe(guard("layer")(self._on_layer), "value")
-        self.method.observe(guard("method")(self._on_explain_settings), "value")
-        self.target.observe(guard("target")(self._on_explain_settings), "value")
-        self.opacity.observe(guard("opacity")(self._on_cam_settings), "value")
-        self.top_k.observe(guard("top k")(self._on_feature_settings), "value")
-        self.order.observe(guard("order")(self._on_feature_settings), "value")
-        self.strip_n.observe(guard("depth strip")(self._on_strip_settings), "value")
+        for widget, context, handler in (
+            (self.filter, "filter", self._on_filter), (self.class_filter, "class filter", self._on_filter),
+            (self.sort, "sort", self._on_filter), (self.layer_kind, "layer kind", self._on_layer_kind),
+            (self.layer, "layer", self._on_layer), (self.layer, "layer", self._tell_layer),
+            (self.method, "method", self._on_explain_settings), (self.target, "target", self._on_explain_settings),
+            (self.opacity, "opacity", self._on_cam_settings), (self.top_k, "top k", self._on_feature_settings),
+            (self.order, "order", self._on_feature_settings), (self.strip_n, "depth strip", self._on_strip_settings),
+        ):
+            widget.observe(guard(context)(handler), "value")
         self.export_button.on_click(guard("export")(lambda _b: self.export()))
         self.reload()
 
@@ -210,11 +153,46 @@ class Explorer(Panel):
         """The cached explanation behind the views shown, or None."""
         return self._current
 
-    def restrict(self, keys: Iterable[str] | None) -> None:
+    # ------------------------------------------------------------------ linking (the Atlas's interface)
+    def restrict(self, keys: Iterable[str] | None, order: Order | None = None) -> None:
         """Show only the samples with these keys (an Atlas selection), the filters still applying
-        on top; None shows every sample again."""
+        on top; None shows every sample again.
+
+        Args:
+            keys: sample keys (see :attr:`samples`); unknown keys are left out.
+            order: how the gallery sorts them: ``"selection"`` in the order of ``keys``, or
+                ``"confidence"``, ``"loss"``, ``"name"``; None keeps the sort chosen.
+        """
+        if order is not None and order not in dict(SORTS).values():
+            raise ValueError(f"order must be one of {[v for _, v in SORTS]} or None, got {order!r}")
         self._restricted = None if keys is None else tuple(keys)
+        if order is not None:
+            self._set_quiet(lambda: setattr(self.sort, "value", order))
         self._refilter()
+
+    def set_layer(self, name: str) -> bool:
+        """Show layer ``name`` (a conv layer or a block output; the layer kind follows).
+
+        Returns:
+            False, changing nothing, when the model has no such layer.
+        """
+        kind = self.layers.kind_of(name, self.session.layer_sets) if self.session else None
+        if kind is None:
+            return False
+        if kind == self.layer_kind.value:
+            self.layer.value = name
+            return True
+        self._set_quiet(lambda: setattr(self.layer_kind, "value", kind))
+        self._refresh_layers(prefer=name)
+        self._show_probes()
+        self._request()
+        return True
+
+    def set_badges(self, badges: Badges | None) -> None:
+        """Add marks to the gallery's badges: ``badges(row) -> (marks, tooltip line)``, e.g. the
+        Atlas's triage flags (None: no marks). Call it again to redraw after the marks changed."""
+        self.gallery.extra_badge = badges
+        self.gallery.show_page(self.gallery.page)
 
     @property
     def restricted(self) -> tuple[str, ...] | None:
@@ -225,7 +203,8 @@ class Explorer(Panel):
         """(Re)open the source: read the run again, rebuild the sample table and layer list."""
         self.errors.clear()
         try:
-            self.session = self._open()
+            self.session, run = open_session(self._source, self.options)
+            self.probes.open(run)
         except Exception as exc:
             self.session = None
             self._rows, self._row, self._current = [], None, None
@@ -260,41 +239,18 @@ class Explorer(Panel):
         se, layer = self._current, self.layer.value
         if se is None or layer not in se.layers:
             raise ValueError("nothing to export yet: select a sample and wait for its views")
-        cam = self._last_cam if self._last_cam is not None else views.cam_view(se, layer, self.opacity.value)
-        feats = self._last_feature if self._last_feature is not None else views.feature_view(se, layer)
-        png, npz = views.export(folder or self.export_folder.value, se, layer, views.side_by_side(cam, feats))
-        written = " and ".join(f"<code>{html.escape(str(p))}</code>" for p in (png, npz))
-        self.export_result.value = f"wrote {written}"
-        return png, npz
+        return self.pictures.export(folder, se, layer, self.opacity.value)
 
     # ------------------------------------------------------------------ opening
-    def _open(self) -> Session:
-        run_or_path, model, images, labels, paths, classes, data_root = self._source
-        if run_or_path is not None and model is not None:
-            raise ValueError("pass either a run or model= and images=, not both")
-        if run_or_path is None:
-            if model is None or images is None:
-                raise ValueError("nothing to explore: pass a run directory, or model= and images=")
-            self.probes.open(None)
-            return Session.from_arrays(model, images, labels, paths, classes, cache_size=self._cache_size)
-        from cvd_explorer.runs.run import Run
-
-        run = run_or_path if isinstance(run_or_path, Run) else Run(run_or_path, data_root=data_root)
-        session = Session.from_run(run, cache_size=self._cache_size)
-        self.probes.open(run)
-        return session
-
     def _set_options(self, classes: tuple[str, str]) -> None:
         self.class_filter.options = ["all", *classes]
         self.class_filter.value = "all"
-        self.target.options = ["predicted", *classes]
-        self.target.value = "predicted"
+        self.controls.set_classes(classes)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.filter, self.class_filter, self.sort, self.layer_kind, self.layer, self.method, self.target,
-                  self.opacity, self.top_k, self.order, self.strip_n, self.export_button):
+        for w in (self.filter, self.class_filter, self.sort, self.layer_kind, self.layer, *self.controls.widgets,
+                  self.export_button):
             w.disabled = not on
-
     # ------------------------------------------------------------------ filters and gallery
     def _refilter(self) -> None:
         if self.session is None:
@@ -328,26 +284,20 @@ class Explorer(Panel):
     def _show_probes(self) -> None:
         self.probes.show(self.sample, self.layer_kind.value, self.layer.value)
 
-    def _refresh_layers(self) -> None:
+    def _refresh_layers(self, prefer: str | None = None) -> None:
         names = self.session.layer_sets.get(self.layer_kind.value, ()) if self.session else ()
-        previous = self.layer.value
-
-        def apply() -> None:
-            self.layer.options = list(names) if names else [_NO_LAYERS]
-            self.layer.value = previous if previous in names else (names[-1] if names else _NO_LAYERS)
-
-        self._set_quiet(apply)
-        self.layer.disabled = not names
+        self._set_quiet(lambda: self.layers.refresh(names, prefer))
         self._update_layer_label()
 
     def _update_layer_label(self) -> None:
-        name = self.layer.value
-        if name == _NO_LAYERS or self.session is None:
-            self.layer_label.value = ""
+        self.layers.update_label(self.session.layer_shape if self.session else None)
+
+    def _tell_layer(self, change: dict[str, Any]) -> None:
+        """Tell ``on_layer`` the layer shown (also when it changed with the layer kind)."""
+        if self.layers.name is None:
             return
-        names = list(self.layer.options)
-        label = views.layer_label(name, names.index(name), len(names), self.session.layer_shape(name))
-        self.layer_label.value = f"<code>{html.escape(label)}</code>"
+        for callback in self.on_layer:
+            callback(change["new"])
 
     def _on_layer(self, _change: dict[str, Any]) -> None:
         if self._quiet:
@@ -362,8 +312,7 @@ class Explorer(Panel):
 
     # ------------------------------------------------------------------ settings
     def _on_explain_settings(self, _change: dict[str, Any]) -> None:
-        note = views.layer_note(self.method.value)
-        self.method_note.value = f"<i style='color:#555'>{html.escape(note)}</i>" if note else ""
+        self.controls.update_note()
         if not self._quiet:
             self._request()
 
@@ -371,20 +320,18 @@ class Explorer(Panel):
         se = self._current
         if se is not None and self.layer.value in se.layers:
             with self._ui:
-                self._last_cam = views.cam_view(se, self.layer.value, self.opacity.value, self._display)
-                self.cam_image.value = to_png(self._last_cam)
+                self.pictures.draw_cam(se, self.layer.value, self.opacity.value, self._display)
 
     def _on_feature_settings(self, _change: dict[str, Any]) -> None:
         se = self._current
         if se is not None and self.layer.value in se.layers:
             with self._ui:
-                self._last_feature = views.feature_view(se, self.layer.value, self.top_k.value, self.order.value)
-                self.feature_image.value = to_png(self._last_feature)
+                self.pictures.draw_features(se, self.layer.value, self.top_k.value, self.order.value)
 
     def _on_strip_settings(self, _change: dict[str, Any]) -> None:
         if self._current is not None:
             with self._ui:
-                self.strip_image.value = to_png(views.strip_view(self._current, self.strip_n.value))
+                self.pictures.draw_strip(self._current, self.strip_n.value)
 
     # ------------------------------------------------------------------ computing and drawing
     def _request(self) -> None:
@@ -393,7 +340,7 @@ class Explorer(Panel):
         if session is None or row is None:
             return
         kind, layer = self.layer_kind.value, self.layer.value
-        if layer == _NO_LAYERS:
+        if self.layers.name is None:
             self._clear_views()
             what = "Conv2D layers" if kind == "conv" else "residual block outputs"
             self.errors.show(f"model {session.model.name!r} has no {what}; the layer views stay empty")
@@ -433,27 +380,16 @@ class Explorer(Panel):
             self._current = se
             self._draw_layer(se)
             if not per_layer or not same_sample:
-                self.strip_image.value = to_png(views.strip_view(se, self.strip_n.value))
+                self.pictures.draw_strip(se, self.strip_n.value)
 
     def _draw_layer(self, se: SampleExplanation) -> None:
         with self._ui:
             layer = self.layer.value
-            self._last_cam = views.cam_view(se, layer, self.opacity.value, self._display)
-            self._last_feature = views.feature_view(se, layer, self.top_k.value, self.order.value)
-            self.cam_image.value = to_png(self._last_cam)
-            self.feature_image.value = to_png(self._last_feature)
-            note = views.evidence_note(se, layer)
-            self.cam_note.value = f"<span style='color:#9a5b00'>⚠ {html.escape(note)}</span>" if note else ""
-            gap = views.pixel_note(se)
-            if gap:
-                self.cam_note.value += f"<div class='cvd-completeness'>{html.escape(gap)}</div>"
+            self.pictures.draw_cam(se, layer, self.opacity.value, self._display)
+            self.pictures.draw_features(se, layer, self.top_k.value, self.order.value)
+            self.pictures.draw_notes(se, layer)
 
     def _clear_views(self, keep_strip: bool = False) -> None:
         with self._ui:
             self._current = None
-            self._last_cam = self._last_feature = None
-            self.cam_image.value = b""
-            self.cam_note.value = ""
-            self.feature_image.value = b""
-            if not keep_strip:
-                self.strip_image.value = b""
+            self.pictures.clear(keep_strip)

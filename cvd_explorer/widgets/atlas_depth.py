@@ -1,0 +1,91 @@
+"""The Atlas's depth-curves view: a curve per layer, correct vs misclassified (or per class), with a
+layer slider under the plot that follows and moves ``link.layer`` (the Explorer's layer slider).
+Clicks on a PNG are not reported to the kernel, hence the slider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ipywidgets as W
+
+from cvd_explorer.explore import atlas_view as av
+from cvd_explorer.explore.atlas_figures import depth_png
+from cvd_explorer.widgets._errors import ErrorArea
+from cvd_explorer.widgets.link import AtlasLink, unobserved
+
+NO_LAYERS = "(no layers)"
+
+
+class DepthView:
+    """The curve picker, the per-class switch, the figure and the layer slider (:attr:`widget`).
+
+    Args:
+        link: the shared state (``layer``).
+        depth: the atlas summary's depth curves (``summary["depth"]``).
+        layers: the atlas's layers (when the curves do not name them).
+        classes: the run's class names.
+        errors: the panel's error area.
+        redraw: asks the panel to draw this view's figure (on its worker); the panel then calls :meth:`draw`.
+
+    Attributes:
+        curve, by_class, layer, image: the widgets (the Atlas's ``depth_curve``, ``depth_by_class``,
+            ``depth_layer``, ``depth_image``).
+    """
+
+    def __init__(
+        self, link: AtlasLink, depth: Mapping[str, Any], layers: Sequence[str], classes: Sequence[str],
+        errors: ErrorArea, redraw: Callable[[Any], None],
+    ) -> None:
+        self.link, self._depth, self._classes, self._redraw = link, depth, list(classes), redraw
+        curves = av.available_curves(depth)
+        self.curve = W.Dropdown(options=[(av.DEPTH_CURVES[c], c) for c in curves],
+                                value=curves[0] if curves else None, description="curve",
+                                layout=W.Layout(width="460px"), style={"description_width": "50px"})
+        self.by_class = W.Checkbox(value=False, description="per class", indent=False)
+        self._layers = list(depth.get("layers") or layers)
+        self.layer = W.SelectionSlider(options=self._layers or [NO_LAYERS],
+                                       value=self._layers[-1] if self._layers else NO_LAYERS,
+                                       description="layer", continuous_update=False, layout=W.Layout(width="620px"))
+        self.layer.add_class("cvd-atlas-depth-layer")
+        self.image = W.Image(format="png")
+        self.image.add_class("cvd-atlas-depth")
+        guard = errors.guard
+        self.curve.observe(guard("depth curve")(lambda _c: redraw(self)), "value")
+        self.by_class.observe(guard("depth curve")(lambda _c: redraw(self)), "value")
+        self._on_slider = guard("depth layer")(self._slider_moved)
+        self._on_link_layer = guard("layer")(self._link_layer)
+        self.layer.observe(self._on_slider, "value")
+        link.observe(self._on_link_layer, "layer")
+        note = W.HTML("<small>Mean per layer with its 95% interval, correct vs misclassified images. The slider "
+                      "under the plot moves the Explorer's layer slider (clicks on the picture do not reach "
+                      "the kernel).</small>")
+        self.widget = W.VBox([W.HBox([self.curve, self.by_class]), self.image, self.layer, note])
+
+    def close(self) -> None:
+        """Stop following the link (the view is replaced)."""
+        self.link.unobserve(self._on_link_layer, "layer")
+
+    def draw(self) -> None:
+        """Draw the figure (on the panel's worker): the chosen curve, the slider's layer marked."""
+        curve = self.curve.value
+        if not curve:
+            self.image.value = b""
+            return
+        series = av.depth_series(self._depth, curve, by_class=self.by_class.value)
+        layers = list(self._depth.get("layers") or [])
+        self.image.value = depth_png(series, layers, title=av.DEPTH_CURVES[curve], classes=self._classes,
+                                     marker=self.layer.value)
+
+    def _slider_moved(self, change: dict[str, Any]) -> None:
+        self._redraw(self)
+        with unobserved(self.link, self._on_link_layer, "layer"):
+            self.link.layer = change["new"]
+
+    def _link_layer(self, change: dict[str, Any]) -> None:
+        """Another view moved the layer: follow it when it is one of the curves' layers."""
+        layer = change["new"]
+        if layer in self._layers and layer != self.layer.value:
+            with unobserved(self.layer, self._on_slider, "value"):
+                self.layer.value = layer
+            self._redraw(self)
