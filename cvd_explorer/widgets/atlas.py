@@ -134,7 +134,7 @@ class Atlas(Panel):
         self._split, self._method = split, method
         self._background, self._per_page = background, per_page
         self._explorer = explorer
-        self._linked: Explorer | None = None
+        self._linked_explorer: Explorer | None = None
         self.data: Any = None
         self._points: list[av.AtlasPoint] = []
         self._index: dict[str, int] = {}
@@ -213,7 +213,7 @@ class Atlas(Panel):
                 self.busy_indicator.set(None)
             if not isinstance(self.root, W.Tab):
                 self.explorer_slot.children = [self._explorer.root]
-        if self._linked is not self._explorer:
+        if self._linked_explorer is not self._explorer:
             self._link(self._explorer)
         return self._explorer
 
@@ -342,8 +342,8 @@ class Atlas(Panel):
     # ------------------------------------------------------------------ the Explorer, through its public methods
     def _link(self, explorer: Explorer) -> None:
         """Follow the Explorer's image and layer, and mark its gallery's thumbnails with the triage flags."""
-        if self._linked is not explorer:
-            self._linked = explorer
+        if self._linked_explorer is not explorer:
+            self._linked_explorer = explorer
             explorer.on_select.append(self.errors.guard("select")(self._from_explorer_sample))
             explorer.on_layer.append(self.errors.guard("layer")(self._from_explorer_layer))
         explorer.set_badges(self.triage.badges if self.triage is not None else None)

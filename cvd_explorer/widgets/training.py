@@ -25,21 +25,16 @@ from typing import Any
 
 import ipywidgets as W
 
-from cvd_explorer.config import ARCHITECTURES, TrainConfig
-from cvd_explorer.errors import ConfigError, CvdError, RunError
+from cvd_explorer.config import TrainConfig
+from cvd_explorer.errors import RunError
 from cvd_explorer.explore.probes import ProbeHistory, probe_grid
 from cvd_explorer.render import to_png
 from cvd_explorer.render_curves import curves_png
-from cvd_explorer.runs import files
-from cvd_explorer.runs.folder import recorded_config, recorded_data_root
-from cvd_explorer.runs.folder_check import check_run_folder
 from cvd_explorer.runs.launch import Launch, Snapshot, launch, request_stop, stop_pending, watch
-from cvd_explorer.runs.probes import DEFAULT_PROBES, recorded_images
 from cvd_explorer.runs.status import format_duration
 from cvd_explorer.widgets._errors import ErrorArea
+from cvd_explorer.widgets.training_form import TrainingForm, resolve_source
 
-# form field -> TrainConfig field (the two folders are not config fields)
-CONFIG_FIELDS = ("arch", "epochs", "image_size", "batch_size", "lr", "steps_per_epoch", "val_steps")
 _BAR_STYLE = {"finished": "success", "stopped": "warning", "failed": "danger", "interrupted": "danger"}
 _STATE_TEXT = {
     "new": "ready",
@@ -50,7 +45,6 @@ _STATE_TEXT = {
     "failed": "failed",
     "interrupted": "interrupted (the training process is gone); press Resume to continue",
 }
-_MSG_STYLE = "color:#a40000;font-size:90%"
 
 
 class TrainingPanel:
@@ -87,8 +81,7 @@ class TrainingPanel:
         poll_seconds: float = 1.0,
         background: bool = True,
     ) -> None:
-        base, data, out = _resolve_source(config_or_run_dir, data, out)
-        self._base = base
+        base, data, out = resolve_source(config_or_run_dir, data, out)
         self.poll_seconds = float(poll_seconds)
         self.background = background
         self._lock = threading.RLock()
@@ -101,32 +94,12 @@ class TrainingPanel:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._field_errors: dict[str, str] = {}
-        self._mode = "new"
 
-        wide = {"description_width": "120px"}
-        self.arch = W.Dropdown(options=list(ARCHITECTURES), value=base.arch, description="architecture", style=wide)
-        self.epochs = W.IntText(value=base.epochs, description="epochs", continuous_update=True, style=wide)
-        self.image_size = W.IntText(value=base.image_size, description="image size (px)", continuous_update=True,
-                                    style=wide)
-        self.batch_size = W.IntText(value=base.batch_size, description="batch size", continuous_update=True,
-                                    style=wide)
-        self.lr = W.FloatText(value=base.lr, description="learning rate", continuous_update=True, style=wide)
-        self.steps_per_epoch = W.IntText(value=base.steps_per_epoch, description="steps per epoch",
-                                         continuous_update=True, style=wide)
-        self.val_steps = W.Text(value=str(base.val_steps), description="val steps (N|all)", style=wide)
-        self.probes = W.IntText(value=DEFAULT_PROBES, description="probes", style=wide,
-                                tooltip="test images whose CAMs are saved after every epoch (0: none); a resumed "
-                                        "run keeps its own")
-        self.data_folder = W.Text(value=str(data or ""), description="data folder", placeholder="folder of images",
-                                  style=wide, layout=W.Layout(width="520px"))
-        self.run_folder = W.Text(value=str(out or ""), description="run folder", placeholder="where the run is written",
-                                 style=wide, layout=W.Layout(width="520px"))
-        self.fields: dict[str, W.ValueWidget] = {
-            "arch": self.arch, "epochs": self.epochs, "image_size": self.image_size, "batch_size": self.batch_size,
-            "lr": self.lr, "steps_per_epoch": self.steps_per_epoch, "val_steps": self.val_steps,
-            "probes": self.probes, "data": self.data_folder, "out": self.run_folder,
-        }
-        self.messages: dict[str, W.HTML] = {name: W.HTML("") for name in self.fields}
+        self.form = f = TrainingForm(base, data, out)
+        self.arch, self.epochs, self.image_size, self.batch_size = f.arch, f.epochs, f.image_size, f.batch_size
+        self.lr, self.steps_per_epoch, self.val_steps, self.probes = f.lr, f.steps_per_epoch, f.val_steps, f.probes
+        self.data_folder, self.run_folder = f.data_folder, f.run_folder
+        self.fields, self.messages = f.fields, f.messages
 
         self.start_button = W.Button(description="Start", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
@@ -142,9 +115,8 @@ class TrainingPanel:
         self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
                                        tooltip="show the last lines of log.txt")
 
-        form = W.VBox([W.HBox([widget, self.messages[name]]) for name, widget in self.fields.items()])
         self.root = W.VBox([
-            form,
+            self.form.widget,
             W.HBox([self.start_button, self.stop_button, self.show_log, self.status]),
             W.HBox([self.progress, self.progress_text]),
             self.error,
@@ -184,8 +156,7 @@ class TrainingPanel:
     @property
     def run_dir(self) -> Path | None:
         """The run folder of the form (absolute), or None when empty."""
-        text = self.run_folder.value.strip()
-        return Path(text).expanduser().absolute() if text else None
+        return self.form.run_dir
 
     @property
     def field_errors(self) -> dict[str, str]:
@@ -195,12 +166,12 @@ class TrainingPanel:
     @property
     def mode(self) -> str:
         """What Start does: "new" (start a run) or "resume" (continue the run in the run folder)."""
-        return self._mode
+        return self.form.mode
 
     @property
     def config(self) -> TrainConfig | None:
         """The config the form describes, or None while a field is invalid."""
-        config, _ = self._read_form()
+        config, _ = self.form.read()
         return config
 
     def start(self) -> Launch:
@@ -214,12 +185,12 @@ class TrainingPanel:
             self._validate()
             if self._snapshot.active:
                 raise RunError("a training is already running in this run folder")
-            config, errors = self._read_form()
+            config, errors = self.form.read()
             out = self.run_dir
             if errors or config is None or out is None:
                 raise RunError("; ".join(errors.values()) or "the form is invalid")
-            resume = self._mode == "resume"
-            data = self.data_folder.value.strip() or None
+            resume = self.mode == "resume"
+            data = self.form.data
             self.errors.clear()
             self._stop_requested = False
             probes = None if resume else int(self.probes.value)
@@ -299,63 +270,12 @@ class TrainingPanel:
                 return
 
     # ------------------------------------------------------------------ form
-    def _read_form(self) -> tuple[TrainConfig | None, dict[str, str]]:
-        """The form's config (None if invalid) and the messages of the invalid fields."""
-        errors: dict[str, str] = {}
-        values: dict[str, Any] = {name: self.fields[name].value for name in CONFIG_FIELDS}
-        text = str(values["val_steps"]).strip()
-        values["val_steps"] = text if text == "all" else _int_or_text(text)
-        for name in CONFIG_FIELDS:  # one field at a time, so each shows its own message
-            try:
-                self._base.replace(**{name: values[name]})
-            except CvdError as exc:
-                errors[name] = str(exc)
-        config = None
-        if not errors:
-            try:
-                config = self._base.replace(**values)
-            except CvdError as exc:  # a rule between fields; its field (or the first one) shows it
-                field = exc.field if isinstance(exc, ConfigError) else None
-                errors[field if field in self.fields else "arch"] = str(exc)
-        if self.probes.value < 0:
-            errors["probes"] = "probes: give a whole number >= 0 (0: no probes)"
-        errors.update(self._check_folders(config))
-        return (config if not errors else None), errors
-
-    def _check_folders(self, config: TrainConfig | None) -> dict[str, str]:
-        """Messages for the data and run folders (:func:`check_run_folder`'s rules); sets ``self._mode``.
-
-        Start resumes the run found in the run folder, else starts one. A run that has finished
-        its epochs is not started again: raise epochs to train longer.
-        """
-        self._mode = "new"
-        out = self.run_dir
-        if out is None:
-            return {"out": "run folder: give a folder for the run"}
-        data = self.data_folder.value.strip() or None
-        decision = check_run_folder(out, config, data=data, resume=True)
-        if decision.action == "refuse" and decision.field is None and config is None:
-            # no valid config yet (its fields say why): check the folders as for the form's base config
-            decision = check_run_folder(out, self._base, data=data, resume=True)
-        if decision.action == "refuse":
-            return {decision.field or "out": decision.reason}
-        if decision.action == "resume":
-            self._mode = "resume"
-            if decision.meta is not None:
-                self.probes.value = len(recorded_images(decision.meta))  # the run's own, fixed
-            if decision.finished and config is not None:
-                return {"epochs": f"epochs: the run finished its {decision.completed} epochs; raise epochs to "
-                                  "train longer"}
-        return {}
-
     def _validate(self) -> None:
         with self._lock:
-            _config, errors = self._read_form()
+            _config, errors = self.form.read()
             self._field_errors = errors
-            for name, widget in self.messages.items():
-                message = errors.get(name, "")
-                widget.value = f'<span style="{_MSG_STYLE}">{html.escape(message)}</span>' if message else ""
-            self.start_button.description = "Resume" if self._mode == "resume" else "Start"
+            self.form.show(errors)
+            self.start_button.description = "Resume" if self.mode == "resume" else "Start"
             self.start_button.disabled = bool(errors) or self._snapshot.active
 
     def _on_run_folder(self, _change: dict[str, Any]) -> None:
@@ -371,8 +291,7 @@ class TrainingPanel:
         self.refresh()
 
     def _set_running(self, running: bool) -> None:
-        for widget in self.fields.values():
-            widget.disabled = running
+        self.form.set_disabled(running)
         self.start_button.disabled = running or bool(self._field_errors)
         self.stop_button.disabled = not running or self._stop_requested
 
@@ -437,35 +356,6 @@ def _close_tree(widget: W.Widget) -> None:
     for child in getattr(widget, "children", ()):
         _close_tree(child)
     widget.close()
-
-
-def _resolve_source(
-    source: Any, data: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None
-) -> tuple[TrainConfig, Any, Any]:
-    """(form config, data folder, run folder) from the constructor's arguments."""
-    if source is None:
-        return TrainConfig(), data, out
-    if isinstance(source, TrainConfig):
-        return source, data, out
-    if isinstance(source, Mapping):
-        return TrainConfig.from_dict(dict(source)), data, out
-    if isinstance(source, (str, os.PathLike)):
-        folder = Path(source).expanduser().absolute()
-        recorded = recorded_config(folder) if (folder / files.CONFIG).is_file() else None
-        if (folder / files.CONFIG).is_file() and recorded is None:
-            raise RunError(f"{folder} holds a run whose config.json cannot be read")
-        if recorded is not None and data is None:
-            root = recorded_data_root(folder)
-            data = str(root) if root is not None else None
-        return recorded or TrainConfig(), data, out if out is not None else folder
-    raise TypeError(f"TrainingPanel takes a TrainConfig or a run directory, got {type(source).__name__}")
-
-
-def _int_or_text(text: str) -> int | str:
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def _status_html(state: str, detail: str) -> str:

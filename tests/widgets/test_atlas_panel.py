@@ -171,6 +171,68 @@ def test_depth_slider_moves_the_explorer_layer(atlas_run: Path) -> None:
     assert bytes(atlas.mean_image.value[:4]) == b"\x89PNG" and not atlas.error.value
 
 
+def test_views_follow_the_shared_link(atlas_run: Path) -> None:
+    """The views and the Explorer follow the one shared state; no view sets another's widgets."""
+    from cvd_explorer.widgets.link import Selection
+
+    atlas = _atlas(atlas_run)
+    first = atlas.depth_layer.options[0]
+    atlas.link.layer = first  # as another view would: the depth marker and the Explorer's layer follow
+    assert atlas.depth_layer.value == first and atlas.explorer.layer.value == first
+    wrong = [p for p in atlas.atlas_points if not p.correct][:2]
+    atlas.link.selection = Selection(tuple(p.key for p in wrong))
+    assert sorted(selected(atlas)) == sorted(p.index for p in wrong)
+    assert sorted(atlas.explorer.samples) == sorted(p.key for p in wrong)
+    assert "2</b> selected (2 misclassified)" in atlas.scatter_view.selection_text.value
+    atlas.link.sample = wrong[1].key  # the Explorer opens it; the point is outlined, its verdict shown
+    assert atlas.explorer.sample == wrong[1].key and atlas.highlighted == wrong[1].key
+    assert wrong[1].name in atlas.verdict_target.value
+    atlas.explorer.sample = wrong[0].key  # and back: the Explorer's choice reaches the link
+    assert atlas.link.sample == wrong[0].key and atlas.highlighted == wrong[0].key
+    atlas.reload()  # new views start from the link: still outlined, the selection cleared
+    assert atlas.highlighted == wrong[0].key and atlas.selection == []
+    assert len(atlas.explorer.samples) == len(atlas.points)
+
+
+def test_figures_are_drawn_on_the_panels_worker(atlas_run: Path) -> None:
+    import threading
+
+    from cvd_explorer import Atlas
+
+    atlas = Atlas(atlas_run)  # background: the figures are drawn on the worker, wait() waits for them
+    try:
+        assert atlas.wait(120)
+        assert bytes(atlas.depth_image.value[:4]) == bytes(atlas.mean_image.value[:4]) == b"\x89PNG"
+        before = atlas.depth_image.value
+        atlas.depth_by_class.value = True
+        assert atlas.wait(120) and atlas.depth_image.value != before
+        assert not atlas.busy_indicator.active and not atlas.error.value
+        assert not [t for t in threading.enumerate() if t.name == "cvd-atlas-figures"]  # no thread of its own
+    finally:
+        atlas.close()
+
+
+def test_hover_thumbnails_load_only_the_hovered_image_once(atlas_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvd_explorer.data import loader
+
+    loaded: list[str] = []
+    real = loader.load_image
+
+    def counting(path, *args, **kwargs):
+        loaded.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "load_image", counting)
+    atlas = _atlas(atlas_run)
+    assert loaded == []  # opening reads no image
+    for i in (3, 3, 5, 3):
+        atlas.scatter_widget.hovering = i
+        atlas.scatter_widget.hovering = None
+    assert loaded == [atlas.points[3], atlas.points[5]]  # each hovered image once, then from the cache
+    assert bytes(atlas.hover_image.value[:2]) == b"\xff\xd8"  # a JPEG
+    assert atlas.atlas_points[3].name in atlas.hover_text.value
+
+
 def test_explorer_and_atlas_as_tabs(atlas_run: Path) -> None:
     from cvd_explorer import Explorer
 
