@@ -179,7 +179,10 @@ class ScatterView:
     def _widget_selection(self, change: dict[str, Any]) -> None:
         """A selection made in the browser (box, lasso, a click) becomes the link's selection."""
         wanted = set(selected_indices(change["new"]))
-        selection = Selection(tuple(p.key for p in self.points if p.index in wanted))
+        keys = tuple(p.key for p in self.points if p.index in wanted)
+        if set(keys) == set(self.link.selection.keys):
+            return  # the browser echoing the selection it was given (keep its order)
+        selection = Selection(keys)
         self._describe(selection)
         with unobserved(self.link, self._on_link_selection, "selection"):
             self.link.selection = selection

@@ -19,9 +19,11 @@ from typing import Any
 import traitlets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
-    """The images selected in the Atlas.
+    """The images selected in the Atlas. Compared by identity: every assignment of a new
+    ``Selection`` to the link is a new request (the same keys again re-apply it, e.g. the gallery
+    goes back to the triage's order).
 
     Attributes:
         keys: sample keys (absolute image paths, as in the Explorer), without repeats, in the

@@ -125,6 +125,8 @@ def test_triage_filter_sort_and_badges(atlas_run: Path) -> None:
     button = explorer.gallery.cells[0][1]
     assert button.description.startswith("⚑")
     assert "suspected label error" in button.tooltip
+    explorer.sort.value = "loss"
+    assert atlas.apply_triage() == keys and explorer.samples == keys  # applied again: the triage's order again
 
 
 def test_verdicts_persist_across_instances_and_export(run_copy: Path, tmp_path: Path) -> None:
