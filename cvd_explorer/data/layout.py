@@ -220,15 +220,20 @@ def _image_dirs(candidates: list[str], prefix: str) -> tuple[list[str], bool]:
     return sorted(names), direct
 
 
-def _split_folders(candidates: list[str], prefix: str, names: list[str]) -> Layout | None:
+def _split_folders(root: Path, candidates: list[str], prefix: str, names: list[str]) -> Layout | None:
     """``train/{a,b,...}`` + ``validation/{a,b,...}`` (+ ``test/...``) merged into classes a, b, ..."""
     if len(names) < 2 or any(name.lower() not in SPLIT_NAMES for name in names):
         return None
     inner = {name: _image_dirs(candidates, f"{prefix}{name}/")[0] for name in names}
     class_sets = {tuple(classes) for classes in inner.values() if classes}
-    if len(class_sets) != 1 or len(next(iter(class_sets))) < 2:
+    if len(class_sets) != 1:
         return None
     classes = next(iter(class_sets))
+    if len(classes) == 1:
+        raise DataError(
+            f"{root / prefix}: the split folders ({', '.join(names)}) hold the single class folder "
+            f"{classes[0]!r}; a classifier needs at least two class folders; {EXPECTED}"
+        )
     folders = {f"{prefix}{split}/{name}/": name for split, found in inner.items() for name in found}
     return _assign(classes, "split-folders", candidates, folders)
 
@@ -242,7 +247,7 @@ def _folders(root: Path, candidates: list[str]) -> Layout | None:
         if not names and direct:  # a single folder of images: one class
             names = [prefix[:-1]]
             prefix = ""
-    presplit = _split_folders(candidates, prefix, names)
+    presplit = _split_folders(root, candidates, prefix, names)
     if presplit is not None:
         return presplit
     if len(names) == 1:
