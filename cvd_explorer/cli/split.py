@@ -71,9 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def table(manifest: Manifest) -> str:
-    """Per-split, per-class counts as an aligned text table."""
+    """Per-split, per-class counts as an aligned text table (K > 2 classes: one row per class)."""
     counts = manifest.counts()
     names = list(manifest.classes)
+    if len(names) > 2:
+        return class_rows(counts, names)
     width = max(7, *(len(n) + 2 for n in names))
     lines = ["split".ljust(7) + "".join(n.rjust(width) for n in names) + "total".rjust(9)]
     for split in SPLITS:
@@ -82,6 +84,16 @@ def table(manifest: Manifest) -> str:
         lines.append(split.ljust(7) + cells + f"{sum(row.values()):>9,}")
     totals = [sum(counts[s][n] for s in SPLITS) for n in names]
     lines.append("total".ljust(7) + "".join(f"{t:>{width},}" for t in totals) + f"{sum(totals):>9,}")
+    return "\n".join(lines)
+
+
+def class_rows(counts: dict[str, dict[str, int]], names: list[str]) -> str:
+    """One row per class (in index order) with its train/val/test/total counts, then the totals."""
+    width = max(7, *(len(n) + 2 for n in names))
+    lines = ["class".ljust(width) + "".join(s.rjust(9) for s in (*SPLITS, "total"))]
+    for name in [*names, "total"]:
+        cells = [counts[s][name] if name != "total" else sum(counts[s].values()) for s in SPLITS]
+        lines.append(name.ljust(width) + "".join(f"{n:>9,}" for n in (*cells, sum(cells))))
     return "\n".join(lines)
 
 

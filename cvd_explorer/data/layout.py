@@ -5,7 +5,7 @@ Layouts, tried in this order:
 * ``petimages``: folders ``Cat`` and ``Dog`` (any case) in the root or in ``root/PetImages``
   (Microsoft's download). Binary.
 * ``oxford-pet``: the Oxford-IIIT Pet data set, ``images/<Breed_Name>_<n>.jpg`` (with
-  ``annotations/`` beside it), in the root or in a single wrapper folder. The class is the file
+  ``annotations/`` beside it, or alone), in the root or in a single wrapper folder. The class is the file
   name without its trailing ``_<n>``: 37 breeds, capitalised ones cats (``Abyssinian``), lower-case
   ones dogs (``american_bulldog``). ``classes="species"`` collapses them to ``("cat", "dog")``
   (dog positive, the reference study's task); the default ``"breeds"`` keeps the breeds. The
@@ -135,24 +135,19 @@ def _petimages(root: Path, candidates: list[str]) -> Layout | None:
     return None
 
 
-def _oxford_base(root: Path) -> tuple[str, str, str] | None:
-    """``(base, images/, annotations/)`` prefixes of an Oxford-IIIT Pet tree, else None.
+def _oxford_base(root: Path) -> tuple[str, str] | None:
+    """The ``images/`` and ``annotations/`` prefixes of an Oxford-IIIT Pet tree, else None.
 
-    ``base`` is ``""`` or ``"<wrapper>/"``; ``images/`` must sit there beside ``annotations/``
-    (or alone: the images download without the annotations).
+    They sit in the root or in its single sub-folder; ``images/`` beside ``annotations/``, or
+    alone (the images download without the annotations).
     """
-    for base in ("", None):
-        folder = root
-        if base is None:
-            children = _child_dirs(root)
-            if len(children) != 1:
-                return None
-            base = next(iter(children.values())) + "/"
-            folder = root / base
-        children = _child_dirs(folder)
-        if "images" in children and ("annotations" in children or len(children) == 1):
-            return base, f"{base}{children['images']}/", f"{base}{children.get('annotations', 'annotations')}/"
-    return None
+    base, children = "", _child_dirs(root)
+    if "images" not in children and len(children) == 1:
+        base = next(iter(children.values())) + "/"
+        children = _child_dirs(root / base)
+    if "images" not in children or not ("annotations" in children or len(children) == 1):
+        return None
+    return f"{base}{children['images']}/", f"{base}{children.get('annotations', 'annotations')}/"
 
 
 def oxford_class(name: str, classes: str = "breeds") -> str | None:
@@ -173,7 +168,7 @@ def _oxford(root: Path, candidates: list[str], classes: str) -> Layout | None:
     found = _oxford_base(root)
     if found is None:
         return None
-    _, images, annotations = found
+    images, annotations = found
     labelled, unlabelled, ignored = [], [], []
     for rel in candidates:
         rest = rel[len(images):] if rel.startswith(images) else ""

@@ -287,8 +287,8 @@ def require_two_classes(manifest: Manifest) -> None:
     hint = " (for the Oxford-IIIT Pet data: `cvd-explorer split DATA --classes species`)" \
         if manifest.class_mode == "breeds" else ""
     raise DataError(
-        f"{where} has {len(manifest.classes)} classes ({shown}); training K > 2 classes is not available yet: "
-        f"train on a data folder with two classes{hint}"
+        f"{where} has {len(manifest.classes)} classes; training K > 2 classes is not available yet (classes "
+        f"{shown}): train on a data folder with two classes{hint}"
     )
 
 
