@@ -7,8 +7,9 @@ import json
 import sys
 import textwrap
 from collections import defaultdict
+from typing import Any
 
-from cvd_explorer.data.layout import IMAGE_EXTENSIONS
+from cvd_explorer.data.layout import IMAGE_EXTENSIONS, OXFORD_CLASSES
 from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, REASONS
 from cvd_explorer.data.scan import Progress, ScanResult, quarantine, scan
 
@@ -29,10 +30,17 @@ Nothing is deleted or modified; --quarantine moves rejected files out of the way
 
 Layouts (tried in this order):
   petimages    DATA/Cat/*.jpg and DATA/Dog/*.jpg (or DATA/PetImages/Cat, .../Dog)
+  oxford-pet   Oxford-IIIT Pet: DATA/images/<Breed_Name>_<n>.jpg beside DATA/annotations/;
+               the class is the name without _<n>: 37 breeds (capitalised: cats, lower
+               case: dogs); --classes species makes it cat vs dog
   kaggle       files named cat.<n>.jpg / dog.<n>.jpg anywhere (e.g. DATA/train/);
                other images (e.g. DATA/test1/1.jpg) are counted as unlabelled
-  folders      exactly two folders of images, e.g. DATA/cats/, DATA/dogs/ (or inside one
-               wrapper folder); the names sorted give (negative, positive)
+  split-folders  DATA/train/<class>/, DATA/validation/<class>/, ... merged per class
+  folders      one folder of images per class, two or more, e.g. DATA/cats/, DATA/dogs/
+               (or inside one wrapper folder)
+
+Class order: the class names sorted as text, never as numbers (folders 0..10 give
+0, 1, 10, 2, ..., 9). With two classes the first is the negative, the second the positive.
 
 {_files}
 Folders starting with '.' or '_' are skipped.
@@ -69,6 +77,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     parser.add_argument("--no-cache", action="store_true", help="decode every file, ignore the cache")
+    add_classes_argument(parser)
+
+
+def add_classes_argument(parser: argparse.ArgumentParser) -> None:
+    """``--classes breeds|species`` (Oxford-IIIT Pet layout only), shared by `scan` and `split`."""
+    parser.add_argument(
+        "--classes", choices=OXFORD_CLASSES, default=None,
+        help="Oxford-IIIT Pet layout: the 37 breeds (default) or the species cat vs dog",
+    )
+
+
+def scan_json(result: ScanResult) -> dict[str, Any]:
+    """The ``scan --json`` object: :meth:`ScanResult.to_json` plus ``class_names`` in index order."""
+    data = result.to_json()
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out[key] = value
+        if key == "classes":
+            out["class_names"] = list(result.classes)
+            if result.class_mode is not None:
+                out["class_mode"] = result.class_mode
+    return out
 
 
 def progress_printer(enabled: bool) -> Progress | None:
@@ -86,8 +116,13 @@ def progress_printer(enabled: bool) -> Progress | None:
 def summary(result: ScanResult) -> str:
     """Short human summary of a scan."""
     counts = ", ".join(f"{name} {n:,}" for name, n in result.counts().items())
+    mode = f" ({result.class_mode})" if result.class_mode is not None else ""
+    if len(result.classes) == 2:
+        named = f"classes (negative, positive) = {result.classes}{mode}"
+    else:
+        named = f"{len(result.classes)} classes{mode} in index order: {', '.join(result.classes)}"
     lines = [
-        f"{result.root}: layout {result.layout}, classes (negative, positive) = {result.classes}",
+        f"{result.root}: layout {result.layout}, {named}",
         f"accepted {len(result.accepted):,} ({counts})",
         f"unlabelled {len(result.unlabelled):,}, ignored {len(result.ignored):,} (not images by name)",
         f"rejected {len(result.rejected):,}",
@@ -123,10 +158,11 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache=not args.no_cache,
         progress=progress_printer(True),
+        classes=args.classes,
     )
     report = quarantine(result, args.quarantine) if args.quarantine and result.rejected else None
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(scan_json(result)))
         if report:
             print(f"moved {len(result.rejected)} rejected file(s); report: {report}", file=sys.stderr)
         return 0

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from cvd_explorer.cli.scan import progress_printer
+from cvd_explorer.cli.scan import add_classes_argument, progress_printer
 from cvd_explorer.data.leakage import leakage
 from cvd_explorer.data.scan import scan
-from cvd_explorer.data.split import SPLITS, Manifest, ensure_manifest, sidecar_path
+from cvd_explorer.data.split import (
+    MANIFEST_NAME,
+    SPLITS,
+    Manifest,
+    ensure_manifest,
+    recorded_class_mode,
+    sidecar_path,
+)
 
 NAME = "split"
 HELP = "split a data folder into train/val/test (writes DATA/manifest.csv)"
 ORDER = 20
 DESCRIPTION = """\
 Scan DATA (cached; see `cvd-explorer scan --help` for layouts and rejection reasons), then
-split its accepted images, stratified by class, into train/val/test with the reference
+split its accepted images, stratified by class (each of the K classes on its own), into
+train/val/test with the reference
 study's proportions 17,000/4,000/4,000 of 25,000 (per class: val = test = 16%, rest train).
 Unlabelled and rejected files are left out. Duplicate groups found by the scan (the same
 photo copied, re-encoded or resized) are kept together, each inside one split, so that no test
@@ -32,9 +41,12 @@ the manifest; --out PATH): "not a cat or dog" images are left out, "label wrong"
 other class, "model wrong" ones stay. No image is touched. Train on it with
 `cvd-explorer train --data DATA --manifest DATA/manifest.cleaned.csv`.
 
+Oxford-IIIT Pet: --classes species splits cat vs dog (the binary task), the default breeds
+the 37 breeds; without --classes an existing manifest keeps its choice.
+
 Manifest format: a plain CSV 'path,label,split,group', rows sorted by path (paths relative to
 DATA; group empty for an image without copies), and beside it manifest.json with the seed,
-layout, classes, counts and the CSV's sha256.
+layout, classes (in index order), counts and the CSV's sha256.
 """
 
 
@@ -55,12 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", metavar="VERDICTS.csv",
                         help="write a cleaned manifest from triage verdicts (the Atlas panel's export)")
     parser.add_argument("--out", metavar="PATH", help="with --exclude: where the cleaned manifest goes")
+    add_classes_argument(parser)
 
 
 def table(manifest: Manifest) -> str:
-    """Per-split, per-class counts as an aligned text table."""
+    """Per-split, per-class counts as an aligned text table (K > 2 classes: one row per class)."""
     counts = manifest.counts()
     names = list(manifest.classes)
+    if len(names) > 2:
+        return class_rows(counts, names)
     width = max(7, *(len(n) + 2 for n in names))
     lines = ["split".ljust(7) + "".join(n.rjust(width) for n in names) + "total".rjust(9)]
     for split in SPLITS:
@@ -72,15 +87,33 @@ def table(manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+def class_rows(counts: dict[str, dict[str, int]], names: list[str]) -> str:
+    """One row per class (in index order) with its train/val/test/total counts, then the totals."""
+    width = max(7, *(len(n) + 2 for n in names))
+    lines = ["class".ljust(width) + "".join(s.rjust(9) for s in (*SPLITS, "total"))]
+    for name in [*names, "total"]:
+        cells = [counts[s][name] if name != "total" else sum(counts[s].values()) for s in SPLITS]
+        lines.append(name.ljust(width) + "".join(f"{n:>9,}" for n in (*cells, sum(cells))))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Scan, ensure the manifest, print where it is and its counts."""
-    result = scan(args.data, workers=args.workers, progress=progress_printer(True))
+    path = Path(args.manifest) if args.manifest else Path(args.data) / MANIFEST_NAME
+    classes = args.classes or recorded_class_mode(path)
+    result = scan(args.data, workers=args.workers, progress=progress_printer(True), classes=classes)
     manifest, reused = ensure_manifest(
         args.data, seed=args.seed, manifest_path=args.manifest, scan_result=result, regroup=args.regroup
     )
     state = "reused" if reused else "written"
+    if len(manifest.classes) == 2:
+        named = f"positive class {manifest.classes[1]!r}"
+    else:
+        named = f"{len(manifest.classes)} classes"
+    if manifest.class_mode is not None:
+        named += f", {manifest.class_mode}"
     print(f"manifest {state}: {manifest.path} (seed {manifest.seed}, layout {manifest.layout}, "
-          f"positive class {manifest.classes[1]!r}, sha256 {manifest.sha256[:12]})")
+          f"{named}, sha256 {manifest.sha256[:12]})")
     if manifest.previous:
         print(f"the previous manifest did not match and was moved to {manifest.previous}")
     grouped = sum(1 for row in manifest.rows if row.group)
@@ -110,8 +143,6 @@ def run(args: argparse.Namespace) -> int:
 
 def write_cleaned(manifest: Manifest, verdicts_csv: str, out: str | None) -> Manifest:
     """Apply the verdicts, write the cleaned manifest (an existing file there is kept as .bak), report."""
-    from pathlib import Path
-
     from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest, read_verdicts
     from cvd_explorer.data.split import backup_existing, write_manifest
 

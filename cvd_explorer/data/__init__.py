@@ -5,7 +5,7 @@ Importable without TensorFlow (numpy, Pillow and imagehash only).
 
 from cvd_explorer.data.duplicates import DuplicateGroup, find_duplicates
 from cvd_explorer.data.fingerprint import Fingerprint, fingerprint
-from cvd_explorer.data.layout import IMAGE_EXTENSIONS, Layout, detect_layout
+from cvd_explorer.data.layout import IMAGE_EXTENSIONS, OXFORD_CLASSES, Layout, detect_layout, oxford_class
 from cvd_explorer.data.leakage import LeakageReport, leakage
 from cvd_explorer.data.loader import (
     ACCEPTED_FORMATS,
@@ -16,6 +16,7 @@ from cvd_explorer.data.loader import (
     load_image,
     read_image_size,
 )
+from cvd_explorer.data.masks import oxford_mask, oxford_trimap_mask, oxford_trimap_path
 from cvd_explorer.data.scan import Rejection, ScanResult, quarantine, scan
 from cvd_explorer.data.split import (
     SPLITS,
@@ -24,6 +25,7 @@ from cvd_explorer.data.split import (
     ensure_manifest,
     make_split,
     read_manifest,
+    require_two_classes,
     sidecar_path,
     write_manifest,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "ImageLoadError",
     "Layout",
     "Manifest",
+    "OXFORD_CLASSES",
     "ManifestRow",
     "Rejection",
     "ScanResult",
@@ -51,9 +54,14 @@ __all__ = [
     "leakage",
     "load_image",
     "make_split",
+    "oxford_class",
+    "oxford_mask",
+    "oxford_trimap_mask",
+    "oxford_trimap_path",
     "quarantine",
     "read_image_size",
     "read_manifest",
+    "require_two_classes",
     "scan",
     "sidecar_path",
     "write_manifest",

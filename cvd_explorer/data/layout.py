@@ -1,16 +1,28 @@
 """Recognise how a data folder is organised and which file belongs to which class.
 
-Three layouts, tried in this order:
+Layouts, tried in this order:
 
 * ``petimages``: folders ``Cat`` and ``Dog`` (any case) in the root or in ``root/PetImages``
-  (Microsoft's download).
+  (Microsoft's download). Binary.
+* ``oxford-pet``: the Oxford-IIIT Pet data set, ``images/<Breed_Name>_<n>.jpg`` (with
+  ``annotations/`` beside it, or alone), in the root or in a single wrapper folder. The class is the file
+  name without its trailing ``_<n>``: 37 breeds, capitalised ones cats (``Abyssinian``), lower-case
+  ones dogs (``american_bulldog``). ``classes="species"`` collapses them to ``("cat", "dog")``
+  (dog positive, the reference study's task); the default ``"breeds"`` keeps the breeds. The
+  trimaps under ``annotations/`` are masks, not samples: they are listed as ignored (read them
+  with :mod:`cvd_explorer.data.masks`).
 * ``kaggle``: files named ``cat.<n>.<ext>`` / ``dog.<n>.<ext>`` (any case) anywhere below the root
-  (Kaggle's ``train/``); other images (Kaggle's ``test1/1.jpg``) are unlabelled.
-* ``split-folders``: folders already split by someone else, ``train/{cats,dogs}``,
-  ``validation/{cats,dogs}`` (split names: train, training, val, valid, validation, test,
+  (Kaggle's ``train/``); other images (Kaggle's ``test1/1.jpg``) are unlabelled. Binary.
+* ``split-folders``: folders already split by someone else, ``train/{cats,dogs,...}``,
+  ``validation/{cats,dogs,...}`` (split names: train, training, val, valid, validation, test,
   testing); the class folders are merged across them and the tool makes its own split.
-* ``folders``: exactly two sub-folders holding images, in the root or in a single wrapper folder;
-  the folder names sorted are ``(negative, positive)``.
+* ``folders``: K >= 2 sub-folders holding images, one per class, in the root or in a single
+  wrapper folder.
+
+Class order: the class names sorted as strings (Python's ``sorted``), which is the index order of
+the manifest and the model. Names are never read as numbers: folders ``0`` ... ``10`` give the
+classes ``"0", "1", "10", "2", ...`` (``"10"`` sorts before ``"2"``); upper case sorts before lower
+case. With two classes the first is the negative, the second the positive one.
 
 Files are candidates by name only (the content is checked by the scan): image extensions
 (:data:`IMAGE_EXTENSIONS`) and files without an extension; everything else (``Thumbs.db``,
@@ -33,10 +45,16 @@ IMAGE_EXTENSIONS = frozenset(
 )
 """File name endings treated as candidate images (case-insensitive); so are names without one."""
 
-EXPECTED = "expected train/cat.1.jpg (Kaggle), PetImages/Cat/1.jpg (Microsoft) or one folder per class"
+EXPECTED = (
+    "expected train/cat.1.jpg (Kaggle), PetImages/Cat/1.jpg (Microsoft), images/Abyssinian_1.jpg "
+    "(Oxford-IIIT Pet) or one folder per class"
+)
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing"})
 """Folder names read as an existing split (lower case) by the ``split-folders`` layout."""
 _KAGGLE_NAME = re.compile(r"^(cat|dog)\.\d+\.[^.]+$", re.IGNORECASE)
+_OXFORD_NAME = re.compile(r"^(?P<breed>[^/]+?)_\d+(?:\.[^./]+)?$")
+OXFORD_CLASSES = ("breeds", "species")
+"""Values of ``classes`` for the Oxford-IIIT Pet layout (the first is the default)."""
 
 
 @dataclass
@@ -44,18 +62,20 @@ class Layout:
     """What :func:`detect_layout` found.
 
     Attributes:
-        name: ``"kaggle"``, ``"petimages"``, ``"split-folders"`` or ``"folders"``.
-        classes: ``(negative, positive)`` class names.
+        name: ``"kaggle"``, ``"petimages"``, ``"oxford-pet"``, ``"split-folders"`` or ``"folders"``.
+        classes: K >= 2 class names in index order (sorted; with two, ``(negative, positive)``).
         labelled: ``(relative posix path, class name)`` pairs, sorted by path.
         unlabelled: Candidate images with no class, sorted.
-        ignored: Files that are not images by name, sorted.
+        ignored: Files that are not images by name (and the Oxford trimaps), sorted.
+        class_mode: ``"breeds"`` or ``"species"`` for the ``oxford-pet`` layout, else None.
     """
 
     name: str
-    classes: tuple[str, str]
+    classes: tuple[str, ...]
     labelled: list[tuple[str, str]] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    class_mode: str | None = None
 
 
 def is_skipped_dir(name: str) -> bool:
@@ -115,6 +135,58 @@ def _petimages(root: Path, candidates: list[str]) -> Layout | None:
     return None
 
 
+def _oxford_base(root: Path) -> tuple[str, str] | None:
+    """The ``images/`` and ``annotations/`` prefixes of an Oxford-IIIT Pet tree, else None.
+
+    They sit in the root or in its single sub-folder; ``images/`` beside ``annotations/``, or
+    alone (the images download without the annotations).
+    """
+    base, children = "", _child_dirs(root)
+    if "images" not in children and len(children) == 1:
+        base = next(iter(children.values())) + "/"
+        children = _child_dirs(root / base)
+    if "images" not in children or not ("annotations" in children or len(children) == 1):
+        return None
+    return f"{base}{children['images']}/", f"{base}{children.get('annotations', 'annotations')}/"
+
+
+def oxford_class(name: str, classes: str = "breeds") -> str | None:
+    """The class of an Oxford-IIIT Pet file name (``Abyssinian_12.jpg`` -> ``"Abyssinian"``), or None.
+
+    With ``classes="species"``: ``"cat"`` for a capitalised breed, ``"dog"`` for a lower-case one.
+    """
+    match = _OXFORD_NAME.match(name)
+    if match is None:
+        return None
+    breed = match["breed"]
+    if classes == "species":
+        return "cat" if breed[0].isupper() else "dog"
+    return breed
+
+
+def _oxford(root: Path, candidates: list[str], classes: str) -> Layout | None:
+    found = _oxford_base(root)
+    if found is None:
+        return None
+    images, annotations = found
+    labelled, unlabelled, ignored = [], [], []
+    for rel in candidates:
+        rest = rel[len(images):] if rel.startswith(images) else ""
+        if "/" in rest:  # class folders inside images/: not this layout
+            return None
+        label = oxford_class(rest, classes) if rest else None
+        if label is not None:
+            labelled.append((rel, label))
+        elif rel.startswith(annotations):
+            ignored.append(rel)
+        else:
+            unlabelled.append(rel)
+    names = tuple(sorted({c for _, c in labelled}))
+    if len(names) < 2:
+        return None
+    return Layout("oxford-pet", names, labelled, unlabelled, ignored, class_mode=classes)
+
+
 def _kaggle(candidates: list[str]) -> Layout | None:
     labelled, unlabelled = [], []
     for rel in candidates:
@@ -143,17 +215,22 @@ def _image_dirs(candidates: list[str], prefix: str) -> tuple[list[str], bool]:
     return sorted(names), direct
 
 
-def _split_folders(candidates: list[str], prefix: str, names: list[str]) -> Layout | None:
-    """``train/{a,b}`` + ``validation/{a,b}`` (+ ``test/...``) merged into classes a and b."""
+def _split_folders(root: Path, candidates: list[str], prefix: str, names: list[str]) -> Layout | None:
+    """``train/{a,b,...}`` + ``validation/{a,b,...}`` (+ ``test/...``) merged into classes a, b, ..."""
     if len(names) < 2 or any(name.lower() not in SPLIT_NAMES for name in names):
         return None
     inner = {name: _image_dirs(candidates, f"{prefix}{name}/")[0] for name in names}
     class_sets = {tuple(classes) for classes in inner.values() if classes}
-    if len(class_sets) != 1 or len(next(iter(class_sets))) != 2:
+    if len(class_sets) != 1:
         return None
     classes = next(iter(class_sets))
+    if len(classes) == 1:
+        raise DataError(
+            f"{root / prefix}: the split folders ({', '.join(names)}) hold the single class folder "
+            f"{classes[0]!r}; a classifier needs at least two class folders; {EXPECTED}"
+        )
     folders = {f"{prefix}{split}/{name}/": name for split, found in inner.items() for name in found}
-    return _assign((classes[0], classes[1]), "split-folders", candidates, folders)
+    return _assign(classes, "split-folders", candidates, folders)
 
 
 def _folders(root: Path, candidates: list[str]) -> Layout | None:
@@ -161,24 +238,26 @@ def _folders(root: Path, candidates: list[str]) -> Layout | None:
     names, direct = _image_dirs(candidates, prefix)
     if len(names) == 1 and not direct:
         prefix = names[0] + "/"
-        names, _ = _image_dirs(candidates, prefix)
-    presplit = _split_folders(candidates, prefix, names)
+        names, direct = _image_dirs(candidates, prefix)
+        if not names and direct:  # a single folder of images: one class
+            names = [prefix[:-1]]
+            prefix = ""
+    presplit = _split_folders(root, candidates, prefix, names)
     if presplit is not None:
         return presplit
-    if len(names) > 2:
+    if len(names) == 1:
         where = f"{root / prefix}" if prefix else f"{root}"
         raise DataError(
-            f"{where}: found {len(names)} class folders ({', '.join(names)}); "
-            "the tool is binary: keep exactly two class folders (move the others out, "
-            "or rename them to start with '_' to skip them)"
+            f"{where}: found a single class folder {names[0]!r}; a classifier needs at least two "
+            f"class folders; {EXPECTED}"
         )
-    if len(names) != 2:
+    if len(names) < 2:
         return None
     folders = {f"{prefix}{name}/": name for name in names}
-    return _assign((names[0], names[1]), "folders", candidates, folders)
+    return _assign(tuple(names), "folders", candidates, folders)
 
 
-def _assign(classes: tuple[str, str], name: str, candidates: list[str], folders: dict[str, str]) -> Layout:
+def _assign(classes: tuple[str, ...], name: str, candidates: list[str], folders: dict[str, str]) -> Layout:
     labelled, unlabelled = [], []
     for rel in candidates:
         label = next((c for f, c in folders.items() if rel.startswith(f)), None)
@@ -189,28 +268,41 @@ def _assign(classes: tuple[str, str], name: str, candidates: list[str], folders:
     return Layout(name, classes, labelled, unlabelled)
 
 
-def detect_layout(root: str | os.PathLike[str]) -> Layout:
+def detect_layout(root: str | os.PathLike[str], *, classes: str | None = None) -> Layout:
     """Find the layout of a data folder and label its candidate images.
 
     Args:
         root: The data folder.
+        classes: For the Oxford-IIIT Pet layout, ``"breeds"`` (37 classes, the default when None)
+            or ``"species"`` (cat, dog); any other layout refuses a value other than None.
 
     Returns:
         The :class:`Layout`, lists sorted by path, paths relative posix.
 
     Raises:
-        DataError: ``root`` is missing or not a folder, holds more than two class folders, or
-            holds no labelled image.
+        DataError: ``root`` is missing or not a folder, holds a single class folder or no
+            labelled image, or ``classes`` does not apply to its layout.
     """
     root = Path(root)
+    if classes is not None and classes not in OXFORD_CLASSES:
+        raise DataError(f"classes={classes!r}: expected one of {', '.join(OXFORD_CLASSES)} (Oxford-IIIT Pet)")
     if not root.exists():
         raise DataError(f"{root}: no such folder; {EXPECTED}")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; {EXPECTED}")
     candidates, ignored = walk_files(root)
-    layout = _petimages(root, candidates) or _kaggle(candidates) or _folders(root, candidates)
+    layout = (
+        _petimages(root, candidates) or _oxford(root, candidates, classes or OXFORD_CLASSES[0])
+        or _kaggle(candidates) or _folders(root, candidates)
+    )
     if layout is None or not layout.labelled:
         found = f"{len(candidates)} image file(s) but none labelled" if candidates else "no image files"
         raise DataError(f"{root}: {found}; {EXPECTED}")
-    layout.ignored = ignored
+    if classes is not None and layout.class_mode is None:
+        raise DataError(
+            f"{root}: classes={classes!r} applies to the Oxford-IIIT Pet layout only (images/<Breed>_<n>.jpg "
+            f"beside annotations/); this folder has the {layout.name} layout, whose classes are "
+            f"{', '.join(layout.classes)}"
+        )
+    layout.ignored = sorted([*ignored, *layout.ignored])
     return layout

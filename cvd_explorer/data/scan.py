@@ -70,25 +70,27 @@ class ScanResult:
 
     Attributes:
         root: The data folder.
-        layout: Layout name (``kaggle``, ``petimages``, ``folders``).
-        classes: ``(negative, positive)`` class names.
+        layout: Layout name (``kaggle``, ``petimages``, ``oxford-pet``, ``split-folders``, ``folders``).
+        classes: K >= 2 class names in index order (with two, ``(negative, positive)``).
         accepted: ``(relative path, class)`` of good labelled images, sorted by path.
         unlabelled: Good images without a class, sorted.
         ignored: Files that are not images by name, sorted.
         rejected: Files the loader refused (labelled or not), sorted by path.
         duplicates: Groups of accepted images that are copies of one another, sorted by first path.
         decoded: How many files were decoded in this call (the rest came from the cache).
+        class_mode: The Oxford-IIIT Pet layout's ``"breeds"`` or ``"species"``, else None.
     """
 
     root: Path
     layout: str
-    classes: tuple[str, str]
+    classes: tuple[str, ...]
     accepted: list[tuple[str, str]] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)
     decoded: int = field(default=0, compare=False)
+    class_mode: str | None = None
 
     def counts(self) -> dict[str, int]:
         """Accepted images per class, every class present (possibly 0)."""
@@ -273,6 +275,7 @@ def scan(
     workers: int | None = None,
     cache: bool = True,
     progress: Progress | None = None,
+    classes: str | None = None,
 ) -> ScanResult:
     """Detect the layout of ``root``, decode every candidate image once, group duplicates.
 
@@ -282,15 +285,17 @@ def scan(
         workers: Worker processes (default ``os.cpu_count()``); small jobs run in-process.
         cache: Read and update the per-root verdict cache.
         progress: Optional ``progress(done, total)`` callback.
+        classes: Oxford-IIIT Pet layout only: ``"breeds"`` (default) or ``"species"``.
 
     Returns:
         The :class:`ScanResult`; rejected files stay where they are (see :func:`quarantine`).
 
     Raises:
-        DataError: ``root`` is missing, not a folder, or holds no labelled image.
+        DataError: ``root`` is missing, not a folder, or holds no labelled image (see
+            :func:`~cvd_explorer.data.layout.detect_layout`).
     """
     root = Path(root)
-    layout = detect_layout(root)
+    layout = detect_layout(root, classes=classes)
     labels = dict(layout.labelled)
     relpaths = sorted([*labels, *layout.unlabelled])
     cache_path = cache_file(root)
@@ -322,7 +327,8 @@ def scan(
         if checked.thumb is not None:
             fresh[checked.path] = checked.thumb
 
-    result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored))
+    result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored),
+                        class_mode=layout.class_mode)
     result.decoded = len(todo)
     _pixel_digests(root, labels, verdicts, max_pixels)
     new_cache = _Cache()

@@ -12,9 +12,12 @@ posix) that ``pandas.read_csv`` and spreadsheets read as is::
 it is empty for an image without copies, and all images of a group share one split. The sidecar
 ``manifest.json`` beside it (same stem) holds the metadata: format version, seed, layout,
 classes, counts, the number of duplicate groups kept together and the CSV's sha256 (a sidecar
-whose sha256 does not match its CSV is ignored). The CSV alone is enough to use a split (a run
-folder keeps only the CSV): without its sidecar the classes are the two labels of the rows,
-sorted (the order every layout gives them), and the seed and layout are unknown (None).
+whose sha256 does not match its CSV is ignored). ``classes`` is the list of the K >= 2 class
+names in index order (label index i is ``classes[i]``; with two, ``[negative, positive]``); for
+the Oxford-IIIT Pet layout, ``class_mode`` says whether they are the breeds or the species. The
+CSV alone is enough to use a split (a run folder keeps only the CSV): without its sidecar the
+classes are the labels of the rows, sorted as strings (the order every layout gives them), and
+the seed and layout are unknown (None).
 
 Manifests written before duplicates were grouped (version 1: a first line
 ``# cvd-explorer manifest v1 seed=0 layout=kaggle classes=cat,dog``, then ``path,label,split``)
@@ -100,7 +103,7 @@ class Manifest:
     Attributes:
         rows: Rows sorted by path.
         seed: Seed of the split; None when unknown (a CSV read without its sidecar).
-        classes: ``(negative, positive)`` class names.
+        classes: The K >= 2 class names in index order (with two, ``(negative, positive)``).
         layout: Layout name of the data folder; None when unknown.
         path: Where the manifest file lives, if written or read.
         previous: Where a replaced, non-matching manifest was moved by :func:`ensure_manifest`.
@@ -111,17 +114,20 @@ class Manifest:
         cleaned: For a manifest written by :func:`cvd_explorer.data.clean.clean_manifest`: what was
             changed (``{"from", "verdicts", "removed", "relabelled"}``), kept in the sidecar; such a
             manifest is reused as long as its images are still accepted by the scan.
+        class_mode: The Oxford-IIIT Pet layout's ``"breeds"`` or ``"species"`` (kept in the
+            sidecar), else None.
     """
 
     rows: list[ManifestRow]
     seed: int | None
-    classes: tuple[str, str]
+    classes: tuple[str, ...]
     layout: str | None
     path: Path | None = field(default=None, compare=False)
     previous: Path | None = field(default=None, compare=False)
     root: Path | None = field(default=None, compare=False)
     version: int = field(default=FORMAT_VERSION, compare=False)
     cleaned: dict[str, Any] | None = field(default=None, compare=False)
+    class_mode: str | None = field(default=None, compare=False)
 
     def to_bytes(self) -> bytes:
         """The canonical ``manifest.csv`` content (what :attr:`sha256` hashes)."""
@@ -134,7 +140,7 @@ class Manifest:
         if self.version == 1:
             buf.write(
                 f"# cvd-explorer manifest v1 seed={self.seed} layout={self.layout} "
-                f"classes={self.classes[0]},{self.classes[1]}\n"
+                f"classes={','.join(self.classes)}\n"
             )
             writer.writerow(HEADER_V1)
             writer.writerows((row.path, row.label, row.split) for row in rows)
@@ -153,6 +159,7 @@ class Manifest:
             "seed": self.seed,
             "layout": self.layout,
             "classes": list(self.classes),
+            **({"class_mode": self.class_mode} if self.class_mode is not None else {}),
             "counts": self.counts(),
             "duplicate_groups": self.group_count,
             "images_in_groups": sum(1 for row in self.rows if row.group),
@@ -181,7 +188,7 @@ class Manifest:
         return [row for row in self.rows if row.split == split]
 
     def label_index(self, label: str) -> int:
-        """0 for the negative class, 1 for the positive one."""
+        """The index of a class name in :attr:`classes` (with two: 0 negative, 1 positive)."""
         try:
             return self.classes.index(label)
         except ValueError:
@@ -199,9 +206,11 @@ class Manifest:
         return {(row.path, row.label) for row in self.rows}
 
 
-# A binary classifier needs examples of both classes (a folder of cats alone trains to a
-# meaningless 100%).
+# A classifier needs examples of every class (a folder of cats alone trains to a meaningless
+# 100%). With K > 2 classes each needs a few: a class folder of one or two images is more
+# likely a stray folder than a class. Two classes keep the seed's rule (one image each).
 MIN_PER_CLASS = 1
+MIN_PER_CLASS_MULTI = 3
 
 
 def split_sizes(n: int) -> tuple[int, int, int]:
@@ -215,7 +224,7 @@ def make_split(scan_result: ScanResult, seed: int = 0) -> Manifest:
     """Split the accepted images of a scan, stratified by class, duplicate groups kept together.
 
     Each class's sorted paths are permuted by ``numpy.random.default_rng(seed)`` (one generator,
-    classes in ``(negative, positive)`` order); the first ``n_val`` go to val, the next
+    classes in index order); the first ``n_val`` go to val, the next
     ``n_test`` to test, the rest to train. Unlabelled files are never included. Without
     duplicates, that is the whole rule. Each duplicate group of the scan (numbered ``g1``,
     ``g2``, ... by first path) then moves as a unit into the split its first image drew, and
@@ -223,15 +232,10 @@ def make_split(scan_result: ScanResult, seed: int = 0) -> Manifest:
     sizes again, as near as the groups allow.
 
     Raises:
-        DataError: a class has fewer than :data:`MIN_PER_CLASS` accepted images.
+        DataError: a class has no accepted image, or, with K > 2 classes, fewer than
+            :data:`MIN_PER_CLASS_MULTI` (the message names the class).
     """
-    counts = scan_result.counts()
-    small = [f"{name} ({counts.get(name, 0)})" for name in scan_result.classes if counts.get(name, 0) < MIN_PER_CLASS]
-    if small:
-        raise DataError(
-            f"{scan_result.root}: no accepted images of {', '.join(small)}; a cat-vs-dog classifier "
-            "needs images of both classes (see `cvd-explorer scan` for what was found)"
-        )
+    _check_class_sizes(scan_result)
     rng = np.random.default_rng(seed)
     label_of = dict(scan_result.accepted)
     split_of: dict[str, str] = {}
@@ -247,7 +251,45 @@ def make_split(scan_result: ScanResult, seed: int = 0) -> Manifest:
     if group_of:
         _rebalance(scan_result.classes, label_of, split_of, rank, group_of)
     rows = [ManifestRow(p, label_of[p], split_of[p], group_of.get(p, "")) for p in sorted(split_of)]
-    return Manifest(rows, int(seed), (scan_result.classes[0], scan_result.classes[1]), scan_result.layout)
+    return Manifest(rows, int(seed), tuple(scan_result.classes), scan_result.layout,
+                    class_mode=scan_result.class_mode)
+
+
+def _check_class_sizes(scan_result: ScanResult) -> None:
+    """Refuse a scan with a class of too few accepted images (see :func:`make_split`), naming it."""
+    counts = scan_result.counts()
+    empty = [f"{name} (0)" for name in scan_result.classes if counts.get(name, 0) == 0]
+    if empty:
+        raise DataError(
+            f"{scan_result.root}: no accepted images of {', '.join(empty)}; a classifier needs images of "
+            "every class (see `cvd-explorer scan` for what was found)"
+        )
+    least = MIN_PER_CLASS if len(scan_result.classes) <= 2 else MIN_PER_CLASS_MULTI
+    small = [f"{name} ({counts[name]})" for name in scan_result.classes if counts[name] < least]
+    if small:
+        raise DataError(
+            f"{scan_result.root}: too few accepted images of {', '.join(small)}; with "
+            f"{len(scan_result.classes)} classes every class needs at least {least} (add images, or move "
+            "the class folder out or rename it to start with '_'; see `cvd-explorer scan`)"
+        )
+
+
+def require_two_classes(manifest: Manifest) -> None:
+    """Refuse to train on a manifest of K > 2 classes (only the binary head is built for now).
+
+    Raises:
+        DataError: the manifest has more than two classes (the message names the file and K).
+    """
+    if len(manifest.classes) <= 2:
+        return
+    where = manifest.path if manifest.path is not None else "the manifest"
+    shown = ", ".join(manifest.classes[:5]) + (", ..." if len(manifest.classes) > 5 else "")
+    hint = " (for the Oxford-IIIT Pet data: `cvd-explorer split DATA --classes species`)" \
+        if manifest.class_mode == "breeds" else ""
+    raise DataError(
+        f"{where} has {len(manifest.classes)} classes; training K > 2 classes is not available yet (classes "
+        f"{shown}): train on a data folder with two classes{hint}"
+    )
 
 
 def _assign_groups(
@@ -265,7 +307,7 @@ def _assign_groups(
 
 
 def _rebalance(
-    classes: tuple[str, str], label_of: dict[str, str], split_of: dict[str, str], rank: dict[str, int],
+    classes: tuple[str, ...], label_of: dict[str, str], split_of: dict[str, str], rank: dict[str, int],
     group_of: dict[str, str],
 ) -> None:
     """Move images without copies between splits until each class has its split sizes (or none is left)."""
@@ -331,7 +373,7 @@ def _read_v1(path: Path, lines: list[str]) -> Manifest:
             raise DataError(f"{path}:{number}: expected 3 fields path,label,split, got {len(fields)}")
         rel, label, split = fields
         if label not in classes:
-            raise DataError(f"{path}:{number}: label {label!r} is not one of {classes[0]}, {classes[1]}")
+            raise DataError(f"{path}:{number}: label {label!r} is not one of {', '.join(classes)}")
         _check_row(path, number, rel, split, seen)
         rows.append(ManifestRow(rel, label, split))
     rows.sort(key=lambda r: r.path)
@@ -352,8 +394,9 @@ def _read_sidecar(path: Path, text: str) -> dict[str, Any] | None:
         logger.warning("%s does not describe %s (sha256 differs); seed and layout unknown", side, path.name)
         return None
     classes = meta.get("classes")
-    if not (isinstance(classes, list) and len(classes) == 2 and all(isinstance(c, str) and c for c in classes)):
-        logger.warning("%s: no two class names; using the labels of the rows", side)
+    if not (isinstance(classes, list) and len(classes) >= 2 and len(set(classes)) == len(classes)
+            and all(isinstance(c, str) and c for c in classes)):
+        logger.warning("%s: no list of two or more class names; using the labels of the rows", side)
         meta.pop("classes", None)
     return meta
 
@@ -385,24 +428,25 @@ def _read_v2(path: Path, text: str, lines: list[str]) -> Manifest:
         numbers.setdefault(label, number)
     meta = _read_sidecar(path, text) or {}
     if "classes" in meta:
-        classes = (str(meta["classes"][0]), str(meta["classes"][1]))
+        classes = tuple(str(c) for c in meta["classes"])
     else:
-        found = sorted(numbers)
-        if len(found) != 2:
+        classes = tuple(sorted(numbers))
+        if len(classes) < 2:
             side = sidecar_path(path).name
             raise DataError(
-                f"{path}: the rows name {len(found)} class(es) ({', '.join(found) or 'none'}), a manifest needs "
-                f"two; restore {side} beside it (it names the classes) or split again with `cvd-explorer split DATA`"
+                f"{path}: the rows name {len(classes)} class(es) ({', '.join(classes) or 'none'}), a manifest "
+                f"needs two or more; restore {side} beside it (it names the classes) or split again with "
+                "`cvd-explorer split DATA`"
             )
-        classes = (found[0], found[1])
     for label, number in numbers.items():
         if label not in classes:
-            raise DataError(f"{path}:{number}: label {label!r} is not one of {classes[0]}, {classes[1]}")
-    seed, layout, cleaned = meta.get("seed"), meta.get("layout"), meta.get("cleaned")
+            raise DataError(f"{path}:{number}: label {label!r} is not one of {', '.join(classes)}")
+    seed, layout, cleaned, mode = meta.get("seed"), meta.get("layout"), meta.get("cleaned"), meta.get("class_mode")
     rows.sort(key=lambda r: r.path)
     return Manifest(
         rows, seed if isinstance(seed, int) else None, classes, layout if isinstance(layout, str) else None,
         path=path, cleaned=cleaned if isinstance(cleaned, dict) else None,
+        class_mode=mode if isinstance(mode, str) else None,
     )
 
 
@@ -458,6 +502,13 @@ def _read_if_usable(path: Path) -> Manifest | None:
         return None
 
 
+def recorded_class_mode(path: str | os.PathLike[str]) -> str | None:
+    """The ``class_mode`` of the manifest at ``path`` (Oxford-IIIT Pet: breeds or species), or None."""
+    path = Path(path)
+    existing = _read_if_usable(path) if path.is_file() else None
+    return existing.class_mode if existing is not None else None
+
+
 def _reusable(existing: Manifest, result: ScanResult, seed: int, regroup: bool, path: Path) -> bool:
     """Whether ``existing`` is the split to keep (same files and seed; with ``regroup``, same groups too).
 
@@ -489,6 +540,7 @@ def ensure_manifest(
     scan_result: ScanResult | None = None,
     *,
     regroup: bool = False,
+    classes: str | None = None,
 ) -> tuple[Manifest, bool]:
     """Reuse the manifest of a data folder if it still matches, else write a new one.
 
@@ -505,6 +557,8 @@ def ensure_manifest(
         scan_result: A scan of ``root`` (default: scan it now, cached).
         regroup: Also replace a matching manifest that does not keep the scan's duplicate
             groups together the way :func:`make_split` does (e.g. one written before groups).
+        classes: Oxford-IIIT Pet layout: ``"breeds"`` or ``"species"``; None keeps the existing
+            manifest's choice (breeds when there is none). Used when ``scan_result`` is None.
 
     Returns:
         ``(manifest, reused)``.
@@ -514,9 +568,11 @@ def ensure_manifest(
             ``--manifest PATH``).
     """
     root = Path(root)
-    result = scan_result if scan_result is not None else scan(root)
     path = Path(manifest_path) if manifest_path is not None else root / MANIFEST_NAME
     existing = _read_if_usable(path) if path.exists() else None
+    if classes is None and existing is not None:
+        classes = existing.class_mode
+    result = scan_result if scan_result is not None else scan(root, classes=classes)
     if seed is None:
         seed = existing.seed if existing is not None and existing.seed is not None else 0
     if existing is not None and _reusable(existing, result, int(seed), regroup, path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,38 @@ def binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     p = np.clip(probs.astype(np.float64), EPSILON, 1.0 - EPSILON)
     y = labels.astype(np.float64)
     return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def class_metrics(classes: Sequence[str], labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Per-class accuracy and the confusion matrix of a test split, in class order.
+
+    Args:
+        classes: the K class names in index order.
+        labels: true class index per image, int ``(N,)``.
+        predicted: predicted class index per image, int ``(N,)``.
+
+    Returns:
+        ``{"classes": [...K names], "per_class_accuracy": {class: accuracy or None when the class
+        has no test image}, "confusion_matrix": K x K int lists}``, where row i is the true class
+        i and column j the predicted class j; the trace over the total is the accuracy.
+    """
+    k = len(classes)
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    p = np.asarray(predicted, dtype=np.int64).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels {y.shape} and predictions {p.shape} differ in length")
+    if y.size and (min(y.min(), p.min()) < 0 or max(y.max(), p.max()) >= k):
+        raise ValueError(f"class indices must lie in 0..{k - 1} for the classes {list(classes)}")
+    matrix = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
+    totals = matrix.sum(axis=1)
+    per_class = {
+        str(name): (float(matrix[i, i] / totals[i]) if totals[i] else None) for i, name in enumerate(classes)
+    }
+    return {
+        "classes": [str(name) for name in classes],
+        "per_class_accuracy": per_class,
+        "confusion_matrix": matrix.astype(int).tolist(),
+    }
 
 
 def evaluate_run(
@@ -68,12 +100,14 @@ def evaluate_run(
         ),
     )
     summary = summarize(run, test_accuracy=float(correct.mean()), test_loss=float(losses.mean()))
+    summary.update(class_metrics(classes, labels.astype(np.int64), predicted))
     write_summary(run.path, summary)
     return summary
 
 
 def summarize(run: Run, test_accuracy: float | None, test_loss: float | None) -> dict[str, Any]:
-    """The reference study's table from a run's history plus test figures."""
+    """The reference study's table from a run's history plus test figures (without the
+    :func:`class_metrics`, which :func:`evaluate_run` adds)."""
     history = run.history
 
     def pick(column: str, fn: Callable[[list[float]], float]) -> float | None:

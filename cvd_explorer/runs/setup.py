@@ -124,11 +124,12 @@ def versions() -> dict[str, str]:
 
 def _manifest(root: Path, manifest_path: str | os.PathLike[str] | None) -> Manifest:
     """The data folder's manifest: an existing one keeps its own split seed, a new one uses 0."""
-    from cvd_explorer.data.split import MANIFEST_NAME, ensure_manifest, read_manifest
+    from cvd_explorer.data.split import MANIFEST_NAME, ensure_manifest, read_manifest, require_two_classes
 
     path = Path(manifest_path) if manifest_path is not None else root / MANIFEST_NAME
     seed = read_manifest(path).seed if path.is_file() else 0
     manifest, _ = ensure_manifest(root, seed=seed, manifest_path=path)
+    require_two_classes(manifest)  # K > 2 classes: not trainable yet
     return manifest
 
 

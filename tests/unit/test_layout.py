@@ -76,10 +76,11 @@ def test_symlinked_folder_not_followed(tmp_path):
     assert len(detect_layout(tmp_path / "data").labelled) == 2
 
 
-def test_third_class_folder_is_an_error(tmp_path):
+def test_three_class_folders_are_three_classes(tmp_path):
     folders_tree(tmp_path, ("cats", "dogs", "birds"), n=1)
-    with pytest.raises(DataError, match=r"birds, cats, dogs.*binary"):
-        detect_layout(tmp_path)
+    layout = detect_layout(tmp_path)
+    assert layout.name == "folders" and layout.classes == ("birds", "cats", "dogs")
+    assert [c for _, c in layout.labelled] == ["birds", "cats", "dogs"]
 
 
 @pytest.mark.parametrize("case", ["missing", "file", "empty", "one-folder"])
