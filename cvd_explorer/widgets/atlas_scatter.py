@@ -167,8 +167,12 @@ class ScatterView:
         self.selection_text.add_class("cvd-atlas-selection")
         self.side = W.VBox([W.HTML("<b>under the mouse</b>"), W.HBox([self.hover_image, self.hover_text]),
                             W.HTML("<b>selection</b>"), self.selection_text, self.rendered])
-        self._show_selection(link.selection)
-        self._highlight(link.sample)
+        # a new widget shows nothing selected or outlined: leave it untouched then (an empty annotation
+        # list sent before the browser's first draw leaves jupyter-scatter's canvas blank in Chromium)
+        if link.selection.keys:
+            self._show_selection(link.selection)
+        if link.sample is not None:
+            self._highlight(link.sample)
 
     def close(self) -> None:
         """Stop following the link (the view is replaced)."""

@@ -47,6 +47,9 @@ def test_points_follow_the_atlas_and_the_explorer_keys(atlas_run: Path) -> None:
     assert "misclassified" in atlas.counts.value
     assert bytes(atlas.depth_image.value[:4]) == bytes(atlas.mean_image.value[:4]) == b"\x89PNG"
     assert atlas._explorer is None  # no model loaded to open the Atlas
+    # a new scatter is left untouched: an empty annotation list before the browser's first draw leaves
+    # jupyter-scatter's canvas blank in Chromium (seen in tests/e2e/test_atlas_browser.py)
+    assert atlas.scatter_widget.annotations is None and atlas.scatter_widget.selection is None
 
 
 def test_selection_filters_the_gallery_exactly_and_clears(atlas_run: Path) -> None:
