@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cvd_explorer.data.loader import load_image
-from cvd_explorer.data.pipeline import make_dataset, split_arrays
+from cvd_explorer.data.pipeline import DatasetOptions, make_dataset, split_arrays
 from cvd_explorer.data.scan import scan
 from cvd_explorer.data.split import Manifest, ManifestRow, ensure_manifest
 from cvd_explorer.errors import DataError
@@ -55,7 +55,7 @@ def test_test_split_is_finite_ordered_unaugmented(solid_manifest):
 
 
 def test_train_stream_is_shuffled_per_pass_and_endless(solid_manifest):
-    ds = make_dataset(solid_manifest, "train", 8, batch_size=2, augment=False, seed=3)
+    ds = make_dataset(solid_manifest, "train", 8, 2, DatasetOptions(augment=False, seed=3))
     ids = _identities(np.concatenate([b[0] for b in ds.take(8).as_numpy_iterator()]))
     n = len(solid_manifest.split_rows("train"))
     first, second = ids[:n], ids[n : 2 * n]
@@ -65,8 +65,8 @@ def test_train_stream_is_shuffled_per_pass_and_endless(solid_manifest):
 
 
 def test_start_batch_reproduces_the_stream_exactly(solid_manifest):
-    full = make_dataset(solid_manifest, "train", 8, batch_size=3, seed=5)
-    resumed = make_dataset(solid_manifest, "train", 8, batch_size=3, seed=5, start_batch=3)
+    full = make_dataset(solid_manifest, "train", 8, 3, DatasetOptions(seed=5))
+    resumed = make_dataset(solid_manifest, "train", 8, 3, DatasetOptions(seed=5, start_batch=3))
     expected = [b for b in full.take(6).as_numpy_iterator()][3:]
     got = list(resumed.take(3).as_numpy_iterator())
     for (xa, ya), (xb, yb) in zip(expected, got, strict=True):
@@ -78,7 +78,7 @@ def test_augmentation_applies_to_train_only(solid_manifest, tmp_path):
     textured = blocks(32, 32)
     for row in solid_manifest.rows:
         save(tmp_path / row.path, textured)
-    train = next(iter(make_dataset(solid_manifest, "train", 16, batch_size=4, seed=1)))[0].numpy()
+    train = next(iter(make_dataset(solid_manifest, "train", 16, 4, DatasetOptions(seed=1))))[0].numpy()
     plain = load_image(tmp_path / solid_manifest.rows[0].path, size=(16, 16)).astype(np.float32)
     assert all(not np.array_equal(im, plain) for im in train)
     for split in ("val", "test"):
@@ -87,8 +87,9 @@ def test_augmentation_applies_to_train_only(solid_manifest, tmp_path):
 
 
 def test_cache_gives_the_same_batches(solid_manifest):
-    a = list(make_dataset(solid_manifest, "train", 8, 2, seed=2).take(3).as_numpy_iterator())
-    b = list(make_dataset(solid_manifest, "train", 8, 2, seed=2, cache=True).take(3).as_numpy_iterator())
+    a = list(make_dataset(solid_manifest, "train", 8, 2, DatasetOptions(seed=2)).take(3).as_numpy_iterator())
+    cached = make_dataset(solid_manifest, "train", 8, 2, DatasetOptions(seed=2, cache=True))
+    b = list(cached.take(3).as_numpy_iterator())
     for (xa, _), (xb, _) in zip(a, b, strict=True):
         np.testing.assert_allclose(xa, xb, atol=1e-4)
 
@@ -97,7 +98,7 @@ def test_bad_arguments_are_named(solid_manifest):
     with pytest.raises(DataError, match="unknown split 'training'"):
         split_arrays(solid_manifest, "training")
     with pytest.raises(DataError, match="start_batch"):
-        make_dataset(solid_manifest, "test", 8, 2, start_batch=1)
+        make_dataset(solid_manifest, "test", 8, 2, DatasetOptions(start_batch=1))
 
 
 def _odd_but_valid_images(root):
@@ -128,7 +129,8 @@ def test_every_accepted_file_goes_through_the_pipeline(tmp_path):
     for split in ("train", "val", "test"):
         if not manifest.split_rows(split):
             continue
-        for images, labels in make_dataset(manifest, split, 24, 4, repeat=False, augment=split == "train"):
+        options = DatasetOptions(repeat=False, augment=split == "train")
+        for images, labels in make_dataset(manifest, split, 24, 4, options):
             assert images.shape[1:] == (24, 24, 3) and np.isfinite(images.numpy()).all()
             seen += len(labels)
     assert seen == len(result.accepted)
