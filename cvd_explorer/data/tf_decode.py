@@ -130,8 +130,8 @@ def nearest_indices(n_in: int, n_out: int) -> NDArray[np.int32]:
     if n_in == n_out:  # the loader does not resize then
         return np.arange(n_in, dtype=np.int32)
     line = Image.fromarray(np.arange(n_in, dtype=np.int32)[np.newaxis, :], "I")
-    read: NDArray[np.int32] = np.asarray(line.resize((n_out, 1), Image.Resampling.NEAREST), dtype=np.int32)[0]
-    return read.copy()
+    read: NDArray[np.int32] = np.asarray(line.resize((n_out, 1), Image.Resampling.NEAREST), dtype=np.int32)[0].copy()
+    return read
 
 
 def _index_table(sizes: NDArray[np.int32], n_out: int) -> tuple[Any, Any]:
