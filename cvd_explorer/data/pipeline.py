@@ -64,6 +64,12 @@ class DatasetOptions:
     augmentation: AugmentSpec = STUDY_AUGMENTATION
     threads: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise DataError(f"threads must be at least 1 (or None for AUTOTUNE), got {self.threads}")
+        if self.start_batch < 0:
+            raise DataError(f"start_batch must be 0 or more, got {self.start_batch}")
+
 
 def split_arrays(manifest: Manifest, split: str, data_root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
     """Absolute image paths and labels of one split, in manifest order.

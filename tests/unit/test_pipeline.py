@@ -102,6 +102,8 @@ def test_bad_arguments_are_named(solid_manifest):
         split_arrays(solid_manifest, "training")
     with pytest.raises(DataError, match="start_batch"):
         make_dataset(solid_manifest, "test", 8, 2, DatasetOptions(start_batch=1))
+    with pytest.raises(DataError, match="threads must be at least 1"):
+        DatasetOptions(threads=0)
 
 
 def _odd_but_valid_images(root):
