@@ -131,7 +131,7 @@ def cache_file(root: Path) -> Path:
 
 
 Entry = list[Any]
-"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest, WxH]``."""
+"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest, WxH/scale]``."""
 _ENTRY_LEN = 9
 
 
@@ -170,7 +170,8 @@ def _save_cache(path: Path, root: Path, cache: _Cache) -> None:
 class Checked(NamedTuple):
     """One decoded file: ``reason`` None for a good image; fingerprint fields when asked for.
 
-    ``thumb`` is the 32x32 grey thumbnail's bytes (row-major uint8), ``size`` the image's ``"WxH"``.
+    ``thumb`` is the 32x32 grey thumbnail's bytes (row-major uint8); ``size`` is the full image's
+    ``"WxH/scale"`` (scale 1: decoded fully; 2, 4 or 8: a JPEG decoded reduced).
     """
 
     path: str
@@ -188,10 +189,14 @@ def fingerprint_file(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX
     Raises:
         ImageLoadError: As :func:`~cvd_explorer.data.loader.decode_image` would.
     """
+    return _fingerprint_file(path, max_pixels)[0]
+
+
+def _fingerprint_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[Fingerprint, int]:
     reduced = decode_reduced(path, REDUCED_SIDE, max_pixels)
     if reduced.scale == 1:
-        return fingerprint(reduced.image)
-    return fingerprint(reduced.image, reduced.size, reduced.box)
+        return fingerprint(reduced.image), 1
+    return fingerprint(reduced.image, reduced.size, reduced.box), reduced.scale
 
 
 def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -> list[Checked]:
@@ -203,11 +208,11 @@ def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -
                 decode_reduced(path, REDUCED_SIDE, max_pixels)
                 out.append(Checked(path, None, None))
                 continue
-            fp = fingerprint_file(path, max_pixels)
+            fp, scale = _fingerprint_file(path, max_pixels)
         except ImageLoadError as exc:
             out.append(Checked(path, exc.reason, exc.message))
             continue
-        size = f"{fp.size[0]}x{fp.size[1]}"
+        size = f"{fp.size[0]}x{fp.size[1]}/{scale}"
         out.append(Checked(path, None, None, fp.thumb_key, fp.phash, fp.thumb.tobytes(), size))
     return out
 
@@ -316,12 +321,12 @@ def scan(
     relpaths = sorted([*labels, *layout.unlabelled])
     cache_path = cache_file(root)
     cached = _load_cache(cache_path) if cache else _Cache()
+    where = {rel: str((root / rel).absolute()) for rel in relpaths}  # the cache's keys
 
-    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest, WxH]
+    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest, WxH/scale]
     keys: dict[str, list[Any]] = {}
     todo: list[tuple[str, bool]] = []
-    for rel in relpaths:
-        absolute = str((root / rel).absolute())
+    for rel, absolute in where.items():
         wants_print = rel in labels
         try:
             st = os.stat(absolute)
@@ -345,11 +350,10 @@ def scan(
 
     result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored))
     result.decoded = len(todo)
-    _pixel_digests(root, labels, verdicts, max_pixels)
+    _pixel_digests([where[rel] for rel in labels], verdicts, max_pixels)
     prints: list[tuple[str, str, int]] = []
     thumbs: dict[str, bytes] = {}
-    for rel in relpaths:
-        absolute = str((root / rel).absolute())
+    for rel, absolute in where.items():
         reason, message, _, phash, _, _ = verdicts[absolute]
         if reason is not None:
             result.rejected.append(Rejection(rel, reason, message or ""))
@@ -362,7 +366,7 @@ def scan(
             result.unlabelled.append(rel)
     new_cache = _Cache()
     result.duplicates = _groups(
-        root, prints, _thumb_reader(root, thumbs, max_pixels), verdicts, max_pixels, cached, new_cache
+        where, prints, _thumb_reader(root, thumbs, max_pixels), verdicts, max_pixels, cached, new_cache
     )
     for absolute, key in keys.items():
         if verdicts[absolute][0] != "unreadable":  # permissions change without mtime
@@ -387,11 +391,10 @@ def _digest(absolute: str, verdict: Entry, max_pixels: int) -> None:
         logger.warning("%s: cannot compare its pixels with a look-alike: %s", absolute, exc.message)
 
 
-def _pixel_digests(root: Path, labels: dict[str, str], verdicts: dict[str, Entry], max_pixels: int) -> None:
-    """Fill in the full-pixel digest of every accepted image whose thumbnail digest is shared."""
+def _pixel_digests(labelled: list[str], verdicts: dict[str, Entry], max_pixels: int) -> None:
+    """Fill in the full-pixel digest of every accepted image (absolute path) whose thumbnail digest is shared."""
     by_key: dict[str, list[str]] = {}
-    for rel in labels:
-        absolute = str((root / rel).absolute())
+    for absolute in labelled:
         reason, _, key, _, _, _ = verdicts[absolute]
         if reason is None and key is not None:
             by_key.setdefault(key, []).append(absolute)
@@ -402,11 +405,14 @@ def _pixel_digests(root: Path, labels: dict[str, str], verdicts: dict[str, Entry
             _digest(absolute, verdicts[absolute], max_pixels)
 
 
-def _digest_near_copies(root: Path, groups: list[DuplicateGroup], verdicts: dict[str, Entry], max_pixels: int) -> bool:
-    """Digest the same-size members of near groups; True when two of them turn out to have the same pixels.
+def _digest_near_copies(
+    where: dict[str, str], groups: list[DuplicateGroup], verdicts: dict[str, Entry], max_pixels: int
+) -> bool:
+    """Digest near copies of one size decoded at different scales; True when two have the same pixels.
 
     A JPEG reduced while decoding and a PNG of its decoded pixels get thumbnails a grey level
     apart, hence different thumbnail keys: only the full-pixel digest can call them ``exact``.
+    (Images decoded at the same scale with the same pixels share their thumbnail key already.)
     """
     found = False
     for group in groups:
@@ -414,10 +420,10 @@ def _digest_near_copies(root: Path, groups: list[DuplicateGroup], verdicts: dict
             continue
         by_size: dict[str, list[str]] = {}
         for rel in group.paths:
-            absolute = str((root / rel).absolute())
-            by_size.setdefault(str(verdicts[absolute][5]), []).append(absolute)
+            size, _, _ = str(verdicts[where[rel]][5]).partition("/")
+            by_size.setdefault(size, []).append(where[rel])
         for members in by_size.values():
-            if len(members) < 2:
+            if len({verdicts[a][5] for a in members}) < 2:  # one scale (or one image)
                 continue
             before = {_key_of(verdicts[a]) for a in members}
             for absolute in members:
@@ -427,7 +433,7 @@ def _digest_near_copies(root: Path, groups: list[DuplicateGroup], verdicts: dict
 
 
 def _groups(
-    root: Path, prints: list[tuple[str, str, int]], thumb_of: Callable[[str], NDArray[np.uint8] | None],
+    where: dict[str, str], prints: list[tuple[str, str, int]], thumb_of: Callable[[str], NDArray[np.uint8] | None],
     verdicts: dict[str, Entry], max_pixels: int, cached: _Cache, new_cache: _Cache,
 ) -> list[DuplicateGroup]:
     """The duplicate groups of the accepted images: from the cache when no fingerprint changed.
@@ -444,8 +450,8 @@ def _groups(
             new_cache.duplicates = cached.duplicates
             return groups
     groups = find_duplicates(prints, thumb_of)
-    if _digest_near_copies(root, groups, verdicts, max_pixels):
-        prints = [(rel, _key_of(verdicts[str((root / rel).absolute())]), phash) for rel, _, phash in prints]
+    if _digest_near_copies(where, groups, verdicts, max_pixels):
+        prints = [(rel, _key_of(verdicts[where[rel]]), phash) for rel, _, phash in prints]
         key = _duplicates_key(prints)
         groups = find_duplicates(prints, thumb_of)
     new_cache.duplicates = {"key": key, "groups": [g.to_json() for g in groups]}

@@ -254,7 +254,15 @@ def test_phash_matches_imagehash():
     rng = np.random.default_rng(0)
     thumbs = [rng.integers(0, 256, (32, 32), dtype=np.uint8) for _ in range(100)]
     thumbs += [np.asarray(Image.fromarray(photo(rng, 64, 64)).getchannel("G").resize((32, 32))) for _ in range(50)]
-    thumbs += [np.zeros((32, 32), np.uint8), np.full((32, 32), 200, np.uint8), np.kron([[0, 255], [128, 0]], np.ones((16, 16))).astype(np.uint8)]
+    quadrants = np.kron([[0, 255], [128, 0]], np.ones((16, 16))).astype(np.uint8)
+    thumbs += [np.zeros((32, 32), np.uint8), np.full((32, 32), 200, np.uint8), quadrants]
     for thumb in thumbs:
         bits = imagehash.phash(Image.fromarray(thumb, "L")).hash.ravel()
         assert phash_of_thumb(thumb) == int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def test_photos_second_scan_from_cache(photos):
+    first = scan(photos)
+    again = scan(photos)
+    assert again.decoded == 0 and again.duplicates == first.duplicates
+    assert ("train/dog.909.jpg", "train/dog.910.png") in {g.paths for g in again.duplicates if g.kind == "exact"}
