@@ -6,8 +6,10 @@ folder, then times, in alternating rounds (the order flips every round), two who
 the same files with the same number of worker processes: a cold scan (``scan(root, workers=2,
 cache=False)``: no scan cache) and a bare two-process Pillow decode (``Image.open(path).load()``).
 Each process is timed from start to exit, interpreter start-up and imports included. Prints one
-JSON object: per-round times and ratios, their medians (target ratio <= 1.2) and how many
-planted copies the scan grouped with their original. Usage:
+JSON object: per-round times and ratios, their medians (target ratio <= 1.2; ``ratio`` is the
+median of the per-round wall-time ratios), the same for CPU time (user + system of each process
+tree: steadier than wall time when other jobs share the machine), and how many planted copies
+the scan grouped with their original. Usage:
 ``python bench/scan.py [--n 5000] [--rounds 5] [--quick]``.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -96,11 +99,16 @@ print(json.dumps({{"accepted": len(result.accepted), "groups": [list(g.paths) fo
 """
 
 
-def timed(code: str, root: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds of ``python -c code root`` from start to exit, and its stdout."""
+def timed(code: str, root: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system, its worker processes included) of ``python -c code root``
+    from start to exit, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, str(root)], env=env, check=True, capture_output=True, text=True)
-    return time.perf_counter() - start, done.stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
 
 
 def main() -> None:
@@ -117,20 +125,24 @@ def main() -> None:
         generated = time.perf_counter() - start
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                "CVD_EXPLORER_CACHE": str(Path(tmp) / "cache")}
-        bare, scanned, found = [], [], []
+        bare, scanned, bare_cpu, scan_cpu, found = [], [], [], [], []
         for r in range(rounds):
             sides = ["bare", "scan"] if r % 2 == 0 else ["scan", "bare"]
             for side in sides:
                 if side == "bare":
-                    bare.append(timed(BARE_CHILD, root, env)[0])
+                    seconds, cpu, _ = timed(BARE_CHILD, root, env)
+                    bare.append(seconds)
+                    bare_cpu.append(cpu)
                     continue
-                seconds, out = timed(SCAN_CHILD, root, env)
+                seconds, cpu, out = timed(SCAN_CHILD, root, env)
                 scanned.append(seconds)
+                scan_cpu.append(cpu)
                 report = json.loads(out)
                 assert report["accepted"] == n, report["accepted"]
                 group_of = {p: i for i, g in enumerate(report["groups"]) for p in g}
                 found.append(sum(1 for c, o in pairs if c in group_of and group_of[c] == group_of.get(o)))
     ratios = [s / b for s, b in zip(scanned, bare, strict=True)]
+    cpu_ratios = [s / b for s, b in zip(scan_cpu, bare_cpu, strict=True)]
     bare_s, scan_s = statistics.median(bare), statistics.median(scanned)
     print(json.dumps({
         "images": n, "planted_copies": len(pairs), "planted_found": min(found), "workers": WORKERS,
@@ -139,6 +151,8 @@ def main() -> None:
         "ratio": round(statistics.median(ratios), 3), "ratio_of_medians": round(scan_s / bare_s, 3),
         "target_ratio": TARGET_RATIO, "bare_rounds_s": [round(t, 3) for t in bare],
         "scan_rounds_s": [round(t, 3) for t in scanned], "ratio_rounds": [round(x, 3) for x in ratios],
+        "cpu_ratio": round(statistics.median(cpu_ratios), 3), "bare_cpu_rounds_s": [round(t, 3) for t in bare_cpu],
+        "scan_cpu_rounds_s": [round(t, 3) for t in scan_cpu], "load_avg_1min": round(os.getloadavg()[0], 2),
     }))
 
 

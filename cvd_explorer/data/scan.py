@@ -4,7 +4,7 @@ The scan decodes every candidate file once through :func:`~cvd_explorer.data.loa
 (both labelled and unlabelled), in worker processes for large folders: the verdict is the one
 :func:`~cvd_explorer.data.loader.load_image` gives, but a JPEG is decoded at 1/2 to 1/8 of its size
 (every coefficient is still read and entropy-decoded; only the inverse DCT and colour conversion
-run on fewer pixels), keeping at least 64 px a side for the thumbnail. Verdicts are cached per
+run on fewer pixels), keeping at least 32 px a side for the thumbnail. Verdicts are cached per
 data root in the user's cache folder (``$CVD_EXPLORER_CACHE``, else
 ``$XDG_CACHE_HOME/cvd-explorer``, else ``~/.cache/cvd-explorer``) keyed by absolute path, size,
 ``mtime_ns`` and ``max_pixels``, so a second scan of an unchanged folder decodes nothing.
@@ -218,7 +218,8 @@ def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -
 
 
 def _chunks(items: list[str], workers: int) -> list[list[str]]:
-    size = max(16, min(256, -(-len(items) // (workers * 8))))
+    # At most 64 files a chunk: the last chunks leave workers idle for at most 64 decodes.
+    size = max(16, min(64, -(-len(items) // (workers * 8))))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

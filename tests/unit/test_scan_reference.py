@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvd_explorer.data.duplicates import DuplicateGroup, find_duplicates
-from cvd_explorer.data.fingerprint import phash_of_thumb, pixel_digest
+from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, DuplicateGroup, find_duplicates, thumb_similarity
+from cvd_explorer.data.fingerprint import REDUCED_SIDE, phash_of_thumb, pixel_digest
 from cvd_explorer.data.layout import detect_layout
 from cvd_explorer.data.loader import ImageLoadError, decode_image, decode_reduced
-from cvd_explorer.data.scan import scan
+from cvd_explorer.data.scan import fingerprint_file, scan
 from cvd_explorer.data.synthetic import generate, render_sample
 from tests.unit.data_fixtures import bad_files, kaggle_tree, petimages_tree, save
 
@@ -185,7 +185,7 @@ def make_photos(root):
 
 
 def test_photos_same_verdicts_and_groups(photos):
-    assert decode_reduced(photos / "train" / "dog.909.jpg", 64).scale == 4
+    assert decode_reduced(photos / "train" / "dog.909.jpg", REDUCED_SIDE).scale == 8
     groups = assert_same(photos, reduced_jpegs=True)
     planted = [g for g in groups if len(g.paths) == 6]
     assert len(planted) == 8 and all(g.kind == "near" for g in planted)
@@ -211,10 +211,10 @@ def test_petimages_and_kaggle_fixtures(tmp_path):
     assert_same(kaggle, reduced_jpegs=False)
 
 
-@pytest.mark.parametrize("size", [96, 256])
+@pytest.mark.parametrize("size", [48, 256])
 def test_synthetic_with_duplicates(tmp_path, size):
     generate(tmp_path, n=60, size=size, seed=1, duplicates=10)
-    groups = assert_same(tmp_path, reduced_jpegs=size >= 128)
+    groups = assert_same(tmp_path, reduced_jpegs=size >= 64)
     assert len(groups) >= 8
 
 
@@ -240,9 +240,9 @@ def test_reduced_decode_fails_exactly_when_the_full_decode_does(tmp_path):
         except ImageLoadError as exc:
             expected = (exc.reason,)
         try:
-            reduced = decode_reduced(path, 64)
+            reduced = decode_reduced(path, REDUCED_SIDE)
             got: tuple[str, ...] = ("ok", repr(reduced.size))
-            assert reduced.scale == 4
+            assert reduced.scale == 8
         except ImageLoadError as exc:
             got = (exc.reason,)
         assert got == expected, (n, len(blob))
@@ -266,3 +266,27 @@ def test_photos_second_scan_from_cache(photos):
     again = scan(photos)
     assert again.decoded == 0 and again.duplicates == first.duplicates
     assert ("train/dog.909.jpg", "train/dog.910.png") in {g.paths for g in again.duplicates if g.kind == "exact"}
+
+
+@pytest.mark.parametrize("size", [128, 400])
+def test_confirmation_margin_on_reduced_decodes(tmp_path, size):
+    """test_scan's margins of the confirmation threshold, on thumbnails of files decoded as the scan does."""
+
+    def fp(data: bytes, name: str):
+        (tmp_path / name).write_bytes(data)
+        return fingerprint_file(tmp_path / name)
+
+    copies, lookalikes, distance = [], [], []
+    for s in range(12):
+        data = _jpeg(render_sample([9, s], "cat", size)[0], 92)
+        original, a = _decoded(data), fp(data, "a.jpg")
+        half = np.asarray(Image.fromarray(original).resize((size // 2, size // 2)))
+        for variant in (_jpeg(original, 60), _jpeg(half, 85), _jpeg(_decoded(_jpeg(original, 85)), 80)):
+            b = fp(variant, "b.jpg")
+            copies.append(thumb_similarity(a.thumb, b.thumb)[0])
+            distance.append(bin(a.phash ^ b.phash).count("1"))
+        twin = fp(_jpeg(render_sample([9, s], "dog", size)[0], 92), "t.jpg")
+        lookalikes.append(thumb_similarity(a.thumb, twin.thumb)[0])
+    assert max(copies) <= CONFIRM_P99 - 8, copies
+    assert min(lookalikes) >= CONFIRM_P99 + 10, lookalikes
+    assert max(distance) <= NEAR_HAMMING - 2, distance
