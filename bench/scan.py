@@ -9,7 +9,9 @@ Each process is timed from start to exit, interpreter start-up and imports inclu
 JSON object: per-round times and ratios, their medians (target ratio <= 1.2; ``ratio`` is the
 median of the per-round wall-time ratios), the same for CPU time (user + system of each process
 tree: steadier than wall time when other jobs share the machine), and how many planted copies
-the scan grouped with their original. Usage:
+the scan grouped with their original. A third process per round, a bare decode reduced as the
+scan reduces JPEGs (Pillow ``draft``: DCT scaling to 1/8), shows what the scan adds to its own decode
+(``ratio_vs_reduced_decode``). Usage:
 ``python bench/scan.py [--n 5000] [--rounds 5] [--quick]``.
 """
 
@@ -80,9 +82,12 @@ def make_folder(root: Path, n: int) -> list[tuple[str, str]]:
 BARE_CHILD = f"""
 import concurrent.futures as cf, multiprocessing, os, sys
 from PIL import Image
+REDUCED = sys.argv[2:] == ["reduced"]
 def decode(paths):
     for path in paths:
         with Image.open(path) as im:
+            if REDUCED:  # what the scan's decode alone costs: DCT scaling, as decode_reduced(path, 32)
+                im.draft(None, (32, 32))
             im.load()
     return len(paths)
 folder = os.path.join(sys.argv[1], "train")
@@ -99,12 +104,13 @@ print(json.dumps({{"accepted": len(result.accepted), "groups": [list(g.paths) fo
 """
 
 
-def timed(code: str, root: Path, env: dict[str, str]) -> tuple[float, float, str]:
+def timed(code: str, root: Path, env: dict[str, str], *extra: str) -> tuple[float, float, str]:
     """Wall and CPU seconds (user + system, its worker processes included) of ``python -c code root``
     from start to exit, and its stdout."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(root)], env=env, check=True, capture_output=True, text=True)
+    command = [sys.executable, "-c", code, str(root), *extra]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -125,10 +131,13 @@ def main() -> None:
         generated = time.perf_counter() - start
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                "CVD_EXPLORER_CACHE": str(Path(tmp) / "cache")}
-        bare, scanned, bare_cpu, scan_cpu, found = [], [], [], [], []
+        bare, scanned, bare_cpu, scan_cpu, reduced, found = [], [], [], [], [], []
         for r in range(rounds):
-            sides = ["bare", "scan"] if r % 2 == 0 else ["scan", "bare"]
+            sides = ["bare", "scan", "reduced"] if r % 2 == 0 else ["reduced", "scan", "bare"]
             for side in sides:
+                if side == "reduced":
+                    reduced.append(timed(BARE_CHILD, root, env, "reduced")[0])
+                    continue
                 if side == "bare":
                     seconds, cpu, _ = timed(BARE_CHILD, root, env)
                     bare.append(seconds)
@@ -151,6 +160,8 @@ def main() -> None:
         "ratio": round(statistics.median(ratios), 3), "ratio_of_medians": round(scan_s / bare_s, 3),
         "target_ratio": TARGET_RATIO, "bare_rounds_s": [round(t, 3) for t in bare],
         "scan_rounds_s": [round(t, 3) for t in scanned], "ratio_rounds": [round(x, 3) for x in ratios],
+        "reduced_decode_s": round(statistics.median(reduced), 3),
+        "ratio_vs_reduced_decode": round(statistics.median(s / d for s, d in zip(scanned, reduced, strict=True)), 3),
         "cpu_ratio": round(statistics.median(cpu_ratios), 3), "bare_cpu_rounds_s": [round(t, 3) for t in bare_cpu],
         "scan_cpu_rounds_s": [round(t, 3) for t in scan_cpu], "load_avg_1min": round(os.getloadavg()[0], 2),
     }))
