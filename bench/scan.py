@@ -131,12 +131,14 @@ def main() -> None:
         generated = time.perf_counter() - start
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                "CVD_EXPLORER_CACHE": str(Path(tmp) / "cache")}
-        bare, scanned, bare_cpu, scan_cpu, reduced, found = [], [], [], [], [], []
+        bare, scanned, bare_cpu, scan_cpu, reduced, reduced_cpu, found = [], [], [], [], [], [], []
         for r in range(rounds):
             sides = ["bare", "scan", "reduced"] if r % 2 == 0 else ["reduced", "scan", "bare"]
             for side in sides:
                 if side == "reduced":
-                    reduced.append(timed(BARE_CHILD, root, env, "reduced")[0])
+                    seconds, cpu, _ = timed(BARE_CHILD, root, env, "reduced")
+                    reduced.append(seconds)
+                    reduced_cpu.append(cpu)
                     continue
                 if side == "bare":
                     seconds, cpu, _ = timed(BARE_CHILD, root, env)
@@ -162,6 +164,8 @@ def main() -> None:
         "scan_rounds_s": [round(t, 3) for t in scanned], "ratio_rounds": [round(x, 3) for x in ratios],
         "reduced_decode_s": round(statistics.median(reduced), 3),
         "ratio_vs_reduced_decode": round(statistics.median(s / d for s, d in zip(scanned, reduced, strict=True)), 3),
+        "cpu_ratio_vs_reduced_decode": round(
+            statistics.median(s / d for s, d in zip(scan_cpu, reduced_cpu, strict=True)), 3),
         "cpu_ratio": round(statistics.median(cpu_ratios), 3), "bare_cpu_rounds_s": [round(t, 3) for t in bare_cpu],
         "scan_cpu_rounds_s": [round(t, 3) for t in scan_cpu], "load_avg_1min": round(os.getloadavg()[0], 2),
     }))
