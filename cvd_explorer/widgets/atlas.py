@@ -30,7 +30,8 @@ from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.atlas_figures import depth_png, mean_cams_png
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import SampleRow
-from cvd_explorer.explore.verdicts import VERDICTS, Verdicts
+from cvd_explorer.explore.verdicts import Verdicts
+from cvd_explorer.verdicts import VERDICTS
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.atlas_scatter import build_scatter, highlight, selected_indices
 from cvd_explorer.widgets.explorer import Explorer

@@ -13,8 +13,9 @@ import pytest
 from cvd_explorer.atlas import compute_atlas
 from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.samples import SampleRow, filter_rows, restrict_rows
-from cvd_explorer.explore.verdicts import Verdicts, read_verdicts
+from cvd_explorer.explore.verdicts import Verdicts
 from cvd_explorer.runs import Run
+from cvd_explorer.verdicts import read_verdicts
 
 
 @pytest.fixture(scope="module")
