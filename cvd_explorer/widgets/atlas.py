@@ -242,9 +242,8 @@ class Atlas(Panel):
     def _show_atlas(self, atlas: Any) -> None:
         self.data = atlas
         run = self.run
-        shared = av.shared_groups(run.manifest.rows)
         keys = {r["relpath"]: r["path"] for r in (run.predictions or [])}
-        self._points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)), shared)
+        self._points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)))
         self._index = {p.key: p.index for p in self._points}
         self._selection = []
         classes = list(run.classes)
@@ -324,7 +323,7 @@ class Atlas(Panel):
 
     # ------------------------------------------------------------------ depth curves
     def _depth_tab(self) -> W.Widget:
-        depth = self.data.summary.get("depth", {})
+        depth = self.data.depth
         curves = av.available_curves(depth)
         self.depth_curve = W.Dropdown(options=[(av.DEPTH_CURVES[c], c) for c in curves],
                                       value=curves[0] if curves else None, description="curve",
@@ -368,13 +367,13 @@ class Atlas(Panel):
         threading.Thread(target=run, name="cvd-atlas-figures", daemon=True).start()
 
     def _draw_depth(self) -> None:
-        depth = self.data.summary.get("depth", {})
+        depth = self.data.depth
         curve = self.depth_curve.value
         if not curve:
             self.depth_image.value = b""
             return
         series = av.depth_series(depth, curve, by_class=self.depth_by_class.value)
-        self.depth_image.value = depth_png(series, list(depth.get("layers") or []), title=av.DEPTH_CURVES[curve],
+        self.depth_image.value = depth_png(series, list(depth.layers), title=av.DEPTH_CURVES[curve],
                                            classes=list(self.run.classes), marker=self.depth_layer.value)
 
     def _on_depth_layer(self, change: dict[str, Any]) -> None:
