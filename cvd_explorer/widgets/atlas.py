@@ -329,7 +329,7 @@ class Atlas(Panel):
                                       value=curves[0] if curves else None, description="curve",
                                       layout=W.Layout(width="460px"), style={"description_width": "50px"})
         self.depth_by_class = W.Checkbox(value=False, description="per class", indent=False)
-        layers = list(depth.get("layers") or self.data.layers)
+        layers = list(depth.layers or self.data.layers)
         self.depth_layer = W.SelectionSlider(options=layers or ["(no layers)"], value=layers[-1] if layers else
                                              "(no layers)", description="layer", continuous_update=False,
                                              layout=W.Layout(width="620px"))
