@@ -18,6 +18,7 @@ from cvd_explorer.errors import RunError
 if TYPE_CHECKING:
     from cvd_explorer.runs import Run
 
+
 @dataclass(eq=False)
 class AtlasData:
     """A finished atlas folder, read lazily (arrays load on first use).

@@ -96,10 +96,11 @@ class AtlasRow:
         Raises:
             KeyError, ValueError: a column is missing or a number does not parse.
         """
-        return cls(**{f.name: _PARSE[str(f.type)](record[f.name]) for f in fields(cls)})
+        return cls(**{name: parse(record[name]) for name, parse in _ROW_PARSERS})
 
 
 AtlasRow.HEADER = tuple(f.name for f in fields(AtlasRow))
+_ROW_PARSERS = tuple((f.name, _PARSE[str(f.type)]) for f in fields(AtlasRow))
 
 
 def _cell(value: object) -> str:
