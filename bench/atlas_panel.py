@@ -123,7 +123,7 @@ def prepare(folder: Path) -> Path:
                    suspected_label_errors=[])
     store.write_json(folder_a / store.SUMMARY, summary)
     index = store.read_index(small.folder) or {}
-    key = dict(index["key"], manifest_sha256=meta["manifest"]["sha256"])
+    key = dict(index["key"], manifest_sha256=meta["manifest"]["sha256"], masks=None)  # data4k has no masks
     store.write_json(folder_a / store.INDEX, dict(index, key=key, state="complete", images=N))
     assert len(run.predictions or []) == N
     return run_dir
