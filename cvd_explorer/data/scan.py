@@ -42,12 +42,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from cvd_explorer.atomic import write_bytes as write_atomic
 from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, DuplicateGroup, find_duplicates
 from cvd_explorer.data.fingerprint import REDUCED_SIDE, THUMB_SIDE, Fingerprint, fingerprint, pixel_digest
 from cvd_explorer.data.layout import detect_layout, is_skipped_dir
 from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image, decode_reduced
 from cvd_explorer.errors import DataError
+from cvd_explorer.fileio import write_bytes as write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.fileio import remove_strays, write_with
 from cvd_explorer.runs import files, probes
 from cvd_explorer.runs.callbacks import Progress, RunCallback
 from cvd_explorer.runs.folder import (
@@ -24,7 +25,6 @@ from cvd_explorer.runs.folder import (
     write_history,
     write_last_state,
 )
-from cvd_explorer.runs.io import write_with
 from cvd_explorer.runs.setup import RunSetup
 from cvd_explorer.runs.status import StatusWriter, StopSignal
 
@@ -189,8 +189,8 @@ def repair_last(out: Path, completed: int) -> None:
     for stray in last.glob("*.keras"):
         if stray.name != files.LAST_MODEL:
             stray.unlink()
-    for stray in list(last.glob(".*.tmp*")) + list(out.glob(".*.tmp*")):
-        stray.unlink(missing_ok=True)
+    remove_strays(last)
+    remove_strays(out)
 
 
 class TensorBoardLog:

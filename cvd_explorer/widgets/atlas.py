@@ -30,7 +30,8 @@ from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.atlas_figures import depth_png, mean_cams_png
 from cvd_explorer.explore.cache import LRUCache
 from cvd_explorer.explore.samples import SampleRow
-from cvd_explorer.explore.verdicts import VERDICTS, Verdicts
+from cvd_explorer.explore.verdicts import Verdicts
+from cvd_explorer.verdicts import VERDICTS
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.atlas_scatter import build_scatter, highlight, selected_indices
 from cvd_explorer.widgets.explorer import Explorer
@@ -241,9 +242,8 @@ class Atlas(Panel):
     def _show_atlas(self, atlas: Any) -> None:
         self.data = atlas
         run = self.run
-        shared = av.shared_groups(run.manifest.rows)
         keys = {r["relpath"]: r["path"] for r in (run.predictions or [])}
-        self._points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)), shared)
+        self._points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)))
         self._index = {p.key: p.index for p in self._points}
         self._selection = []
         classes = list(run.classes)
@@ -323,13 +323,13 @@ class Atlas(Panel):
 
     # ------------------------------------------------------------------ depth curves
     def _depth_tab(self) -> W.Widget:
-        depth = self.data.summary.get("depth", {})
+        depth = self.data.depth
         curves = av.available_curves(depth)
         self.depth_curve = W.Dropdown(options=[(av.DEPTH_CURVES[c], c) for c in curves],
                                       value=curves[0] if curves else None, description="curve",
                                       layout=W.Layout(width="460px"), style={"description_width": "50px"})
         self.depth_by_class = W.Checkbox(value=False, description="per class", indent=False)
-        layers = list(depth.get("layers") or self.data.layers)
+        layers = list(depth.layers or self.data.layers)
         self.depth_layer = W.SelectionSlider(options=layers or ["(no layers)"], value=layers[-1] if layers else
                                              "(no layers)", description="layer", continuous_update=False,
                                              layout=W.Layout(width="620px"))
@@ -367,13 +367,13 @@ class Atlas(Panel):
         threading.Thread(target=run, name="cvd-atlas-figures", daemon=True).start()
 
     def _draw_depth(self) -> None:
-        depth = self.data.summary.get("depth", {})
+        depth = self.data.depth
         curve = self.depth_curve.value
         if not curve:
             self.depth_image.value = b""
             return
         series = av.depth_series(depth, curve, by_class=self.depth_by_class.value)
-        self.depth_image.value = depth_png(series, list(depth.get("layers") or []), title=av.DEPTH_CURVES[curve],
+        self.depth_image.value = depth_png(series, list(depth.layers), title=av.DEPTH_CURVES[curve],
                                            classes=list(self.run.classes), marker=self.depth_layer.value)
 
     def _on_depth_layer(self, change: dict[str, Any]) -> None:
