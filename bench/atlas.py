@@ -40,7 +40,7 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from cvd_explorer.atlas.compute import Batch, reduce_batch
+    from cvd_explorer.atlas.compute import Batch, PassSpec, reduce_batch
     from cvd_explorer.explain.engine import explain_batch
     from cvd_explorer.models import block_outputs, build, conv_layers
 
@@ -54,6 +54,8 @@ def main() -> None:
     masks[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
     labels = rng.integers(0, 2, batch)
     decoded = Batch(np.arange(batch), x, masks, np.ones(batch, bool), [])
+    spec = PassSpec(root=Path("."), paths=[], labels=labels, classes=("cat", "dog"), layers=tuple(layers),
+                    blocks=tuple(blocks), method="gradcam", size=size, mask_dir=None, batch_size=batch)
     xt = tf.constant(x)
 
     @tf.function
@@ -70,7 +72,7 @@ def main() -> None:
 
     def atlas_batch() -> None:
         result = explain_batch(model, x, wanted)
-        chunk.update(reduce_batch(decoded, result.cams, layers, blocks, result.logits, result.features, labels))
+        chunk.update(reduce_batch(decoded, result.cams, result.logits, result.features, spec).to_npz())
 
     with PeakRSS() as mem:
         timing = paired(floor, atlas_batch, runs)

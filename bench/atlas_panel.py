@@ -49,7 +49,7 @@ def prepare(folder: Path) -> Path:
     sys.path.insert(0, str(REPO))
     from cvd_explorer.atlas import compute_atlas, store
     from cvd_explorer.atlas.depth import depth_curves
-    from cvd_explorer.atlas.finish import group_names
+    from cvd_explorer.atlas.schema import AtlasRow, group_names
     from cvd_explorer.runs import Run
     from tests.widgets.helpers import small_run
 
@@ -101,12 +101,10 @@ def prepare(folder: Path) -> Path:
     xy = np.clip(centres[rng.integers(0, 8, N)] + rng.normal(0, 0.05, (N, 2)), 0, 1).astype(np.float32)
     score = np.where(correct, rng.uniform(0.3, 1, N), rng.uniform(0, 0.4, N))
     suspect = score < 0.1
-    with open(folder_a / store.IMAGES, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(store.IMAGE_COLUMNS)
-        for k in range(N):
-            w.writerow([paths[k], classes[labels[k]], classes[predicted[k]], p[k], loss[k], int(correct[k]),
-                        xy[k, 0], xy[k, 1], groups[k], score[k], int(suspect[k])])
+    store.write_rows(folder_a / store.IMAGES, [
+        AtlasRow(paths[k], classes[labels[k]], classes[predicted[k]], float(p[k]), float(loss[k]), bool(correct[k]),
+                 float(xy[k, 0]), float(xy[k, 1]), groups[k], False, float(score[k]), bool(suspect[k]))
+        for k in range(N)])
     L = len(layers)
     stats = {name: rng.random((N, L)).astype(np.float32) for name in
              ("agreement", "concentration", "centroid_y", "centroid_x", "mass_in_mask", "pointing_hit", "blank")}
@@ -121,11 +119,11 @@ def prepare(folder: Path) -> Path:
                                                  "groups": np.asarray(group_names(classes), dtype=str)})
     (folder_a / store.LABEL_ISSUES).write_text("path,label,suggested,score\n")
     summary = dict(small.summary, images=N, misclassified=int((~correct).sum()),
-                   depth=depth_curves(layers, stats, correct, labels, classes, with_masks=True),
+                   depth=depth_curves(layers, stats, correct, labels, classes, with_masks=True).to_json(),
                    suspected_label_errors=[])
     store.write_json(folder_a / store.SUMMARY, summary)
     index = store.read_index(small.folder) or {}
-    key = dict(index["key"], manifest_sha256=meta["manifest"]["sha256"])
+    key = dict(index["key"], manifest_sha256=meta["manifest"]["sha256"], masks=None)  # data4k has no masks
     store.write_json(folder_a / store.INDEX, dict(index, key=key, state="complete", images=N))
     assert len(run.predictions or []) == N
     return run_dir

@@ -1,9 +1,22 @@
-"""Input pipeline throughput: is input the bottleneck of training?
+"""Input pipeline throughput: does the training pipeline scale with threads, and what does it cost?
 
-Prints one JSON object: images/s of the tf.data pipeline alone (decode + resize + augmentation),
-and train-step images/s of resnet-mini fed by that pipeline versus fed the same batches from
-memory. ``fed_ratio`` near 1 means input is not the bottleneck. Usage:
-``python bench/pipeline.py [--quick] [--size 128] [--batch 20]``.
+On photo-like JPEGs of 300-500 px generated in a temp folder, images/s of:
+
+* ``pipeline_img_s_1_thread`` / ``pipeline_img_s_2_threads``: the training stream of
+  ``make_dataset`` (in-graph decode, squash to 224 px, the study's augmentation, shuffled), with
+  tf.data parallelism 1 and 2 (``num_parallel_calls`` and ``private_threadpool_size``);
+* ``tf_decode_baseline_img_s``: a plain tf.data ``read_file`` + ``decode_jpeg`` + ``resize`` of
+  the same files at parallelism 2, no augmentation;
+* ``pipeline_no_augment_img_s_2_threads``: the training stream without augmentation, to tell
+  what the decode costs from what the warp costs.
+
+``cpu_ms_per_image`` is the process CPU time per image of each feed (median over rounds): on a
+busy machine it shows the work done when the images/s show mostly the neighbours' load.
+
+The three alternate round by round (the order rotates) on this shared machine; each figure is
+the median over rounds, and the per-round figures are printed too. ``scaling_1_to_2`` (target at
+least 1.6) and ``pipeline_vs_baseline`` (target at least 0.9) are ratios of the medians. Prints
+one JSON object. Usage: ``python bench/pipeline.py [--quick] [--rounds 5] [--images 600]``.
 """
 
 from __future__ import annotations
@@ -11,80 +24,134 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_rss_mb, synthetic_manifest  # noqa: E402
+from _common import peak_rss_mb  # noqa: E402
+
+SIZE = 224
+BATCH = 20
+SCALING_TARGET = 1.6
+BASELINE_TARGET = 0.9
 
 
-def _images_per_s(iterator, steps: int, batch: int, step_fn=None) -> float:
-    batch_data = next(iterator)  # warm-up (tracing, first decode)
-    if step_fn:
-        step_fn(*batch_data)
-    start = time.perf_counter()
-    for _ in range(steps):
-        batch_data = next(iterator)
-        if step_fn:
-            step_fn(*batch_data)
-    return steps * batch / (time.perf_counter() - start)
+def _photo(rng: np.random.Generator) -> np.ndarray:
+    """uint8 (H, W, 3), 300-500 px a side: colour waves, blobs and grain (JPEG-realistic entropy)."""
+    height, width = (int(v) for v in rng.integers(300, 501, 2))
+    y, x = np.mgrid[0:height, 0:width] / 500.0
+    phase = rng.uniform(0, 6, 3)
+    freq = rng.uniform(2, 12, 3)
+    image = np.stack([np.sin(freq[c] * (x + y * (c - 1)) + phase[c]) for c in range(3)], -1) * 60 + 128
+    for _ in range(6):
+        cy, cx, r = rng.uniform(0, 1, 3) * (height / 500, width / 500, 0.3)
+        image[(y - cy) ** 2 + (x - cx) ** 2 < r * r] += rng.uniform(-60, 60, 3)
+    image += rng.normal(0, 10, image.shape)
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def _write_photos(folder: Path, n: int):
+    """``n`` JPEGs in ``folder``/train and a manifest listing them all in the train split."""
+    from PIL import Image
+
+    from cvd_explorer.data.split import Manifest, ManifestRow
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        label = ("cat", "dog")[i % 2]
+        rel = f"train/{label}.{i}.jpg"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_photo(rng)).save(folder / rel, "JPEG", quality=int(rng.integers(75, 95)))
+        rows.append(ManifestRow(rel, label, "train"))
+    return Manifest(rows=rows, seed=0, classes=("cat", "dog"), layout="kaggle", path=folder / "manifest.csv")
+
+
+def _baseline(paths: list[str], threads: int):
+    """Plain tf.data: read, decode_jpeg, resize to SIZE (bilinear), batch; endless."""
+    import tensorflow as tf
+
+    def load(path):
+        return tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), (SIZE, SIZE))
+
+    ds = tf.data.Dataset.from_tensor_slices(paths).repeat()
+    ds = ds.map(load, num_parallel_calls=threads, deterministic=True).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = threads
+    options.threading.max_intra_op_parallelism = 1
+    return ds.with_options(options)
+
+
+def _rate(dataset, warmup: int, batches: int) -> tuple[float, float]:
+    """(images/s, CPU ms per image) of ``batches`` batches of a fresh iterator after ``warmup``."""
+    iterator = iter(dataset)
+    for _ in range(warmup):
+        next(iterator)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(batches):
+        next(iterator)
+    images = batches * BATCH
+    return images / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / images
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test")
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--images", type=int, default=600)
     args = parser.parse_args()
-    size = 48 if args.quick else args.size
-    steps = 3 if args.quick else 20
-    n_images = 120 if args.quick else 600
+    rounds, n_images, batches = (1, 60, 2) if args.quick else (args.rounds, args.images, 20)
 
-    import tensorflow as tf
-
-    from cvd_explorer.data.pipeline import make_dataset
-    from cvd_explorer.models import build, compile_reference
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset, split_arrays
+    from cvd_explorer.data.tf_decode import plan_decoding
 
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = synthetic_manifest(Path(tmp) / "data", n_images, size)
-        ds = make_dataset(manifest, "train", size, args.batch, seed=0)
-        pipeline_alone = _images_per_s(iter(ds), steps, args.batch)
+        manifest = _write_photos(Path(tmp), n_images)
+        paths, _ = split_arrays(manifest, "train")
+        feeds = {
+            "pipeline_img_s_1_thread": make_dataset(manifest, "train", SIZE, BATCH, DatasetOptions(threads=1)),
+            "pipeline_img_s_2_threads": make_dataset(manifest, "train", SIZE, BATCH, DatasetOptions(threads=2)),
+            "tf_decode_baseline_img_s": _baseline(paths, 2),
+            "pipeline_no_augment_img_s_2_threads": make_dataset(
+                manifest, "train", SIZE, BATCH, DatasetOptions(threads=2, augment=False)
+            ),
+        }
+        routes = plan_decoding(paths).counts()
+        per_round: dict[str, list[float]] = {name: [] for name in feeds}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in feeds}
+        names = list(feeds)
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                rate, cpu = _rate(feeds[name], 2, batches)
+                per_round[name].append(round(rate, 1))
+                cpu_ms[name].append(cpu)
 
-        model = compile_reference(build("resnet-mini", size))
-
-        @tf.function
-        def step(x, y):
-            return _train_step(model, x, y)
-
-        fed = _images_per_s(iter(ds), steps, args.batch, step)
-        held = next(iter(ds))
-        in_memory = _images_per_s(iter(lambda: held, None), steps, args.batch, step)
-
+    median = {name: statistics.median(rates) for name, rates in per_round.items()}
+    one, two, base = (median[name] for name in names[:3])
     print(json.dumps({
         "benchmark": "pipeline",
-        "image_size": size,
-        "batch": args.batch,
-        "steps": steps,
+        "image_size": SIZE,
+        "batch": BATCH,
+        "images": n_images,
+        "timed_images_per_round": batches * BATCH,
+        "rounds": rounds,
         "cpu_count": os.cpu_count(),
-        "pipeline_images_per_s": round(pipeline_alone, 1),
-        "train_images_per_s_fed_by_pipeline": round(fed, 1),
-        "train_images_per_s_in_memory": round(in_memory, 1),
-        "fed_ratio": round(fed / in_memory, 3),
-        "input_is_bottleneck": fed / in_memory < 0.9,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "routes": routes,
+        **{name: round(value, 1) for name, value in median.items()},
+        "scaling_1_to_2": round(two / one, 3),
+        "scaling_target": SCALING_TARGET,
+        "pipeline_vs_baseline": round(two / base, 3),
+        "pipeline_vs_baseline_target": BASELINE_TARGET,
+        "cpu_ms_per_image": {name: round(statistics.median(v), 2) for name, v in cpu_ms.items()},
+        "per_round": per_round,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }, indent=2))
-
-
-def _train_step(model, x, y):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
-    grads = tape.gradient(loss, model.trainable_weights)
-    model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
-    return loss
 
 
 if __name__ == "__main__":

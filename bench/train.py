@@ -69,10 +69,10 @@ def measure(manifest, arch: str, size: int, batch: int, warmup: int, steps: int,
     """Pipeline-fed and memory-fed training images/s for one model (medians over ``rounds`` pairs)."""
     import tensorflow as tf
 
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
     from cvd_explorer.models import build, compile_reference
 
-    dataset = make_dataset(manifest, "train", size, batch, augment=True, seed=0)
+    dataset = make_dataset(manifest, "train", size, batch, DatasetOptions(augment=True, seed=0))
     pipeline_only = _pipeline_rate(dataset, batch)
     files_iter = iter(dataset)
     model = compile_reference(build(arch, size))
@@ -116,7 +116,7 @@ def probe_cost(manifest, out: Path, size: int, batch: int, steps: int, epochs: i
     import keras
 
     from cvd_explorer.data.loader import load_image
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
     from cvd_explorer.models import block_outputs, build, compile_reference, find_layer
     from cvd_explorer.runs.probes import ProbeRecorder, ProbeSpec, choose_probes
 
@@ -155,7 +155,7 @@ def probe_cost(manifest, out: Path, size: int, batch: int, steps: int, epochs: i
     watch = Retracing()
     logging.getLogger("tensorflow").addHandler(watch)
     try:
-        dataset = make_dataset(manifest, "train", size, batch, augment=True, seed=0)
+        dataset = make_dataset(manifest, "train", size, batch, DatasetOptions(augment=True, seed=0))
         model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Timer()])
     finally:
         logging.getLogger("tensorflow").removeHandler(watch)

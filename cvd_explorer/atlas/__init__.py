@@ -2,8 +2,10 @@
 
 Public API:
     compute_atlas(run, split="test", method=None, masks=None, batch_size=8) -> AtlasData
-    load_atlas(folder) -> AtlasData; find_atlas(run, split, method) -> AtlasData | None
-Computation only: no widgets. The folder layout is in docs/run-directory.md.
+    load_atlas(folder) -> AtlasData; find_atlas(run, split, method, masks) -> AtlasData | None
+    AtlasRow (a row of images.csv), DepthCurves (summary["depth"], typed)
+Computation only: no widgets. The folder layout is in docs/run-directory.md; the record types are
+:mod:`cvd_explorer.atlas.schema` and :mod:`cvd_explorer.atlas.curves`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from cvd_explorer._lazy import lazy_attributes
 _LAZY = {
     "compute_atlas": "cvd_explorer.atlas.build",
     "AtlasData": "cvd_explorer.atlas.result",
-    "AtlasRow": "cvd_explorer.atlas.result",
+    "AtlasRow": "cvd_explorer.atlas.schema",
+    "DepthCurves": "cvd_explorer.atlas.curves",
     "load_atlas": "cvd_explorer.atlas.result",
     "find_atlas": "cvd_explorer.atlas.result",
 }

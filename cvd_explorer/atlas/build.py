@@ -7,35 +7,21 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.atlas import compute, store
 from cvd_explorer.atlas.finish import finish
-from cvd_explorer.atlas.mapstats import STAT_SIZE
 from cvd_explorer.atlas.result import AtlasData, load_atlas
 from cvd_explorer.errors import RunError
 
-
-def atlas_key(run: Any, split: str, method: str, mask_dir: Path | None, image_size: int) -> dict[str, Any]:
-    """What an atlas depends on: a change to any of these makes it stale."""
-    info = run.model_info
-    if info is None or not (run.path / "model.keras").is_file():
-        raise RunError(f"{run.path} has no model yet: train the run (or wait for its first epoch) before the atlas")
-    return {
-        "split": split,
-        "method": method,
-        "model_sha256": info.get("sha256"),
-        "manifest_sha256": run.meta.get("manifest", {}).get("sha256"),
-        "masks": str(mask_dir) if mask_dir is not None else None,
-        "image_size": int(image_size),
-        "stat_size": STAT_SIZE,
-    }
+if TYPE_CHECKING:
+    from cvd_explorer.runs import Run
 
 
 def compute_atlas(
-    run: Any,
+    run: Run | str | os.PathLike[str],
     split: str = "test",
     method: str | None = None,
     *,
@@ -75,12 +61,11 @@ def compute_atlas(
     if int(batch_size) < 1:
         raise RunError(f"--batch-size must be at least 1, got {batch_size}")
     rows = compute.check_split(run, split)
-    mask_dir = compute.masks_folder(run, masks)
-    image_size = int(run.config.image_size)
-    key = atlas_key(run, split, method, mask_dir, image_size)
+    mask_dir = store.masks_folder(run, masks)
+    key = store.atlas_key(run, split, method, mask_dir)
     folder = store.atlas_dir(run.path, split, method)
     index = store.read_index(folder)
-    if store.matches(index, key) and not force:
+    if store.is_current(index, key) and not force:
         if index is not None and index.get("state") == "complete":
             return load_atlas(folder)
     else:
@@ -93,10 +78,9 @@ def compute_atlas(
 
     covered: set[int] = set()
     for _, chunk in store.iter_chunks(folder):
-        covered.update(int(i) for i in chunk["indices"])
-        covered.update(int(i) for i in chunk["failed"])
+        covered.update(int(i) for i in chunk.indices)
+        covered.update(int(i) for i in chunk.failed)
     todo = compute.todo_indices(len(rows), covered)
-    paths = [r.path for r in rows]
     labels = np.asarray([run.manifest.label_index(r.label) for r in rows], np.int64)
     started = time.perf_counter()
     if todo or not recorded:
@@ -107,11 +91,12 @@ def compute_atlas(
         if not layers:
             raise RunError(f"{run.path}: the model has no Conv2D layer to explain")
         store.write_json(folder / store.INDEX, _index(key, "partial", len(rows), previous, layers, blocks))
-        compute.stream(
-            model, Path(run.data_root), paths, labels, todo, size=image_size, method=method, layers=layers,
-            blocks=blocks, mask_dir=mask_dir, batch_size=int(batch_size), write=compute.store_chunk(folder),
-            progress=progress, done=len(covered),
+        spec = compute.PassSpec(
+            root=Path(run.data_root), paths=[r.path for r in rows], labels=labels, classes=tuple(run.classes),
+            layers=tuple(layers), blocks=tuple(blocks), method=method, size=key.image_size, mask_dir=mask_dir,
+            batch_size=int(batch_size),
         )
+        compute.stream(model, spec, todo, compute.store_chunk(folder), progress=progress, done=len(covered))
     else:
         layers, blocks = list(recorded), list((index or {}).get("blocks") or [])
     seconds = previous + time.perf_counter() - started
@@ -121,11 +106,11 @@ def compute_atlas(
 
 
 def _index(
-    key: dict[str, Any], state: str, images: int, seconds: float,
+    key: store.AtlasKey, state: str, images: int, seconds: float,
     layers: Sequence[str] | None = None, blocks: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     index: dict[str, Any] = {
-        "schema_version": store.SCHEMA_VERSION, "key": key, "state": state, "split_images": images,
+        "schema_version": store.SCHEMA_VERSION, "key": key.to_json(), "state": state, "split_images": images,
         "seconds": round(seconds, 3), "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if layers is not None:

@@ -9,21 +9,24 @@ images only by those rows (about 2 KB per image and layer set, plus the features
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.atlas import mapstats, store
+from cvd_explorer.atlas.schema import Chunk, group_index, groups
 from cvd_explorer.errors import DataError, RunError
 
+if TYPE_CHECKING:
+    from cvd_explorer.data.split import ManifestRow
+    from cvd_explorer.runs import Run
+
 DEFAULT_BATCH = 8
-SYNTHETIC_MASKS = "_masks"
 Progress = Callable[[int, int], None]
 
 
@@ -38,15 +41,34 @@ class Batch:
     failed: list[tuple[int, str]]
 
 
-def masks_folder(run: Any, masks: str | os.PathLike[str] | None) -> Path | None:
-    """The folder of PNG masks: ``masks`` as given, else the synthetic data's ``DATA/_masks`` if present."""
-    if masks is not None:
-        folder = Path(masks).expanduser().absolute()
-        if not folder.is_dir():
-            raise DataError(f"--masks {folder} is not a folder; give the folder holding <relative path>.png masks")
-        return folder
-    auto = Path(run.data_root) / SYNTHETIC_MASKS
-    return auto if auto.is_dir() else None
+@dataclass(frozen=True)
+class PassSpec:
+    """What one atlas pass explains and how.
+
+    Attributes:
+        root: the data folder; paths: every image of the split relative to it (N).
+        labels: int64 ``(N,)`` true class index of each image, into ``classes``.
+        classes: the run's class names (they give the mean-map groups).
+        layers: conv layers in depth order, deepest last (L); blocks: block outputs in depth order (B).
+        method: the CAM method; size: the model's input side; mask_dir: PNG masks or None.
+        batch_size: images per engine pass.
+    """
+
+    root: Path
+    paths: Sequence[str]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    layers: tuple[str, ...]
+    blocks: tuple[str, ...]
+    method: str
+    size: int
+    mask_dir: Path | None
+    batch_size: int = DEFAULT_BATCH
+
+    @property
+    def n_groups(self) -> int:
+        """Mean-map groups: every class x outcome."""
+        return len(groups(self.classes))
 
 
 def load_mask(folder: Path, relpath: str, size: int) -> np.ndarray | None:
@@ -100,27 +122,25 @@ def load_batch(
 
 
 def reduce_batch(
-    batch: Batch, cams: dict[str, np.ndarray], layers: Sequence[str], blocks: Sequence[str],
-    logits: np.ndarray, features: np.ndarray, labels: np.ndarray,
-) -> dict[str, np.ndarray]:
+    batch: Batch, cams: dict[str, np.ndarray], logits: np.ndarray, features: np.ndarray, spec: PassSpec
+) -> Chunk:
     """One batch's chunk: per-image rows and the sums of the mean maps.
 
     Args:
-        batch: the loaded images.
-        cams: raw maps ``{layer: (n, h, w)}`` for every conv layer and block output.
-        layers: conv layers in depth order, deepest last (L).
-        blocks: block outputs in depth order (B).
+        batch: the loaded images (n).
+        cams: raw maps ``{layer: (n, h, w)}`` for every conv layer and block output of ``spec``.
         logits: ``(n,)`` logit of the positive class.
         features: ``(n, D)`` the head's input.
-        labels: ``(n,)`` true class index.
+        spec: the pass (layers, blocks, the images' labels and classes).
 
     Returns:
-        Arrays of ``chunks/chunk-*.npz``: ``indices``, ``logits``, ``features`` (float16), ``thumbs``
-        (deepest layer on the grid, peak 1, float16), ``has_mask``, ``stat_<name>`` ``(n, L)`` float32,
-        ``block_sums`` ``(B, 4, S, S)`` float64 and ``block_counts`` ``(B, 4)`` by group
-        ``label * 2 + misclassified`` of unit-mass maps, ``failed`` / ``failed_reason``.
+        The :class:`~cvd_explorer.atlas.schema.Chunk`: statistics per layer, the deepest layer's map on
+        the grid (peak 1) as thumbnail, and per block output the sums of unit-mass maps by group
+        (:func:`~cvd_explorer.atlas.schema.group_index`).
     """
+    layers, blocks = spec.layers, spec.blocks
     n = len(batch.indices)
+    labels = spec.labels[batch.indices]
     deepest = mapstats.on_grid(cams[layers[-1]])
     cover = mapstats.masks_on_grid(batch.masks) if batch.has_mask.any() else None
     columns: dict[str, list[np.ndarray]] = {name: [] for name in mapstats.STATISTICS}
@@ -128,40 +148,32 @@ def reduce_batch(
         grid = deepest if layer == layers[-1] else mapstats.on_grid(cams[layer])
         for name, values in mapstats.layer_statistics(grid, deepest, cover, batch.has_mask).items():
             columns[name].append(values)
-    group = labels.astype(np.int64) * 2 + (((logits > 0).astype(np.int64)) != labels).astype(np.int64)
-    sums = np.zeros((len(blocks), 4, mapstats.STAT_SIZE, mapstats.STAT_SIZE))
-    counts = np.zeros((len(blocks), 4), np.int64)
+    group = group_index(labels, (logits > 0).astype(np.int64) == labels)
+    chunk = Chunk.empty(len(layers), len(blocks), spec.n_groups, batch.failed)
     for b, block in enumerate(blocks):
         unit = mapstats.unit_mass(mapstats.on_grid(cams[block]))
         nonblank = unit.sum(axis=(1, 2)) > 0
-        for g in range(4):
+        for g in range(spec.n_groups):
             sel = (group == g) & nonblank
-            sums[b, g] = unit[sel].sum(axis=0)
-            counts[b, g] = int(sel.sum())
+            chunk.block_sums[b, g] = unit[sel].sum(axis=0)
+            chunk.block_counts[b, g] = int(sel.sum())
     peak = deepest.max(axis=(1, 2), keepdims=True)
     thumbs = np.where(peak > 0, deepest / np.where(peak > 0, peak, 1), 0)
-    failed = [f for f, _ in batch.failed]
-    reasons = [r for _, r in batch.failed]
-    out: dict[str, np.ndarray] = {
-        "indices": batch.indices,
-        "logits": np.asarray(logits, np.float32).reshape(n),
-        "features": np.asarray(features, np.float16).reshape(n, -1),
-        "thumbs": thumbs.astype(np.float16),
-        "has_mask": batch.has_mask,
-        "block_sums": sums,
-        "block_counts": counts,
-        "failed": np.asarray(failed, np.int64),
-        "failed_reason": np.asarray(reasons, dtype=str) if reasons else np.zeros(0, dtype="<U1"),
-    }
-    for name, parts in columns.items():
-        out[f"stat_{name}"] = np.stack(parts, axis=1) if n else np.zeros((0, len(layers)), np.float32)
-    return out
+    return Chunk(
+        indices=batch.indices,
+        logits=np.asarray(logits, np.float32).reshape(n),
+        features=np.asarray(features, np.float16).reshape(n, -1),
+        thumbs=thumbs.astype(np.float16),
+        has_mask=batch.has_mask,
+        stats={name: np.stack(parts, axis=1) if n else chunk.stats[name] for name, parts in columns.items()},
+        block_sums=chunk.block_sums, block_counts=chunk.block_counts,
+        failed=chunk.failed, failed_reason=chunk.failed_reason,
+    )
 
 
 def stream(
-    model: Any, root: Path, paths: Sequence[str], labels: np.ndarray, todo: Sequence[int], *, size: int,
-    method: str, layers: Sequence[str], blocks: Sequence[str], mask_dir: Path | None, batch_size: int,
-    write: Callable[[int, dict[str, np.ndarray]], None], progress: Progress | None = None, done: int = 0,
+    model: Any, spec: PassSpec, todo: Sequence[int], write: Callable[[int, Chunk], None],
+    progress: Progress | None = None, done: int = 0,
 ) -> float:
     """Explain the images ``todo`` in batches, writing one chunk per batch; returns the seconds spent.
 
@@ -169,26 +181,26 @@ def stream(
     """
     from cvd_explorer.explain.engine import explain_batch
 
-    wanted = [*layers, *[b for b in blocks if b not in layers]]
-    batches = [list(todo[i : i + batch_size]) for i in range(0, len(todo), batch_size)]
+    wanted = [*spec.layers, *[b for b in spec.blocks if b not in spec.layers]]
+    size = spec.batch_size
+    batches = [list(todo[i : i + size]) for i in range(0, len(todo), size)]
     total = done + len(todo)
     started = time.perf_counter()
+
+    def load(indices: Sequence[int]) -> Batch:
+        return load_batch(spec.root, spec.paths, indices, spec.size, spec.mask_dir)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlas-decode") as pool:
-        pending: Future[Batch] | None = None
-        if batches:
-            pending = pool.submit(load_batch, root, paths, batches[0], size, mask_dir)
+        pending: Future[Batch] | None = pool.submit(load, batches[0]) if batches else None
         for k, indices in enumerate(batches):
             assert pending is not None
             batch = pending.result()
-            pending = None
-            if k + 1 < len(batches):
-                pending = pool.submit(load_batch, root, paths, batches[k + 1], size, mask_dir)
+            pending = pool.submit(load, batches[k + 1]) if k + 1 < len(batches) else None
             if len(batch.indices):
-                result = explain_batch(model, batch.images, wanted, method=method)
-                chunk = reduce_batch(batch, result.cams, layers, blocks, result.logits, result.features,
-                                     labels[batch.indices])
+                result = explain_batch(model, batch.images, wanted, method=spec.method)
+                chunk = reduce_batch(batch, result.cams, result.logits, result.features, spec)
             else:
-                chunk = _empty_chunk(batch, len(layers), len(blocks))
+                chunk = Chunk.empty(len(spec.layers), len(spec.blocks), spec.n_groups, batch.failed)
             write(indices[0], chunk)
             done += len(indices)
             if progress is not None:
@@ -196,22 +208,7 @@ def stream(
     return time.perf_counter() - started
 
 
-def _empty_chunk(batch: Batch, n_layers: int, n_blocks: int) -> dict[str, np.ndarray]:
-    """The chunk of a batch where no image loaded: only the failures."""
-    s = mapstats.STAT_SIZE
-    out: dict[str, np.ndarray] = {
-        "indices": np.zeros(0, np.int64), "logits": np.zeros(0, np.float32), "features": np.zeros((0, 0), np.float16),
-        "thumbs": np.zeros((0, s, s), np.float16), "has_mask": np.zeros(0, bool),
-        "block_sums": np.zeros((n_blocks, 4, s, s)), "block_counts": np.zeros((n_blocks, 4), np.int64),
-        "failed": np.asarray([f for f, _ in batch.failed], np.int64),
-        "failed_reason": np.asarray([r for _, r in batch.failed], dtype=str),
-    }
-    for name in mapstats.STATISTICS:
-        out[f"stat_{name}"] = np.zeros((0, n_layers), np.float32)
-    return out
-
-
-def check_split(run: Any, split: str) -> list[Any]:
+def check_split(run: Run, split: str) -> list[ManifestRow]:
     """The manifest rows of ``split``; a clear error when there are none."""
     rows = list(run.manifest.split_rows(split))
     if not rows:
@@ -224,11 +221,6 @@ def todo_indices(n: int, covered: set[int]) -> list[int]:
     return [i for i in range(n) if i not in covered]
 
 
-def store_chunk(folder: Path) -> Callable[[int, dict[str, np.ndarray]], None]:
+def store_chunk(folder: Path) -> Callable[[int, Chunk], None]:
     """A writer of ``chunks/chunk-<start>.npz`` (atomic)."""
-    (folder / store.CHUNKS).mkdir(parents=True, exist_ok=True)
-
-    def write(start: int, arrays: dict[str, np.ndarray]) -> None:
-        store.write_npz(folder / store.CHUNKS / store.chunk_name(start), arrays)
-
-    return write
+    return lambda start, chunk: store.write_chunk(folder, start, chunk)

@@ -12,21 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-# curve name in the atlas JSON -> statistic of cvd_explorer.atlas.mapstats
-CURVES: dict[str, str] = {
-    "agreement_with_last": "agreement",
-    "concentration": "concentration",
-    "mass_in_mask": "mass_in_mask",
-    "pointing_game": "pointing_hit",
-    "blank_share": "blank",
-}
+from cvd_explorer.atlas.curves import CURVES, MASK_CURVES, Curve, DepthCurves, Series
+
 SHARES = frozenset({"pointing_hit", "blank"})
-MASK_CURVES = frozenset({"mass_in_mask", "pointing_game"})
-GROUPS = ("correct", "misclassified")
 
 
 def depth_curves(
@@ -37,8 +28,8 @@ def depth_curves(
     classes: Sequence[str],
     *,
     with_masks: bool,
-) -> dict[str, Any]:
-    """The ``"depth"`` object of the atlas.
+) -> DepthCurves:
+    """The depth curves of the atlas (``summary["depth"]`` is their :meth:`~DepthCurves.to_json`).
 
     Args:
         layers: conv layer names in depth order, the deepest last (L of them).
@@ -49,52 +40,30 @@ def depth_curves(
         with_masks: include the mask curves (``mass_in_mask``, ``pointing_game``).
 
     Returns:
-        ``{"layers", <curve>: {"correct": [L], "misclassified": [L]}, "by_class": {class: {<curve>: ...}},
-        "intervals": {<curve>: {group: [[lo, hi] | None] * L}, "by_class": {...}}, "n": {...}}``; every
-        undefined number is None.
+        :class:`~cvd_explorer.atlas.curves.DepthCurves` overall and per class; every undefined number is None.
     """
     correct = np.asarray(correct, bool)
     labels = np.asarray(labels, int)
     names = [c for c in CURVES if with_masks or c not in MASK_CURVES]
-    out: dict[str, Any] = {"layers": list(layers)}
-    intervals: dict[str, Any] = {}
-    counts: dict[str, Any] = {}
-    for curve in names:
-        out[curve], intervals[curve], counts[curve] = _groups(stats[CURVES[curve]], correct, None, CURVES[curve])
-    by_class: dict[str, Any] = {}
-    by_class_int: dict[str, Any] = {}
-    by_class_n: dict[str, Any] = {}
-    for k, name in enumerate(classes):
-        means, ints, ns = {}, {}, {}
-        for curve in names:
-            means[curve], ints[curve], ns[curve] = _groups(stats[CURVES[curve]], correct, labels == k, CURVES[curve])
-        by_class[name], by_class_int[name], by_class_n[name] = means, ints, ns
-    out["by_class"] = by_class
-    intervals["by_class"] = by_class_int
-    counts["by_class"] = by_class_n
-    out["intervals"] = intervals
-    out["n"] = counts
-    return out
+    overall = {curve: _curve(stats[CURVES[curve]], correct, None, CURVES[curve]) for curve in names}
+    by_class = {
+        name: {curve: _curve(stats[CURVES[curve]], correct, labels == k, CURVES[curve]) for curve in names}
+        for k, name in enumerate(classes)
+    }
+    return DepthCurves(tuple(layers), overall, by_class)
 
 
-def _groups(
-    values: np.ndarray, correct: np.ndarray, keep: np.ndarray | None, statistic: str
-) -> tuple[dict[str, list[float | None]], dict[str, list[list[float] | None]], dict[str, list[int]]]:
-    means: dict[str, list[float | None]] = {}
-    ints: dict[str, list[list[float] | None]] = {}
-    ns: dict[str, list[int]] = {}
-    for group, rows in (("correct", correct), ("misclassified", ~correct)):
+def _curve(values: np.ndarray, correct: np.ndarray, keep: np.ndarray | None, statistic: str) -> Curve:
+    parts = []
+    for rows in (correct, ~correct):
         if keep is not None:
             rows = rows & keep
         sel = values[rows]
-        column_means, column_ints, column_ns = [], [], []
-        for j in range(values.shape[1]):
-            m, ci, n = mean_interval(sel[:, j], share=statistic in SHARES)
-            column_means.append(m)
-            column_ints.append(ci)
-            column_ns.append(n)
-        means[group], ints[group], ns[group] = column_means, column_ints, column_ns
-    return means, ints, ns
+        found = [mean_interval(sel[:, j], share=statistic in SHARES) for j in range(values.shape[1])]
+        parts.append(Series(tuple(m for m, _, _ in found),
+                            tuple(None if ci is None else (ci[0], ci[1]) for _, ci, _ in found),
+                            tuple(n for _, _, n in found)))
+    return Curve(parts[0], parts[1])
 
 
 def mean_interval(values: np.ndarray, share: bool = False) -> tuple[float | None, list[float] | None, int]:

@@ -5,126 +5,104 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.atlas import depth, embed, mapstats, store
 from cvd_explorer.atlas import labels as label_issues
-from cvd_explorer.runs.io import write_csv
+from cvd_explorer.atlas.schema import AtlasRow, Chunk, group_names, groups
+from cvd_explorer.fileio import write_csv
+
+if TYPE_CHECKING:
+    from cvd_explorer.data.duplicates import DuplicateGroup
+    from cvd_explorer.data.split import ManifestRow
+    from cvd_explorer.runs import Run
 
 THRESHOLD = 0.5  # predicted positive when p > 0.5, as the run's predictions.csv
 
 
-def gather(folder: Path, n_layers: int, n_blocks: int) -> dict[str, Any]:
-    """Every chunk joined, rows in split order: ``indices``, per-image arrays, block sums, failures."""
-    parts: dict[str, list[np.ndarray]] = {}
-    s = mapstats.STAT_SIZE
-    sums = np.zeros((n_blocks, 4, s, s))
-    counts = np.zeros((n_blocks, 4), np.int64)
-    failed: list[int] = []
-    reasons: list[str] = []
-    for _, chunk in store.iter_chunks(folder):
-        for key in ("indices", "logits", "features", "thumbs", "has_mask", *(f"stat_{m}" for m in mapstats.STATISTICS)):
-            if len(chunk["indices"]):
-                parts.setdefault(key, []).append(chunk[key])
-        if n_blocks and len(chunk["block_sums"]):
-            sums += chunk["block_sums"]
-            counts += chunk["block_counts"]
-        failed.extend(int(i) for i in chunk["failed"])
-        reasons.extend(str(r) for r in chunk["failed_reason"])
-    joined = {key: np.concatenate(values) for key, values in parts.items()}
-    if "indices" not in joined:
-        joined = {"indices": np.zeros(0, np.int64)}
-    order = np.argsort(joined["indices"], kind="stable")
-    out: dict[str, Any] = {key: value[order] for key, value in joined.items()}
-    out["block_sums"], out["block_counts"] = sums, counts
-    out["failed"], out["failed_reason"] = failed, reasons
-    return out
+def gather(folder: Path, n_layers: int, n_blocks: int, n_groups: int) -> Chunk:
+    """Every chunk of ``folder`` joined, rows in split order (:meth:`Chunk.join`)."""
+    return Chunk.join((chunk for _, chunk in store.iter_chunks(folder)), n_layers, n_blocks, n_groups)
 
 
 def finish(
-    run: Any, folder: Path, rows: Sequence[Any], labels_all: np.ndarray, layers: Sequence[str],
-    blocks: Sequence[str], key: dict[str, Any], seconds: float,
+    run: Run, folder: Path, rows: Sequence[ManifestRow], labels_all: np.ndarray, layers: Sequence[str],
+    blocks: Sequence[str], key: store.AtlasKey, seconds: float,
 ) -> dict[str, Any]:
     """Write the finished files and mark the atlas complete; returns the summary object."""
     from cvd_explorer.runs.evaluate import binary_cross_entropy
 
-    data = gather(folder, len(layers), len(blocks))
-    idx = data["indices"]
+    classes = tuple(run.classes)
+    data = gather(folder, len(layers), len(blocks), len(groups(classes)))
+    idx = data.indices
     if len(idx) == 0:
         from cvd_explorer.errors import DataError
 
         raise DataError(
-            f"no image of the {key['split']!r} split could be loaded from {run.data_root} "
-            f"({len(data['failed'])} failed, e.g. {data['failed_reason'][:1]}); pass --data-root where the images are"
+            f"no image of the {key.split!r} split could be loaded from {run.data_root} "
+            f"({len(data.failed)} failed, e.g. {list(data.failed_reason[:1])}); pass --data-root where the images are"
         )
-    classes = tuple(run.classes)
     paths = [rows[i].path for i in idx]
-    groups, elsewhere, leak, duplicate_rows = copies(run, paths)
+    copy_groups, elsewhere, leak, duplicate_rows = copies(run, paths)
     y = labels_all[idx]
-    logits = data["logits"].astype(np.float64)
+    logits = data.logits.astype(np.float64)
     p = 1.0 / (1.0 + np.exp(-logits))
     predicted = (p > THRESHOLD).astype(np.int64)
     correct = predicted == y
     loss = binary_cross_entropy(y, p)
-    coords = embed.embed(data["features"])
+    coords = embed.embed(data.features)
     issues = label_issues.find_label_issues(y, p)
     suspect = np.zeros(len(idx), bool)
     suspect[issues.suspects] = True
 
-    header = store.IMAGE_COLUMNS
-    body = [
-        [paths[k], classes[int(y[k])], classes[int(predicted[k])], float(p[k]), float(loss[k]), int(correct[k]),
-         float(coords[k, 0]), float(coords[k, 1]), groups[k], int(elsewhere[k]), float(issues.scores[k]),
-         int(suspect[k])]
+    store.write_rows(folder / store.IMAGES, [
+        AtlasRow(path=paths[k], label=classes[int(y[k])], prediction=classes[int(predicted[k])], p=float(p[k]),
+                 loss=float(loss[k]), correct=bool(correct[k]), x=float(coords[k, 0]), y=float(coords[k, 1]),
+                 group=copy_groups[k], copy_elsewhere=bool(elsewhere[k]), label_score=float(issues.scores[k]),
+                 suspect=bool(suspect[k]))
         for k in range(len(idx))
-    ]
-    write_csv(folder / store.IMAGES, header, body)
+    ])
     store.write_npz(folder / store.ARRAYS, {
-        "features": data["features"].astype(np.float16), "embedding": coords, "thumbs": data["thumbs"],
-        "logits": logits.astype(np.float32), "has_mask": data["has_mask"],
+        "features": data.features.astype(np.float16), "embedding": coords, "thumbs": data.thumbs,
+        "logits": logits.astype(np.float32), "has_mask": data.has_mask,
     })
-    stats = {m: data[f"stat_{m}"].astype(np.float32) for m in mapstats.STATISTICS}
+    stats = {m: data.stats[m].astype(np.float32) for m in mapstats.STATISTICS}
     store.write_npz(folder / store.LAYER_STATS, {**stats, "layers": np.asarray(layers, dtype=str)})
-    means = _mean_maps(data["block_sums"], data["block_counts"])
+    means = _mean_maps(data.block_sums, data.block_counts)
     store.write_npz(folder / store.MEAN_CAMS, {
-        "maps": means, "counts": data["block_counts"], "blocks": np.asarray(blocks, dtype=str),
+        "maps": means, "counts": data.block_counts, "blocks": np.asarray(blocks, dtype=str),
         "groups": np.asarray(group_names(classes), dtype=str),
     })
     suspects = label_issues.issue_rows(issues, paths, y, classes)
     write_csv(folder / store.LABEL_ISSUES, ("path", "label", "suggested", "score"),
                [[r["path"], r["label"], r["suggested"], r["score"]] for r in suspects])
-    with_masks = bool(data["has_mask"].any())
+    with_masks = bool(data.has_mask.any())
     summary: dict[str, Any] = {
         "images": int(len(idx)),
-        "split": key["split"],
-        "method": key["method"],
+        "split": key.split,
+        "method": key.method,
         "layers": list(layers),
         "blocks": list(blocks),
         "seconds": round(float(seconds), 3),
         "accuracy": float(correct.mean()),
         "misclassified": int((~correct).sum()),
-        "images_with_mask": int(data["has_mask"].sum()),
-        "skipped": [{"path": rows[i].path, "reason": r} for i, r in zip(data["failed"], data["failed_reason"],
-                                                                         strict=True)],
+        "images_with_mask": int(data.has_mask.sum()),
+        "skipped": [{"path": rows[int(i)].path, "reason": str(r)}
+                    for i, r in zip(data.failed, data.failed_reason, strict=True)],
         "suspected_label_errors": suspects,
-        "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks),
+        "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks).to_json(),
         "leakage": leak,
         "duplicates": duplicate_rows,
-        "notes": notes(key["split"], with_masks),
+        "notes": notes(key.split, with_masks),
     }
     store.write_json(folder / store.SUMMARY, summary)
     index = store.read_index(folder) or {}
     index.update(state="complete", images=summary["images"], seconds=summary["seconds"], layers=list(layers),
-                 blocks=list(blocks), key=key)
+                 blocks=list(blocks), key=key.to_json())
     store.write_json(folder / store.INDEX, index)
     return summary
-
-
-def group_names(classes: Sequence[str]) -> list[str]:
-    """Names of the four mean-map groups, in ``label * 2 + misclassified`` order."""
-    return [f"{c}/{kind}" for c in classes for kind in ("correct", "misclassified")]
 
 
 def notes(split: str, with_masks: bool) -> list[str]:
@@ -142,7 +120,7 @@ def notes(split: str, with_masks: bool) -> list[str]:
     return out
 
 
-def duplicate_groups(run: Any) -> tuple[list[Any], str]:
+def duplicate_groups(run: Run) -> tuple[list[DuplicateGroup], str]:
     """The data's duplicate groups and where they came from.
 
     From the scan of the run's data root (cached after ``cvd-explorer scan``, so usually instant);
@@ -168,7 +146,7 @@ def duplicate_groups(run: Any) -> tuple[list[Any], str]:
         return groups, "manifest"
 
 
-def copies(run: Any, paths: Sequence[str]) -> tuple[list[str], list[bool], dict[str, Any], list[dict[str, Any]]]:
+def copies(run: Run, paths: Sequence[str]) -> tuple[list[str], list[bool], dict[str, Any], list[dict[str, Any]]]:
     """Duplicate groups of the split's images and the leakage of the run's manifest.
 
     Returns:
@@ -177,19 +155,19 @@ def copies(run: Any, paths: Sequence[str]) -> tuple[list[str], list[bool], dict[
     """
     from cvd_explorer.data.leakage import leakage as leakage_of
 
-    groups, source = duplicate_groups(run)
+    found, source = duplicate_groups(run)
     split_of = {row.path: row.split for row in run.manifest.rows}
     group_of: dict[str, int] = {}
-    for k, group in enumerate(groups):
+    for k, group in enumerate(found):
         for p in group.paths:
             group_of[p] = k
-    spans = [len({split_of[p] for p in g.paths if p in split_of}) > 1 for g in groups]
+    spans = [len({split_of[p] for p in g.paths if p in split_of}) > 1 for g in found]
     names = [f"d{group_of[p]}" if p in group_of else "" for p in paths]
     elsewhere = [bool(p in group_of and spans[group_of[p]]) for p in paths]
     touched = sorted({group_of[p] for p in paths if p in group_of})
-    rows = [{**groups[k].to_json(), "splits": [split_of.get(p) for p in groups[k].paths], "group": f"d{k}"}
+    rows = [{**found[k].to_json(), "splits": [split_of.get(p) for p in found[k].paths], "group": f"d{k}"}
             for k in touched]
-    report = leakage_of(run.manifest, groups)
+    report = leakage_of(run.manifest, found)
     out = {
         "test_images_with_copy_elsewhere": report.test_images_with_copy_elsewhere,
         "val_images_with_copy_in_train": report.val_images_with_copy_in_train,
@@ -200,6 +178,6 @@ def copies(run: Any, paths: Sequence[str]) -> tuple[list[str], list[bool], dict[
 
 
 def _mean_maps(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean unit-mass maps ``(B, 4, S, S)`` float32; zeros for an empty group."""
+    """Mean unit-mass maps ``(B, G, S, S)`` float32; zeros for an empty group."""
     c = counts[..., None, None].astype(np.float64)
     return np.where(c > 0, sums / np.where(c > 0, c, 1), 0).astype(np.float32)

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvd_explorer.atlas import store
+from cvd_explorer.atlas.curves import DepthCurves
+from cvd_explorer.atlas.schema import AtlasRow
 from cvd_explorer.errors import RunError
 
-
-@dataclass(frozen=True)
-class AtlasRow:
-    """One image of the atlas (a row of ``images.csv``).
-
-    ``group`` names the image's duplicate group (``"d<k>"``, "" without copies); ``copy_elsewhere`` says
-    that a copy of it lies in another split (leakage); ``label_score`` is cleanlab's label quality (lower
-    is more suspicious) and ``suspect`` whether cleanlab lists it as a likely label error.
-    """
-
-    path: str
-    label: str
-    prediction: str
-    p: float
-    loss: float
-    correct: bool
-    x: float
-    y: float
-    group: str
-    copy_elsewhere: bool
-    label_score: float
-    suspect: bool
+if TYPE_CHECKING:
+    from cvd_explorer.runs import Run
 
 
 @dataclass(eq=False)
@@ -66,15 +47,14 @@ class AtlasData:
         return list(self.summary["layers"])
 
     @cached_property
+    def depth(self) -> DepthCurves:
+        """The depth curves (``summary["depth"]``, typed)."""
+        return DepthCurves.from_json(self.summary.get("depth") or {})
+
+    @cached_property
     def rows(self) -> list[AtlasRow]:
         """Every image, in the manifest's order of the split (images that failed to load excluded)."""
-        with open(self.folder / store.IMAGES, newline="", encoding="utf-8") as fh:
-            return [
-                AtlasRow(r["path"], r["label"], r["prediction"], float(r["p"]), float(r["loss"]), r["correct"] == "1",
-                         float(r["x"]), float(r["y"]), r["group"], r["copy_elsewhere"] == "1", float(r["label_score"]),
-                         r["suspect"] == "1")
-                for r in csv.DictReader(fh)
-            ]
+        return store.read_rows(self.folder / store.IMAGES)
 
     @cached_property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -91,7 +71,8 @@ class AtlasData:
 
     @cached_property
     def mean_cams(self) -> dict[str, Any]:
-        """``{"maps": (B, 4, 32, 32), "counts": (B, 4), "blocks": [B names], "groups": [4 names]}``."""
+        """``{"maps": (B, G, 32, 32), "counts": (B, G), "blocks": [B names], "groups": [G names]}`` with the G
+        groups of :func:`~cvd_explorer.atlas.schema.groups`."""
         data = store.read_npz(self.folder / store.MEAN_CAMS)
         return {"maps": data["maps"], "counts": data["counts"], "blocks": [str(b) for b in data["blocks"]],
                 "groups": [str(g) for g in data["groups"]]}
@@ -124,9 +105,13 @@ def load_atlas(folder: str | os.PathLike[str]) -> AtlasData:
     return AtlasData(folder, summary)
 
 
-def find_atlas(run: Any, split: str = "test", method: str | None = None) -> AtlasData | None:
-    """The run's current atlas of ``split`` (and ``method``, default Grad-CAM), or None when there is
-    none or it is stale (computed for another model or manifest)."""
+def find_atlas(
+    run: Run, split: str = "test", method: str | None = None, masks: str | os.PathLike[str] | None = None
+) -> AtlasData | None:
+    """The run's current atlas of ``split`` (``method``: default Grad-CAM; ``masks``: default the
+    synthetic data's masks when present, as :func:`~cvd_explorer.atlas.compute_atlas`), or None when
+    there is none, it is partial, or it is not current (:func:`~cvd_explorer.atlas.store.is_current`:
+    another schema version, model, manifest, masks or size)."""
     from cvd_explorer.atlas.methods import atlas_method
 
     method = atlas_method(method)
@@ -134,11 +119,11 @@ def find_atlas(run: Any, split: str = "test", method: str | None = None) -> Atla
     index = store.read_index(folder)
     if index is None or index.get("state") != "complete":
         return None
-    key = index.get("key") or {}
-    info = run.model_info or {}
-    if key.get("model_sha256") != info.get("sha256"):
+    try:
+        key = store.atlas_key(run, split, method, store.masks_folder(run, masks))
+    except RunError:  # no model: nothing is current
         return None
-    if key.get("manifest_sha256") != run.meta.get("manifest", {}).get("sha256"):
+    if not store.is_current(index, key):
         return None
     try:
         return load_atlas(folder)

@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
 def describe(summary: dict[str, Any], folder: str) -> str:
     """A few lines for a terminal."""
-    depth = summary["depth"]
+    from cvd_explorer.atlas.curves import DepthCurves
+
+    depth = DepthCurves.from_json(summary["depth"])
     lines = [
         f"atlas of {summary['images']} {summary['split']} images ({summary['method']}, {len(summary['layers'])} conv "
         f"layers) in {summary['seconds']:.1f} s: {folder}",
@@ -74,9 +76,9 @@ def describe(summary: dict[str, Any], folder: str) -> str:
     ]
     for curve in ("agreement_with_last", "mass_in_mask"):
         if curve in depth:
-            mid = len(depth["layers"]) // 2
-            c, m = depth[curve]["correct"], depth[curve]["misclassified"]
-            lines.append(f"{curve} at {depth['layers'][mid]} / {depth['layers'][-1]}: correct "
+            mid = len(depth.layers) // 2
+            c, m = depth.overall[curve].correct.means, depth.overall[curve].misclassified.means
+            lines.append(f"{curve} at {depth.layers[mid]} / {depth.layers[-1]}: correct "
                          f"{_num(c[mid])} / {_num(c[-1])}, misclassified {_num(m[mid])} / {_num(m[-1])}")
     for row in summary["skipped"][:5]:
         lines.append(f"skipped {row['path']}: {row['reason']}")

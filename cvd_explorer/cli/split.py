@@ -143,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
 def write_cleaned(manifest: Manifest, verdicts_csv: str, out: str | None) -> Manifest:
     """Apply the verdicts, write the cleaned manifest (an existing file there is kept as .bak), report."""
-    from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest, read_verdicts
+    from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest
     from cvd_explorer.data.split import backup_existing, write_manifest
+    from cvd_explorer.verdicts import read_verdicts
 
     verdicts = read_verdicts(verdicts_csv)
     cleaned, report = clean_manifest(manifest, verdicts, source=Path(verdicts_csv).name)

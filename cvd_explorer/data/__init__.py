@@ -1,6 +1,6 @@
 """Data ingestion: find the layout, validate images, set bad files aside, split into a manifest.
 
-Importable without TensorFlow (numpy, Pillow and imagehash only).
+Importable without TensorFlow (numpy and Pillow only).
 """
 
 from cvd_explorer.data.duplicates import DuplicateGroup, find_duplicates

@@ -15,17 +15,14 @@ started with ``--manifest`` on it keeps it as it is.
 
 from __future__ import annotations
 
-import csv
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cvd_explorer.data.split import Manifest, ManifestRow
 from cvd_explorer.errors import DataError
+from cvd_explorer.verdicts import LABEL_WRONG, MODEL_WRONG, NOT_AN_ANIMAL, Verdict
 
-LABEL_WRONG, MODEL_WRONG, NOT_AN_ANIMAL = "label wrong", "model wrong", "not a cat or dog"
-VERDICTS = (LABEL_WRONG, MODEL_WRONG, NOT_AN_ANIMAL)
 CLEANED_NAME = "manifest.cleaned.csv"
 
 
@@ -54,39 +51,14 @@ class CleanReport:
         return text
 
 
-def read_verdicts(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``{path: verdict}`` from a CSV with at least the columns ``path`` and ``verdict``.
-
-    Raises:
-        DataError: the file is missing, lacks a column, or names an unknown verdict (line given).
-    """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"path", "verdict"} - set(reader.fieldnames or ())
-            if missing:
-                raise DataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}; "
-                                "export the verdicts from the Atlas panel (path,verdict,...)")
-            out: dict[str, str] = {}
-            for number, row in enumerate(reader, start=2):
-                verdict = (row.get("verdict") or "").strip()
-                if verdict not in VERDICTS:
-                    raise DataError(f"{path}:{number}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
-                out[(row.get("path") or "").strip()] = verdict
-            return out
-    except FileNotFoundError:
-        raise DataError(f"--exclude {path} does not exist; give the verdicts CSV the Atlas panel exported") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"--exclude {path} cannot be read as a CSV ({exc})") from None
-
-
-def clean_manifest(manifest: Manifest, verdicts: dict[str, str], source: str = "") -> tuple[Manifest, CleanReport]:
+def clean_manifest(
+    manifest: Manifest, verdicts: Mapping[str, Verdict], source: str = ""
+) -> tuple[Manifest, CleanReport]:
     """The manifest with the verdicts applied (see the module docstring); ``manifest`` is not changed.
 
     Args:
         manifest: the data folder's manifest.
-        verdicts: ``{path: verdict}`` (:func:`read_verdicts`).
+        verdicts: ``{path: Verdict}`` (:func:`cvd_explorer.verdicts.read_verdicts`).
         source: name of the verdicts file, recorded in the sidecar.
 
     Raises:
@@ -100,7 +72,8 @@ def clean_manifest(manifest: Manifest, verdicts: dict[str, str], source: str = "
     kept: list[str] = []
     listed = {row.path for row in manifest.rows}
     for row in manifest.rows:
-        verdict = verdicts.get(row.path)
+        given = verdicts.get(row.path)
+        verdict = given.verdict if given is not None else None
         if verdict == NOT_AN_ANIMAL:
             removed.append(row.path)
             continue

@@ -21,7 +21,7 @@ import contextlib
 import io
 import os
 import warnings
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -190,6 +190,69 @@ def _target_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return height, width
 
 
+class Reduced(NamedTuple):
+    """A decoded image, possibly at a fraction of its size (see :func:`decode_reduced`).
+
+    Attributes:
+        image: The ``"RGB"`` image as decoded, EXIF orientation applied.
+        size: ``(width, height)`` of the full decode (what :func:`decode_image` returns).
+        box: ``(left, upper, right, lower)`` region of ``image`` that the full image maps to
+            (JPEG scaling rounds the size up, so the last row and column may be partial).
+        scale: 1 for a full decode, else 2, 4 or 8 (JPEG DCT scaling).
+    """
+
+    image: Image.Image
+    size: tuple[int, int]
+    box: tuple[float, float, float, float]
+    scale: int
+
+
+def _draft(im: Image.Image, min_side: int) -> tuple[float, float, float, float] | None:
+    """Ask a JPEG to decode at 1/2, 1/4 or 1/8 of its size, keeping >= ``min_side`` px a side.
+
+    Only plain JPEGs stored upright: EXIF orientation would move the partial row and column.
+    Returns the box of the reduced image that maps to the full image, or None (full decode).
+    """
+    if im.format != "JPEG" or min(im.size) // min_side < 2:
+        return None
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:
+        return None
+    if orientation != 1:
+        return None
+    drafted = im.draft(None, (min_side, min_side))
+    return None if drafted is None else drafted[1]
+
+
+def _decode(path: str | os.PathLike[str], max_pixels: int, min_side: int | None) -> Reduced:
+    """Decode fully (``min_side`` None) or, for a JPEG, at the coarsest scale keeping ``min_side``."""
+    fh = _open_file(path)
+    with fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bomb warnings are checked by hand; EXIF noise is harmless
+        im = _open(fh, path, max_pixels)
+        full = im.size
+        box = _draft(im, min_side) if min_side else None
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(path, "too-large", str(exc)) from exc
+        except MemoryError as exc:
+            raise ImageLoadError(path, "too-large", "not enough memory to decode it") from exc
+        except Exception as exc:  # decoder errors: OSError, SyntaxError, ValueError, EOFError, ...
+            detail = str(exc) or type(exc).__name__
+            raise ImageLoadError(path, "corrupt", f"cannot decode {im.format} data ({detail})") from exc
+        with contextlib.suppress(Exception):  # unreadable EXIF: keep the pixels as stored
+            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
+        try:
+            rgb = _to_rgb(im)
+        except Exception as exc:
+            raise ImageLoadError(path, "corrupt", f"cannot convert mode {im.mode} to RGB ({exc})") from exc
+    if box is None:
+        return Reduced(rgb, rgb.size, (0.0, 0.0, float(rgb.width), float(rgb.height)), 1)
+    return Reduced(rgb, full, box, round(full[0] / box[2]))
+
+
 def decode_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode an image file fully into an RGB Pillow image (what :func:`load_image` converts).
 
@@ -203,25 +266,29 @@ def decode_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
     Raises:
         ImageLoadError: With ``reason`` in :data:`REASONS`.
     """
-    fh = _open_file(path)
-    with fh, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bomb warnings are checked by hand; EXIF noise is harmless
-        im = _open(fh, path, max_pixels)
-        try:
-            im.load()
-        except Image.DecompressionBombError as exc:
-            raise ImageLoadError(path, "too-large", str(exc)) from exc
-        except MemoryError as exc:
-            raise ImageLoadError(path, "too-large", "not enough memory to decode it") from exc
-        except Exception as exc:  # decoder errors: OSError, SyntaxError, ValueError, EOFError, ...
-            detail = str(exc) or type(exc).__name__
-            raise ImageLoadError(path, "corrupt", f"cannot decode {im.format} data ({detail})") from exc
-        with contextlib.suppress(Exception):  # unreadable EXIF: keep the pixels as stored
-            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
-        try:
-            return _to_rgb(im)
-        except Exception as exc:
-            raise ImageLoadError(path, "corrupt", f"cannot convert mode {im.mode} to RGB ({exc})") from exc
+    return _decode(path, max_pixels, None).image
+
+
+def decode_reduced(path: str | os.PathLike[str], min_side: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reduced:
+    """Decode an image file, a JPEG at 1/2, 1/4 or 1/8 scale when it keeps ``min_side`` px a side.
+
+    JPEG DCT scaling still reads and entropy-decodes every coefficient of the file (a truncated
+    or broken stream fails exactly as in a full decode), but runs the inverse DCT, upsampling and
+    colour conversion on a fraction of the pixels. Other formats, JPEGs with an EXIF rotation and
+    small JPEGs are decoded fully, as by :func:`decode_image`.
+
+    Args:
+        path: Image file.
+        min_side: Smallest side in pixels the reduced image must keep.
+        max_pixels: As in :func:`decode_image`.
+
+    Returns:
+        The :class:`Reduced` image, its full size and the box mapping it to the full image.
+
+    Raises:
+        ImageLoadError: With ``reason`` in :data:`REASONS`, whenever :func:`decode_image` would.
+    """
+    return _decode(path, max_pixels, min_side)
 
 
 def load_image(

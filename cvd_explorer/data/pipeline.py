@@ -1,19 +1,22 @@
 """tf.data input pipeline from a split manifest.
 
-Images go through the one loader (:func:`cvd_explorer.data.loader.load_image`): every file the
-scanner accepts decodes here the same way. Pixel values stay 0-255 float32: models hold their own
-rescaling.
+Images decode as the one loader (:func:`cvd_explorer.data.loader.load_image`) decodes them: the
+files TensorFlow decodes to the same pixels (plain JPEG and 8-bit PNG, no EXIF rotation) are read
+and squashed inside the graph, without the GIL (:mod:`cvd_explorer.data.tf_decode`); the rest
+go through the loader in Python. A header check decides once per file. Pixel values stay 0-255
+float32: models hold their own rescaling.
 
 Training (and validation used as a stream) is an endless sequence of passes over the split, pass
-``p`` shuffled with seed ``(seed, p)``, each image augmented with a seed derived from its position
-in the stream. ``start_batch=k`` starts at global batch k, so the batches of epoch e are a pure
-function of ``(seed, e)`` and a resumed run sees exactly the data it would have seen.
+``p`` shuffled with seed ``(seed, p)``, each image augmented in graph with a stateless seed
+``(seed, position in the stream)``. ``start_batch=k`` starts at global batch k, so the batches of
+epoch e are a pure function of ``(seed, e)`` and a resumed run sees exactly the data it would have
+seen. The parallel map keeps its order (``deterministic=True``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from cvd_explorer.data.augment import STUDY_AUGMENTATION, AugmentSpec, augment_image
-from cvd_explorer.data.loader import load_image
+from cvd_explorer.data.tf_decode import make_decoder, plan_decoding
 from cvd_explorer.errors import DataError
 
 if TYPE_CHECKING:
@@ -29,6 +32,43 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "val", "test")
 _PASSES = 1_000_000  # "endless": enough passes for any run
+_CACHE_BATCH = 64
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """How :func:`make_dataset` streams a split (defaults follow the split: see its fields).
+
+    Attributes:
+        data_root: folder the manifest's relative paths start from (default: ``manifest.root``,
+            else the manifest's folder).
+        augment: the study's augmentation; default on for "train" only.
+        shuffle: default on for a repeating stream (shuffled per pass).
+        repeat: default on for "train". "test" and non-repeating "val" keep manifest order and
+            end after one pass.
+        seed: seeds shuffling and augmentation.
+        start_batch: global batch index the stream starts at (only with repeat).
+        cache: decode the split once into memory (for small data sets) instead of per batch.
+        augmentation: the transform's ranges.
+        threads: tf.data parallelism (parallel calls and a private thread pool of that size);
+            default AUTOTUNE on the shared pool.
+    """
+
+    data_root: str | Path | None = None
+    augment: bool | None = None
+    shuffle: bool | None = None
+    repeat: bool | None = None
+    seed: int = 0
+    start_batch: int = 0
+    cache: bool = False
+    augmentation: AugmentSpec = STUDY_AUGMENTATION
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise DataError(f"threads must be at least 1 (or None for AUTOTUNE), got {self.threads}")
+        if self.start_batch < 0:
+            raise DataError(f"start_batch must be 0 or more, got {self.start_batch}")
 
 
 def split_arrays(manifest: Manifest, split: str, data_root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
@@ -49,19 +89,7 @@ def split_arrays(manifest: Manifest, split: str, data_root: str | Path | None = 
 
 
 def make_dataset(
-    manifest: Manifest,
-    split: str,
-    image_size: int,
-    batch_size: int,
-    *,
-    data_root: str | Path | None = None,
-    augment: bool | None = None,
-    shuffle: bool | None = None,
-    seed: int = 0,
-    start_batch: int = 0,
-    repeat: bool | None = None,
-    cache: bool = False,
-    augmentation: AugmentSpec = STUDY_AUGMENTATION,
+    manifest: Manifest, split: str, image_size: int, batch_size: int, options: DatasetOptions | None = None
 ) -> Any:
     """Batches of ``(images float32 (B, S, S, 3) in 0-255, labels float32 (B,))``.
 
@@ -69,36 +97,38 @@ def make_dataset(
         manifest: a :class:`cvd_explorer.data.split.Manifest`.
         split: "train", "val" or "test".
         image_size: side S; images are squashed to S x S as Keras 2 did.
-        data_root: folder the manifest's relative paths start from (default: ``manifest.root``,
-            else the manifest's folder).
-        augment: the study's augmentation; default on for "train" only.
-        shuffle, repeat: default on for "train"; a repeating stream is shuffled per pass.
-            "test" and non-repeating "val" keep manifest order and end after one pass.
-        seed: seeds shuffling and augmentation.
-        start_batch: global batch index the stream starts at (only with repeat).
-        cache: decode the split once into memory (for small data sets) instead of per batch.
+        batch_size: images per batch (the last batch of a finite stream may be smaller).
+        options: see :class:`DatasetOptions` (default: the split's defaults, seed 0).
     """
-    paths, labels = split_arrays(manifest, split, data_root)
+    opts = options or DatasetOptions()
+    paths, labels = split_arrays(manifest, split, opts.data_root)
     is_train = split == "train"
-    augment = is_train if augment is None else augment
-    repeat = is_train if repeat is None else repeat
-    shuffle = repeat if shuffle is None else shuffle
-    if start_batch and not repeat:
+    augment = is_train if opts.augment is None else opts.augment
+    repeat = is_train if opts.repeat is None else opts.repeat
+    shuffle = repeat if opts.shuffle is None else opts.shuffle
+    if opts.start_batch and not repeat:
         raise DataError("start_batch needs a repeating stream (repeat=True)")
-    n = len(paths)
-    order = _index_stream(n, seed, shuffle, repeat, start_batch * batch_size)
-    load = _memory_loader(paths, image_size) if cache else _file_loader(paths, image_size)
+    parallel = tf.data.AUTOTUNE if opts.threads is None else opts.threads
+    order = _index_stream(len(paths), opts.seed, shuffle, repeat, opts.start_batch * batch_size)
+    decode = make_decoder(plan_decoding(paths), image_size)
+    load = _memory_loader(decode, len(paths), parallel) if opts.cache else _float_loader(decode)
     label_table = tf.constant(labels)
+    seed = tf.constant(opts.seed, tf.int64)
 
     def load_one(position: Any, index: Any) -> tuple[Any, Any]:
         image = load(index)
         if augment:
-            image = augment_image(image, tf.stack([tf.cast(seed, tf.int64), position]), augmentation)
+            image = augment_image(image, tf.stack([seed, position]), opts.augmentation)
         return image, tf.gather(label_table, index)
 
-    ds = order.map(load_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=False)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = order.map(load_one, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)
+    if opts.threads is not None:
+        threading = tf.data.Options()
+        threading.threading.private_threadpool_size = opts.threads
+        threading.threading.max_intra_op_parallelism = 1
+        ds = ds.with_options(threading)
+    return ds
 
 
 def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> Any:
@@ -120,23 +150,14 @@ def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> 
     return tf.data.Dataset.zip(positions, passes)
 
 
-def _file_loader(paths: list[str], image_size: int) -> Callable[[Any], Any]:
-    path_table = tf.constant(paths)
-
-    def decode(path: bytes) -> np.ndarray:
-        return load_image(path.decode(), size=(image_size, image_size))
-
-    def load(index: Any) -> Any:
-        image = tf.numpy_function(decode, [tf.gather(path_table, index)], tf.uint8, stateful=False)
-        image.set_shape((image_size, image_size, 3))
-        return tf.cast(image, tf.float32)
-
-    return load
+def _float_loader(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda index: tf.cast(decode(index), tf.float32)
 
 
-def _memory_loader(paths: list[str], image_size: int) -> Callable[[Any], Any]:
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        images = np.stack(list(pool.map(lambda p: load_image(p, size=(image_size, image_size)), paths)))
+def _memory_loader(decode: Callable[[Any], Any], n: int, parallel: int) -> Callable[[Any], Any]:
+    """Decode the split once (in graph, in parallel, in order) into a uint8 (N, S, S, 3) constant."""
+    ds = tf.data.Dataset.range(n).map(decode, num_parallel_calls=parallel, deterministic=True)
+    images = np.concatenate(list(ds.batch(_CACHE_BATCH).as_numpy_iterator()))
     table = tf.constant(images)
 
     def load(index: Any) -> Any:

@@ -1,7 +1,10 @@
 """Validate every image of a data folder once, cache the verdicts, set bad files aside.
 
-The scan decodes every candidate file fully through :func:`~cvd_explorer.data.loader.load_image`
-(both labelled and unlabelled), in worker processes for large folders. Verdicts are cached per
+The scan decodes every candidate file once through :func:`~cvd_explorer.data.loader.decode_reduced`
+(both labelled and unlabelled), in worker processes for large folders: the verdict is the one
+:func:`~cvd_explorer.data.loader.load_image` gives, but a JPEG is decoded at 1/2 to 1/8 of its size
+(every coefficient is still read and entropy-decoded; only the inverse DCT and colour conversion
+run on fewer pixels), keeping at least 32 px a side for the thumbnail. Verdicts are cached per
 data root in the user's cache folder (``$CVD_EXPLORER_CACHE``, else
 ``$XDG_CACHE_HOME/cvd-explorer``, else ``~/.cache/cvd-explorer``) keyed by absolute path, size,
 ``mtime_ns`` and ``max_pixels``, so a second scan of an unchanged folder decodes nothing.
@@ -10,9 +13,11 @@ Nothing is ever written inside the data folder, and no user file is deleted or r
 Duplicates: right after decoding a labelled image, the worker computes its fingerprint
 (:mod:`cvd_explorer.data.fingerprint`: a 32x32 grey thumbnail, its perceptual hash and a digest
 of size and thumbnail), so finding copies costs no second decode of the data set. Images whose
-size and thumbnail digest coincide are the only candidates for ``exact``: for those alone a
-digest of every decoded byte is computed (decoding them once more; a full-pixel digest of
-every image would add a third of a decode to the scan). Fingerprints and digests are cached
+size and thumbnail digest coincide, and images of the same size in one near group (a JPEG
+reduced while decoding and a PNG of its pixels differ by a grey level in the thumbnail), are
+the only candidates for ``exact``: for those alone a digest of every decoded byte is computed
+(decoding them once more, fully; a full-pixel digest of every image would add a third of a
+decode to the scan). Fingerprints and digests are cached
 with the verdicts, and so are the groups found (:mod:`cvd_explorer.data.duplicates`), keyed by
 every fingerprint; thumbnails are not cached (1 kB each): when the groups must be recomputed
 after a change, only the cached images that form candidate pairs are decoded again.
@@ -37,16 +42,16 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from cvd_explorer.atomic import write_bytes as write_atomic
 from cvd_explorer.data.duplicates import CONFIRM_P99, NEAR_HAMMING, DuplicateGroup, find_duplicates
-from cvd_explorer.data.fingerprint import THUMB_SIDE, fingerprint, phash_of_thumb, pixel_digest
+from cvd_explorer.data.fingerprint import REDUCED_SIDE, THUMB_SIDE, Fingerprint, fingerprint, pixel_digest
 from cvd_explorer.data.layout import detect_layout, is_skipped_dir
-from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image
+from cvd_explorer.data.loader import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image, decode_reduced
 from cvd_explorer.errors import DataError
+from cvd_explorer.fileio import write_bytes as write_atomic
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: fingerprints (thumbnail digest, perceptual hash, pixel digest) and duplicate groups
+CACHE_VERSION = 3  # 2: fingerprints and duplicate groups; 3: thumbnails of reduced JPEG decodes, image size
 """Bump when the loader's verdicts or the fingerprints change, so old caches are ignored."""
 SMALL_JOB = 64
 """Fewer files than this are decoded in-process (no worker start-up)."""
@@ -128,8 +133,8 @@ def cache_file(root: Path) -> Path:
 
 
 Entry = list[Any]
-"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest]``."""
-_ENTRY_LEN = 8
+"""A cache entry: ``[size, mtime_ns, max_pixels, reason, message, thumb key, phash hex, pixel digest, WxH/scale]``."""
+_ENTRY_LEN = 9
 
 
 @dataclass
@@ -167,7 +172,8 @@ def _save_cache(path: Path, root: Path, cache: _Cache) -> None:
 class Checked(NamedTuple):
     """One decoded file: ``reason`` None for a good image; fingerprint fields when asked for.
 
-    ``thumb`` is the 32x32 grey thumbnail's bytes (row-major uint8).
+    ``thumb`` is the 32x32 grey thumbnail's bytes (row-major uint8); ``size`` is the full image's
+    ``"WxH/scale"`` (scale 1: decoded fully; 2, 4 or 8: a JPEG decoded reduced).
     """
 
     path: str
@@ -176,6 +182,23 @@ class Checked(NamedTuple):
     thumb_key: str | None = None
     phash: int | None = None
     thumb: bytes | None = None
+    size: str | None = None
+
+
+def fingerprint_file(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Fingerprint:
+    """Decode a file as the scan does (a JPEG reduced) and fingerprint it.
+
+    Raises:
+        ImageLoadError: As :func:`~cvd_explorer.data.loader.decode_image` would.
+    """
+    return _fingerprint_file(path, max_pixels)[0]
+
+
+def _fingerprint_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[Fingerprint, int]:
+    reduced = decode_reduced(path, REDUCED_SIDE, max_pixels)
+    if reduced.scale == 1:
+        return fingerprint(reduced.image), 1
+    return fingerprint(reduced.image, reduced.size, reduced.box), reduced.scale
 
 
 def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -> list[Checked]:
@@ -183,20 +206,22 @@ def check_files(paths: list[str], max_pixels: int, fingerprints: bool = False) -
     out: list[Checked] = []
     for path in paths:
         try:
-            image = decode_image(path, max_pixels=max_pixels)
+            if not fingerprints:
+                decode_reduced(path, REDUCED_SIDE, max_pixels)
+                out.append(Checked(path, None, None))
+                continue
+            fp, scale = _fingerprint_file(path, max_pixels)
         except ImageLoadError as exc:
             out.append(Checked(path, exc.reason, exc.message))
             continue
-        if fingerprints:
-            fp = fingerprint(image)
-            out.append(Checked(path, None, None, fp.thumb_key, fp.phash, fp.thumb.tobytes()))
-        else:
-            out.append(Checked(path, None, None))
+        size = f"{fp.size[0]}x{fp.size[1]}/{scale}"
+        out.append(Checked(path, None, None, fp.thumb_key, fp.phash, fp.thumb.tobytes(), size))
     return out
 
 
 def _chunks(items: list[str], workers: int) -> list[list[str]]:
-    size = max(16, min(256, -(-len(items) // (workers * 8))))
+    # At most 64 files a chunk: the last chunks leave workers idle for at most 64 decodes.
+    size = max(16, min(64, -(-len(items) // (workers * 8))))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -218,7 +243,6 @@ def _decode_all(
             if progress:
                 progress(len(results), total)
         return results
-    phash_of_thumb(np.zeros((THUMB_SIDE, THUMB_SIDE), np.uint8))  # import scipy once, before forking
     # Forking a process that already runs TensorFlow's threads can deadlock, and spawning
     # re-imports the caller's script: inside a TensorFlow process, decode on threads instead
     # (Pillow releases the GIL while it decodes, so both cores still work).
@@ -254,16 +278,19 @@ def _duplicates_key(prints: list[tuple[str, str, int]]) -> str:
 
 def _thumb_reader(root: Path, fresh: dict[str, bytes], max_pixels: int) -> Callable[[str], NDArray[np.uint8] | None]:
     """Thumbnails by relative path: from this scan's decode, else decoded again (cached images)."""
+    decoded: dict[str, NDArray[np.uint8] | None] = {}
 
     def thumb_of(rel: str) -> NDArray[np.uint8] | None:
         data = fresh.get(rel)
         if data is not None:
             return np.frombuffer(data, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
-        try:
-            return fingerprint(decode_image(root / rel, max_pixels=max_pixels)).thumb
-        except ImageLoadError as exc:
-            logger.warning("%s: cannot compare it with a possible copy: %s", rel, exc.message)
-            return None
+        if rel not in decoded:
+            try:
+                decoded[rel] = fingerprint_file(root / rel, max_pixels).thumb
+            except ImageLoadError as exc:
+                logger.warning("%s: cannot compare it with a possible copy: %s", rel, exc.message)
+                decoded[rel] = None
+        return decoded[rel]
 
     return thumb_of
 
@@ -300,12 +327,12 @@ def scan(
     relpaths = sorted([*labels, *layout.unlabelled])
     cache_path = cache_file(root)
     cached = _load_cache(cache_path) if cache else _Cache()
+    where = {rel: str((root / rel).absolute()) for rel in relpaths}  # the cache's keys
 
-    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest]
+    verdicts: dict[str, Entry] = {}  # absolute path -> [reason, message, thumb key, phash hex, pixel digest, WxH/scale]
     keys: dict[str, list[Any]] = {}
     todo: list[tuple[str, bool]] = []
-    for rel in relpaths:
-        absolute = str((root / rel).absolute())
+    for rel, absolute in where.items():
         wants_print = rel in labels
         try:
             st = os.stat(absolute)
@@ -323,62 +350,103 @@ def scan(
     fresh: dict[str, bytes] = {}
     for checked in _decode_all(todo, max_pixels, workers or os.cpu_count() or 1, progress):
         phash = None if checked.phash is None else f"{checked.phash:016x}"
-        verdicts[checked.path] = [checked.reason, checked.message, checked.thumb_key, phash, None]
+        verdicts[checked.path] = [checked.reason, checked.message, checked.thumb_key, phash, None, checked.size]
         if checked.thumb is not None:
             fresh[checked.path] = checked.thumb
 
     result = ScanResult(root=root, layout=layout.name, classes=layout.classes, ignored=list(layout.ignored),
                         class_mode=layout.class_mode)
     result.decoded = len(todo)
-    _pixel_digests(root, labels, verdicts, max_pixels)
-    new_cache = _Cache()
+    _pixel_digests([where[rel] for rel in labels], verdicts, max_pixels)
     prints: list[tuple[str, str, int]] = []
     thumbs: dict[str, bytes] = {}
-    for rel in relpaths:
-        absolute = str((root / rel).absolute())
-        reason, message, key, phash, digest = verdicts[absolute]
-        if absolute in keys and reason != "unreadable":  # permissions change without mtime
-            new_cache.entries[absolute] = [*keys[absolute], reason, message, key, phash, digest]
+    for rel, absolute in where.items():
+        reason, message, _, phash, _, _ = verdicts[absolute]
         if reason is not None:
             result.rejected.append(Rejection(rel, reason, message or ""))
         elif rel in labels:
             result.accepted.append((rel, labels[rel]))
-            prints.append((rel, str(digest or key), int(str(phash), 16)))
+            prints.append((rel, _key_of(verdicts[absolute]), int(str(phash), 16)))
             if absolute in fresh:
                 thumbs[rel] = fresh[absolute]
         else:
             result.unlabelled.append(rel)
-    result.duplicates = _groups(root, prints, thumbs, max_pixels, cached, new_cache)
+    new_cache = _Cache()
+    result.duplicates = _groups(
+        where, prints, _thumb_reader(root, thumbs, max_pixels), verdicts, max_pixels, cached, new_cache
+    )
+    for absolute, key in keys.items():
+        if verdicts[absolute][0] != "unreadable":  # permissions change without mtime
+            new_cache.entries[absolute] = [*key, *verdicts[absolute]]
     if cache:
         _save_cache(cache_path, root, new_cache)
     return result
 
 
-def _pixel_digests(root: Path, labels: dict[str, str], verdicts: dict[str, Entry], max_pixels: int) -> None:
-    """Fill in the full-pixel digest of every accepted image whose thumbnail digest is shared."""
+def _key_of(verdict: Entry) -> str:
+    """The pixel key of an accepted image: its full-pixel digest if computed, else its thumbnail key."""
+    return str(verdict[4] or verdict[2])
+
+
+def _digest(absolute: str, verdict: Entry, max_pixels: int) -> None:
+    """Fill in ``verdict``'s full-pixel digest (a full decode) unless it is there."""
+    if verdict[4] is not None:
+        return
+    try:
+        verdict[4] = pixel_digest(decode_image(absolute, max_pixels=max_pixels))
+    except ImageLoadError as exc:  # changed since it was decoded: keep the thumbnail key
+        logger.warning("%s: cannot compare its pixels with a look-alike: %s", absolute, exc.message)
+
+
+def _pixel_digests(labelled: list[str], verdicts: dict[str, Entry], max_pixels: int) -> None:
+    """Fill in the full-pixel digest of every accepted image (absolute path) whose thumbnail digest is shared."""
     by_key: dict[str, list[str]] = {}
-    for rel in labels:
-        absolute = str((root / rel).absolute())
-        reason, _, key, _, _ = verdicts[absolute]
+    for absolute in labelled:
+        reason, _, key, _, _, _ = verdicts[absolute]
         if reason is None and key is not None:
             by_key.setdefault(key, []).append(absolute)
     for members in by_key.values():
         if len(members) < 2:
             continue
         for absolute in members:
-            if verdicts[absolute][4] is not None:
+            _digest(absolute, verdicts[absolute], max_pixels)
+
+
+def _digest_near_copies(
+    where: dict[str, str], groups: list[DuplicateGroup], verdicts: dict[str, Entry], max_pixels: int
+) -> bool:
+    """Digest near copies of one size decoded at different scales; True when two have the same pixels.
+
+    A JPEG reduced while decoding and a PNG of its decoded pixels get thumbnails a grey level
+    apart, hence different thumbnail keys: only the full-pixel digest can call them ``exact``.
+    (Images decoded at the same scale with the same pixels share their thumbnail key already.)
+    """
+    found = False
+    for group in groups:
+        if group.kind != "near":
+            continue
+        by_size: dict[str, list[str]] = {}
+        for rel in group.paths:
+            size, _, _ = str(verdicts[where[rel]][5]).partition("/")
+            by_size.setdefault(size, []).append(where[rel])
+        for members in by_size.values():
+            if len({verdicts[a][5] for a in members}) < 2:  # one scale (or one image)
                 continue
-            try:
-                verdicts[absolute][4] = pixel_digest(decode_image(absolute, max_pixels=max_pixels))
-            except ImageLoadError as exc:  # changed since it was decoded: keep the thumbnail key
-                logger.warning("%s: cannot compare its pixels with a look-alike: %s", absolute, exc.message)
+            before = {_key_of(verdicts[a]) for a in members}
+            for absolute in members:
+                _digest(absolute, verdicts[absolute], max_pixels)
+            found = found or len({_key_of(verdicts[a]) for a in members}) < len(before)
+    return found
 
 
 def _groups(
-    root: Path, prints: list[tuple[str, str, int]], thumbs: dict[str, bytes], max_pixels: int,
-    cached: _Cache, new_cache: _Cache,
+    where: dict[str, str], prints: list[tuple[str, str, int]], thumb_of: Callable[[str], NDArray[np.uint8] | None],
+    verdicts: dict[str, Entry], max_pixels: int, cached: _Cache, new_cache: _Cache,
 ) -> list[DuplicateGroup]:
-    """The duplicate groups of the accepted images: from the cache when no fingerprint changed."""
+    """The duplicate groups of the accepted images: from the cache when no fingerprint changed.
+
+    Pixel digests found for same-size near copies go into ``verdicts`` (and so into the cache).
+    """
     key = _duplicates_key(prints)
     if cached.duplicates.get("key") == key:
         try:
@@ -388,7 +456,11 @@ def _groups(
         if groups is not None:
             new_cache.duplicates = cached.duplicates
             return groups
-    groups = find_duplicates(prints, _thumb_reader(root, thumbs, max_pixels))
+    groups = find_duplicates(prints, thumb_of)
+    if _digest_near_copies(where, groups, verdicts, max_pixels):
+        prints = [(rel, _key_of(verdicts[where[rel]]), phash) for rel, _, phash in prints]
+        key = _duplicates_key(prints)
+        groups = find_duplicates(prints, thumb_of)
     new_cache.duplicates = {"key": key, "groups": [g.to_json() for g in groups]}
     return groups
 

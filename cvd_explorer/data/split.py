@@ -52,10 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.atomic import write_bytes as write_atomic
 from cvd_explorer.data.duplicates import DuplicateGroup
 from cvd_explorer.data.scan import ScanResult, scan
 from cvd_explorer.errors import DataError
+from cvd_explorer.fileio import write_bytes as write_atomic
 
 logger = logging.getLogger(__name__)
 

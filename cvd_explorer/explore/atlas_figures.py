@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from cvd_explorer.explore.atlas_view import MISCLASSIFIED, AtlasPoint, DepthSeries, categories
+from cvd_explorer.atlas.schema import CORRECT, MISCLASSIFIED
+from cvd_explorer.explore.atlas_view import AtlasPoint, DepthSeries, categories
 
-SERIES_STYLE = {"correct": ("#2e7d32", "-"), MISCLASSIFIED: ("#c62828", "--")}
+SERIES_STYLE = {CORRECT: ("#2e7d32", "-"), MISCLASSIFIED: ("#c62828", "--")}
 CLASS_LINE = ("#1f77b4", "#ff7f0e")
 
 
@@ -34,7 +35,7 @@ def _png(fig: Any) -> bytes:
 
 
 def _style(series: DepthSeries, classes: Sequence[str]) -> tuple[str, str]:
-    group = MISCLASSIFIED if series.name.endswith(MISCLASSIFIED) else "correct"
+    group = MISCLASSIFIED if series.name.endswith(MISCLASSIFIED) else CORRECT
     colour, dash = SERIES_STYLE[group]
     for k, name in enumerate(classes):
         if series.name.startswith(f"{name} · "):

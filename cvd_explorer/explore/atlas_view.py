@@ -13,21 +13,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+
+from cvd_explorer.atlas.curves import CURVE_TITLES, DepthCurves
+from cvd_explorer.atlas.schema import MISCLASSIFIED, AtlasRow, group_names
 
 # true class -> (colour of its correct images, colour of its misclassified images)
 CLASS_COLOURS = (("#7fb3e0", "#08306b"), ("#f9c48a", "#a63603"))
-MISCLASSIFIED = "misclassified"
 TRIAGE_FILTERS = ("all", "misclassified", "suspected label error", "copy in another split", "has a verdict",
                   "no verdict")
 TRIAGE_SORTS = ("plot order", "label-issue score", "loss", "confidence")
-DEPTH_CURVES = {
-    "agreement_with_last": "agreement with the deepest layer (Pearson)",
-    "mass_in_mask": "share of the map's mass inside the object mask",
-    "concentration": "share of mass in the top 10% of cells",
-    "pointing_game": "pointing game hit rate",
-    "blank_share": "share of all-zero maps",
-}
+DEPTH_CURVES = CURVE_TITLES  # {curve: title}: the curves' one home is cvd_explorer.atlas.curves
 
 
 @dataclass(frozen=True)
@@ -47,7 +42,7 @@ class AtlasPoint:
         group: duplicate group id, "" when the image has no copy.
         label_score: cleanlab's label-quality score (lower is more suspicious).
         suspect: among cleanlab's suspected label errors.
-        copy_elsewhere: its duplicate group has images in another split of the run's manifest.
+        copy_elsewhere: a copy of it lies in another split (the atlas row's flag, as the CLI counts leakage).
         category: colour category, e.g. ``"cat"`` or ``"cat · misclassified"``.
     """
 
@@ -85,32 +80,21 @@ def categories(classes: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def shared_groups(manifest_rows: Iterable[Any]) -> set[str]:
-    """Duplicate groups whose images lie in more than one split (rows with ``group`` and ``split``)."""
-    splits: dict[str, set[str]] = {}
-    for row in manifest_rows:
-        group = str(getattr(row, "group", "") or "")
-        if group:
-            splits.setdefault(group, set()).add(str(row.split))
-    return {g for g, s in splits.items() if len(s) > 1}
-
-
-def atlas_points(rows: Sequence[Any], key_of: Callable[[str], str], shared: set[str]) -> list[AtlasPoint]:
-    """The points of the atlas rows (:class:`~cvd_explorer.atlas.AtlasRow`) in plot order.
+def atlas_points(rows: Sequence[AtlasRow], key_of: Callable[[str], str]) -> list[AtlasPoint]:
+    """The points of the atlas rows in plot order.
 
     Args:
-        rows: atlas rows with ``path, label, prediction, p, loss, correct, x, y, group, label_score, suspect``.
+        rows: the atlas rows (:attr:`~cvd_explorer.atlas.result.AtlasData.rows`); their ``copy_elsewhere``
+            is taken as it is (computed once, from the duplicate scan, when the atlas was made).
         key_of: maps a manifest path to the Explorer's sample key.
-        shared: duplicate groups present in more than one split (:func:`shared_groups`).
     """
     points = []
     for i, r in enumerate(rows):
-        p = float(r.p)
         points.append(AtlasPoint(
             index=i, key=key_of(r.path), path=r.path, name=PurePosixPath(r.path).name, label=r.label,
-            prediction=r.prediction, p=p, confidence=max(p, 1.0 - p), loss=float(r.loss), correct=bool(r.correct),
-            x=float(r.x), y=float(r.y), group=r.group, label_score=float(r.label_score), suspect=bool(r.suspect),
-            copy_elsewhere=bool(r.group) and r.group in shared, category=category(r.label, bool(r.correct)),
+            prediction=r.prediction, p=r.p, confidence=max(r.p, 1.0 - r.p), loss=r.loss, correct=r.correct,
+            x=r.x, y=r.y, group=r.group, label_score=r.label_score, suspect=r.suspect,
+            copy_elsewhere=r.copy_elsewhere, category=category(r.label, r.correct),
         ))
     return points
 
@@ -201,49 +185,38 @@ class DepthSeries:
     counts: list[int]
 
 
-def depth_series(depth: Mapping[str, Any], curve: str, by_class: bool = False) -> list[DepthSeries]:
-    """The series of one curve of the atlas summary's ``"depth"`` object.
+def depth_series(depth: DepthCurves, curve: str, by_class: bool = False) -> list[DepthSeries]:
+    """The plot series of one curve of an atlas's depth curves.
 
     Args:
-        depth: ``summary["depth"]`` (:func:`cvd_explorer.atlas.depth.depth_curves`).
-        curve: a key of :data:`DEPTH_CURVES`; absent curves (no masks) give ``[]``.
+        depth: :attr:`~cvd_explorer.atlas.result.AtlasData.depth`.
+        curve: a key of :data:`~cvd_explorer.atlas.curves.CURVE_TITLES`; absent curves (no masks) give ``[]``.
         by_class: one series per (class, correct / misclassified) instead of two overall.
     """
     if curve not in depth:
         return []
-    intervals = depth.get("intervals", {})
-    counts = depth.get("n", {})
-    if not by_class:
-        sources = [("", depth[curve], intervals.get(curve, {}), counts.get(curve, {}))]
+    if by_class:
+        sources = [(f"{name} · ", per[curve]) for name, per in depth.by_class.items() if curve in per]
     else:
-        sources = [
-            (f"{name} · ", per[curve], intervals.get("by_class", {}).get(name, {}).get(curve, {}),
-             counts.get("by_class", {}).get(name, {}).get(curve, {}))
-            for name, per in depth.get("by_class", {}).items() if curve in per
-        ]
-    out = []
-    for prefix, means, ints, ns in sources:
-        for group in ("correct", MISCLASSIFIED):
-            values = list(means.get(group, []))
-            bounds = list(ints.get(group) or [None] * len(values))
-            out.append(DepthSeries(
-                name=f"{prefix}{group}",
-                means=[None if v is None else float(v) for v in values],
-                lows=[None if b is None else float(b[0]) for b in bounds],
-                highs=[None if b is None else float(b[1]) for b in bounds],
-                counts=[int(n) for n in ns.get(group, [])],
-            ))
-    return out
+        sources = [("", depth.overall[curve])]
+    return [
+        DepthSeries(
+            name=f"{prefix}{outcome}", means=list(series.means),
+            lows=[None if b is None else b[0] for b in series.intervals],
+            highs=[None if b is None else b[1] for b in series.intervals], counts=list(series.counts),
+        )
+        for prefix, one in sources for outcome, series in one.items()
+    ]
 
 
-def available_curves(depth: Mapping[str, Any]) -> list[str]:
-    """The curves of :data:`DEPTH_CURVES` present in a ``"depth"`` object, in that order."""
-    return [c for c in DEPTH_CURVES if c in depth]
+def available_curves(depth: DepthCurves) -> list[str]:
+    """The curves of :data:`~cvd_explorer.atlas.curves.CURVE_TITLES` present in the atlas, in that order."""
+    return depth.names
 
 
 def mean_cam_groups(classes: Sequence[str]) -> list[str]:
-    """The four mean-map groups, ``"<class>/correct"`` and ``"<class>/misclassified"`` per class."""
-    return [f"{c}/{kind}" for c in classes for kind in ("correct", MISCLASSIFIED)]
+    """The mean-map groups, ``"<class>/correct"`` and ``"<class>/misclassified"`` per class."""
+    return group_names(classes)
 
 
 def restrict_keys(points: Sequence[AtlasPoint], indices: Iterable[int]) -> list[str]:

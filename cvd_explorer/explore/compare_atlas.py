@@ -9,10 +9,12 @@ axis. The crossing reads "both models wrong and a suspected label error": most l
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cvd_explorer.atlas.curves import DepthCurves
+from cvd_explorer.atlas.schema import MISCLASSIFIED, AtlasRow
 from cvd_explorer.explore.atlas_view import DepthSeries, depth_series
 
 CELLS = ("both_right", "both_wrong", "only_a", "only_b")
@@ -32,11 +34,11 @@ def relative_depths(n_layers: int) -> list[float]:
     return [1.0] if n_layers == 1 else [i / (n_layers - 1) for i in range(n_layers)]
 
 
-def run_curves(depths: Sequence[tuple[str, Mapping[str, Any]]], curve: str) -> list[RunCurve]:
-    """Correct and misclassified series of ``curve`` for each ``(run name, summary["depth"])``."""
+def run_curves(depths: Sequence[tuple[str, DepthCurves]], curve: str) -> list[RunCurve]:
+    """Correct and misclassified series of ``curve`` for each ``(run name, AtlasData.depth)``."""
     out: list[RunCurve] = []
     for name, depth in depths:
-        xs = relative_depths(len(depth.get("layers", [])))
+        xs = relative_depths(len(depth.layers))
         out.extend(RunCurve(name, xs, s) for s in depth_series(depth, curve))
     return out
 
@@ -52,7 +54,7 @@ def overlay_png(curves: Sequence[RunCurve], *, title: str, width: float = 7.5, h
     runs = sorted({c.run for c in curves}, key=[c.run for c in curves].index)
     for c in curves:
         colour = ("#1f77b4", "#ff7f0e")[runs.index(c.run) % 2]
-        dash = "--" if c.series.name.endswith("misclassified") else "-"
+        dash = "--" if c.series.name.endswith(MISCLASSIFIED) else "-"
         pts = [(x, m) for x, m in zip(c.xs, c.series.means, strict=True) if m is not None]
         if pts:
             ax.plot(*zip(*pts, strict=True), dash, color=colour, label=f"{c.run} · {c.series.name}", lw=1.4)
@@ -71,7 +73,7 @@ def overlay_png(curves: Sequence[RunCurve], *, title: str, width: float = 7.5, h
     return buf.getvalue()
 
 
-def suspects_of(rows: Iterable[Any]) -> set[str]:
+def suspects_of(rows: Iterable[AtlasRow]) -> set[str]:
     """Manifest paths an atlas lists as suspected label errors (``AtlasRow.suspect``)."""
     return {r.path for r in rows if r.suspect}
 

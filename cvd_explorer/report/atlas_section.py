@@ -4,15 +4,20 @@ depth curves, the top suspected label errors with thumbnails and the duplicates 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cvd_explorer.report.blocks import Block, Cell, Figure, Section, Table, Text
+
+if TYPE_CHECKING:
+    from cvd_explorer.atlas.result import AtlasData
+    from cvd_explorer.explore.atlas_view import AtlasPoint
+    from cvd_explorer.runs import Run
 
 TOP_SUSPECTS = 12
 PER_ROW = 6
 
 
-def atlas_sections(runs: Sequence[Any], slugs: Sequence[str]) -> list[Section]:
+def atlas_sections(runs: Sequence[Run], slugs: Sequence[str]) -> list[Section]:
     """One "Atlas" section with a subsection per run (a note for a run without a current atlas)."""
     from cvd_explorer.atlas import find_atlas
 
@@ -31,34 +36,34 @@ def atlas_sections(runs: Sequence[Any], slugs: Sequence[str]) -> list[Section]:
         "(mean with 95% interval); the suspects are cleanlab's suspected label errors.")], subsections)]
 
 
-def run_blocks(run: Any, atlas: Any, slug: str) -> list[Block]:
+def run_blocks(run: Run, atlas: AtlasData, slug: str) -> list[Block]:
     """Figures and tables of one run's atlas."""
+    from cvd_explorer.atlas.curves import CURVE_TITLES
     from cvd_explorer.explore import atlas_view as av
     from cvd_explorer.explore.atlas_figures import depth_png, embedding_png
 
     classes = list(run.classes)
-    shared = av.shared_groups(run.manifest.rows)
-    points = av.atlas_points(atlas.rows, lambda p: str(run.image_path(p)), shared)
+    points = av.atlas_points(atlas.rows, lambda p: str(run.image_path(p)))
     wrong = sum(not p.correct for p in points)
     blocks: list[Block] = [Figure(
         f"atlas-embedding-{slug}", "Embedding of the test split",
         f"{len(points)} images, {wrong} misclassified (dark, outlined); circles: suspected label errors.",
         embedding_png(points, classes))]
-    depth = atlas.summary.get("depth", {})
+    depth = atlas.depth
     for curve in ("agreement_with_last", "mass_in_mask"):
         series = av.depth_series(depth, curve)
         if series:
             blocks.append(Figure(
-                f"atlas-depth-{curve.replace('_', '-')}-{slug}", f"Depth curve: {av.DEPTH_CURVES[curve]}",
+                f"atlas-depth-{curve.replace('_', '-')}-{slug}", f"Depth curve: {CURVE_TITLES[curve]}",
                 "Per conv layer, input to output: mean and 95% interval for correct and misclassified images.",
-                depth_png(series, list(depth.get("layers") or []), title=av.DEPTH_CURVES[curve], classes=classes)))
+                depth_png(series, list(depth.layers), title=CURVE_TITLES[curve], classes=classes)))
     blocks.extend(suspect_blocks(run, points, slug))
     blocks.append(duplicates_table(points, slug))
     blocks.extend(Text(str(note), "note") for note in atlas.summary.get("notes", []))
     return blocks
 
 
-def suspect_blocks(run: Any, points: Sequence[Any], slug: str) -> list[Block]:
+def suspect_blocks(run: Run, points: Sequence[AtlasPoint], slug: str) -> list[Block]:
     """The most suspicious labels (cleanlab) as thumbnails, most suspicious first."""
     from cvd_explorer.explore import atlas_view as av
     from cvd_explorer.report import figures
@@ -84,16 +89,19 @@ def suspect_blocks(run: Any, points: Sequence[Any], slug: str) -> list[Block]:
                    figures.image_panels(rows))]
 
 
-def duplicates_table(points: Sequence[Any], slug: str) -> Table:
-    """Duplicate groups among the split's images (from the atlas rows' ``group``)."""
-    groups: dict[str, list[Any]] = {}
+def duplicates_table(points: Sequence[AtlasPoint], slug: str) -> Table:
+    """Duplicate groups among the split's images (from the atlas rows' ``group``); "copy in another split"
+    is the rows' own ``copy_elsewhere`` flag, so the caption's count is the CLI's leakage count."""
+    groups: dict[str, list[AtlasPoint]] = {}
     for p in points:
         if p.group:
             groups.setdefault(p.group, []).append(p)
     rows = [[Cell(group), Cell(str(len(members)), len(members)), Cell(", ".join(m.path for m in members)),
              Cell("yes" if any(m.copy_elsewhere for m in members) else "no")]
             for group, members in sorted(groups.items())]
+    leaked = sum(p.copy_elsewhere for p in points)
     caption = ("No duplicate groups among these images (or the manifest predates the duplicate scan)." if not rows
-               else "Groups of exact or near copies; 'yes': the group also has images in another split (leakage).")
+               else "Groups of exact or near copies; 'yes': the group also has images in another split (leakage): "
+                    f"{leaked} image(s) of this split.")
     return Table(f"atlas-duplicates-{slug}", "Duplicates", ["group", "images", "paths", "copy in another split"],
                  rows, caption)

@@ -74,7 +74,7 @@ def evaluate_run(
     Returns:
         The summary dict written to ``summary.json``.
     """
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
 
     run = Run(run_dir, data_root=data_root)
     config = run.config
@@ -82,7 +82,8 @@ def evaluate_run(
     model = run.load_model()
     rows = manifest.split_rows("test")
     ds = make_dataset(
-        manifest, "test", config.image_size, batch_size or config.batch_size, data_root=run.data_root, repeat=False
+        manifest, "test", config.image_size, batch_size or config.batch_size,
+        DatasetOptions(data_root=run.data_root, repeat=False),
     )
     probs = np.asarray(model.predict(ds, verbose=0, callbacks=callbacks), dtype=np.float64).reshape(-1)
     if probs.shape[0] != len(rows):

@@ -1,8 +1,13 @@
-"""Typed readers and writers of the files of a run directory (the contract: docs/run-directory.md).
+"""Typed readers and writers of a run directory's training files (the contract: docs/run-directory.md).
 
-Every module that reads or writes a run folder's files goes through here (names in
-:mod:`cvd_explorer.runs.files`, atomic writes in :mod:`cvd_explorer.runs.io`): :class:`Run`, the
-training loop, the folder check, the watcher behind the TrainingPanel and the CLI.
+Here: reading ``config.json``, ``status.json``, ``model.json``, ``summary.json`` and ``last/state.json``;
+reading and writing ``history.csv`` and ``predictions.csv``; writing ``model.keras`` with ``model.json``,
+``summary.json``, ``last/state.json``, the log and the ``STOP`` request. The other files of a run have
+their own module: ``config.json`` and ``manifest.csv`` are written by :mod:`cvd_explorer.runs.setup`,
+``status.json`` by :mod:`cvd_explorer.runs.status` (and :mod:`cvd_explorer.runs.launch` for a launch
+that died), the probes by :mod:`cvd_explorer.runs.probes`, the atlas by :mod:`cvd_explorer.atlas.store`.
+File names are in :mod:`cvd_explorer.runs.files`; every one of these modules reads and writes through
+:mod:`cvd_explorer.fileio` (atomic writes, one error for a damaged file).
 
 One rule for missing numbers: a history cell that is empty, ``nan`` or not a number reads as
 ``float("nan")``, and a missing or NaN number is written as an empty cell.
@@ -10,7 +15,6 @@ One rule for missing numbers: a history cell that is empty, ``nan`` or not a num
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -19,17 +23,17 @@ from typing import Any
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import CvdError, RunError
-from cvd_explorer.runs import files
-from cvd_explorer.runs.io import (
+from cvd_explorer.fileio import (
     append_text,
+    load_json,
     now_iso,
     read_csv,
-    read_json,
     sha256_file,
     write_csv,
     write_json,
     write_with,
 )
+from cvd_explorer.runs import files
 
 # One row of history.csv: the keys of files.HISTORY_COLUMNS; "epoch" an int counted from 1, the
 # other values floats (NaN where missing).
@@ -63,14 +67,8 @@ def read_json_file(path: Path, *, missing_ok: bool = False) -> Any:
     Raises:
         RunError: the file is missing (and not ``missing_ok``) or is not valid JSON.
     """
-    try:
-        return read_json(path)
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise RunError(f"{path} is missing; the run directory is incomplete") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
+    return load_json(path, "the run directory is damaged", missing_ok=missing_ok,
+                     missing="is missing; the run directory is incomplete")
 
 
 def _json_dict(path: Path) -> dict[str, Any] | None:

@@ -27,9 +27,9 @@ from typing import Any
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import RunError
+from cvd_explorer.fileio import append_text, now_iso, write_json
 from cvd_explorer.runs import files, folder
 from cvd_explorer.runs.folder import HistoryRow
-from cvd_explorer.runs.io import append_text, now_iso, write_json
 from cvd_explorer.runs.liveness import STALE_SECONDS, status_alive
 from cvd_explorer.runs.liveness import process_alive as is_alive
 from cvd_explorer.runs.status import format_duration

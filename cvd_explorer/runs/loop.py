@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.fileio import remove_strays, write_with
 from cvd_explorer.runs import files, probes
 from cvd_explorer.runs.callbacks import Progress, RunCallback
 from cvd_explorer.runs.folder import (
@@ -24,7 +25,6 @@ from cvd_explorer.runs.folder import (
     write_history,
     write_last_state,
 )
-from cvd_explorer.runs.io import write_with
 from cvd_explorer.runs.setup import RunSetup
 from cvd_explorer.runs.status import StatusWriter, StopSignal
 
@@ -40,7 +40,7 @@ def fit_epochs(
     """
     import keras
 
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
     from cvd_explorer.models import build, compile_reference, learning_rate
     from cvd_explorer.runs.safe_load import load_model_file
 
@@ -79,10 +79,10 @@ def fit_epochs(
             if done and not probes.epoch_file(out, done).is_file():  # only if deleted: written before each commit
                 recorder.record(model, done)
         steps = cfg.steps_per_epoch
-        train_ds = make_dataset(
-            setup.manifest, "train", cfg.image_size, global_batch, data_root=setup.data_root,
-            augment=cfg.augment, seed=cfg.seed, start_batch=done * steps, cache=cfg.cache_images,
-        )
+        train_ds = make_dataset(setup.manifest, "train", cfg.image_size, global_batch, DatasetOptions(
+            data_root=setup.data_root, augment=cfg.augment, seed=cfg.seed, start_batch=done * steps,
+            cache=cfg.cache_images,
+        ))
         validate = _validator(setup, model, global_batch, lambda: callback)
 
         def commit(epoch: int, logs: dict[str, float], train_seconds: float, epoch_seconds: float) -> None:
@@ -146,22 +146,21 @@ def _validator(
     setup: RunSetup, model: Any, global_batch: int, callback: Callable[[], Any]
 ) -> Callable[[int], dict[str, float]]:
     """``validate(epoch) -> {"val_loss", "val_accuracy"}`` over the run's validation data."""
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
 
     cfg = setup.config
     root, seed, cache = setup.data_root, cfg.seed, cfg.cache_images
     steps: int | None
     if not isinstance(cfg.val_steps, int):  # "all"
-        whole = make_dataset(setup.manifest, "val", cfg.image_size, global_batch, repeat=False, data_root=root,
-                             seed=seed, cache=cache)
+        whole = make_dataset(setup.manifest, "val", cfg.image_size, global_batch,
+                             DatasetOptions(repeat=False, data_root=root, seed=seed, cache=cache))
         source: Any = lambda: whole  # noqa: E731
         steps = None
     else:
         steps = val_steps = cfg.val_steps
-        stream = iter(make_dataset(
-            setup.manifest, "val", cfg.image_size, global_batch, repeat=True,
-            start_batch=setup.completed * val_steps, data_root=root, seed=seed, cache=cache,
-        ))
+        stream = iter(make_dataset(setup.manifest, "val", cfg.image_size, global_batch, DatasetOptions(
+            repeat=True, start_batch=setup.completed * val_steps, data_root=root, seed=seed, cache=cache,
+        )))
 
         def source() -> Iterator[tuple[np.ndarray, np.ndarray]]:
             for _ in range(val_steps):  # the next val_steps batches of the endless stream
@@ -190,8 +189,8 @@ def repair_last(out: Path, completed: int) -> None:
     for stray in last.glob("*.keras"):
         if stray.name != files.LAST_MODEL:
             stray.unlink()
-    for stray in list(last.glob(".*.tmp*")) + list(out.glob(".*.tmp*")):
-        stray.unlink(missing_ok=True)
+    remove_strays(last)
+    remove_strays(out)
 
 
 class TensorBoardLog:

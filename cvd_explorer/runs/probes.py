@@ -17,7 +17,6 @@ so every committed epoch has its file; on resume the files of uncommitted epochs
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Sequence
@@ -27,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cvd_explorer.atomic import write_bytes
 from cvd_explorer.errors import RunError
+from cvd_explorer.fileio import load_json, read_npz, remove_strays, write_json, write_npz
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import read_json, write_json
 
 if TYPE_CHECKING:
     from cvd_explorer.data.split import Manifest, ManifestRow
@@ -219,12 +217,9 @@ def read_spec(out: Path) -> ProbeSpec | None:
         RunError: the file is damaged or of another schema version.
     """
     path = probes_dir(out) / SPEC_FILE
-    try:
-        data = read_json(path)
-    except FileNotFoundError:
+    data = load_json(path, "delete the probes folder", missing_ok=True)
+    if data is None:
         return None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path} is not valid JSON ({exc}); delete the probes folder") from None
     try:
         if data["schema_version"] != SCHEMA_VERSION:
             raise RunError(f"{path}: schema_version {data['schema_version']!r} is not {SCHEMA_VERSION}")
@@ -251,14 +246,7 @@ def read_epoch(out: Path, epoch: int) -> dict[str, np.ndarray]:
     Raises:
         FileNotFoundError: no file for that epoch. RunError: the file is damaged.
     """
-    path = epoch_file(out, epoch)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunError(f"{path} is damaged ({exc}); resume the run to rewrite it, or delete it") from None
+    return read_npz(epoch_file(out, epoch), "resume the run to rewrite it, or delete it")
 
 
 def write_epoch(out: Path, epoch: int, cams: dict[str, np.ndarray]) -> Path:
@@ -267,10 +255,8 @@ def write_epoch(out: Path, epoch: int, cams: dict[str, np.ndarray]) -> Path:
     The temporary file is ``.epoch-<eeee>.npz.<random>.tmp``: no reader globbing
     ``epoch-*.npz`` ever sees a half-written file.
     """
-    buf = io.BytesIO()
-    arrays: dict[str, Any] = {name: np.asarray(cam, np.float16) for name, cam in cams.items()}
-    np.savez(buf, **arrays)
-    return write_bytes(epoch_file(out, epoch), buf.getvalue())
+    arrays = {name: np.asarray(cam, np.float16) for name, cam in cams.items()}
+    return write_npz(epoch_file(out, epoch), arrays, compress=False)
 
 
 def repair(out: Path, completed: int) -> list[int]:
@@ -285,8 +271,7 @@ def repair(out: Path, completed: int) -> list[int]:
     removed = [e for e in probe_epochs(out) if e > completed]
     for epoch in removed:
         epoch_file(out, epoch).unlink(missing_ok=True)
-    for stray in folder.glob(".*.tmp"):
-        stray.unlink(missing_ok=True)
+    remove_strays(folder)
     return removed
 
 

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cvd_explorer.atomic import write_bytes
 from cvd_explorer.config import TrainConfig
+from cvd_explorer.fileio import now_iso, write_bytes, write_json
 from cvd_explorer.runs import files
 from cvd_explorer.runs import probes as probe_setting
 from cvd_explorer.runs.folder import completed_epochs, finished_all
 from cvd_explorer.runs.folder_check import FolderDecision, check_run_folder
-from cvd_explorer.runs.io import now_iso, write_json
 
 if TYPE_CHECKING:
     from cvd_explorer.data.split import Manifest

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cvd_explorer.fileio import now_iso, write_json
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import now_iso, write_json
 
 HEARTBEAT_SECONDS = 2.0
 MIN_WRITE_SECONDS = 0.5

@@ -282,9 +282,8 @@ class Atlas(Panel):
         self._close_views()
         self.data = atlas
         run = self.run
-        shared = av.shared_groups(run.manifest.rows)
         keys = {r["relpath"]: r["path"] for r in (run.predictions or [])}
-        points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)), shared)
+        points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)))
         self._points, self._index = points, {p.key: p.index for p in points}
         classes = list(run.classes)
         wrong = sum(not p.correct for p in points)
@@ -298,7 +297,7 @@ class Atlas(Panel):
         self.triage = TriageView(link, points, self.verdicts, run.path / "atlas" / "verdicts-export.csv", errors,
                                  self._refresh_badges)
         self.scatter_view = ScatterView(link, points, classes, errors, self._hover_thumbnail, self.triage.verdict_of)
-        self.depth = DepthView(link, atlas.summary.get("depth", {}), atlas.layers, classes, errors, self._redraw)
+        self.depth = DepthView(link, atlas.depth, atlas.layers, classes, errors, self._redraw)
         self.confusion = ConfusionView(link, points, classes, errors)
         self.means = MeanMapsView(atlas, classes, errors, self._redraw)
         tabs = W.Tab(children=[self.depth.widget, self.confusion.widget, self.triage.widget, self.means.widget],

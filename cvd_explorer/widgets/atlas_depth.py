@@ -4,11 +4,12 @@ Clicks on a PNG are not reported to the kernel, hence the slider."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
 
+from cvd_explorer.atlas.curves import DepthCurves
 from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.atlas_figures import depth_png
 from cvd_explorer.widgets._errors import ErrorArea
@@ -22,7 +23,7 @@ class DepthView:
 
     Args:
         link: the shared state (``layer``).
-        depth: the atlas summary's depth curves (``summary["depth"]``).
+        depth: the atlas's :class:`~cvd_explorer.atlas.curves.DepthCurves`.
         layers: the atlas's layers (when the curves do not name them).
         classes: the run's class names.
         errors: the panel's error area.
@@ -34,7 +35,7 @@ class DepthView:
     """
 
     def __init__(
-        self, link: AtlasLink, depth: Mapping[str, Any], layers: Sequence[str], classes: Sequence[str],
+        self, link: AtlasLink, depth: DepthCurves, layers: Sequence[str], classes: Sequence[str],
         errors: ErrorArea, redraw: Callable[[Any], None],
     ) -> None:
         self.link, self._depth, self._classes, self._redraw = link, depth, list(classes), redraw
@@ -43,7 +44,7 @@ class DepthView:
                                 value=curves[0] if curves else None, description="curve",
                                 layout=W.Layout(width="460px"), style={"description_width": "50px"})
         self.by_class = W.Checkbox(value=False, description="per class", indent=False)
-        self._layers = list(depth.get("layers") or layers)
+        self._layers = list(depth.layers or layers)
         self.layer = W.SelectionSlider(options=self._layers or [NO_LAYERS],
                                        value=self._layers[-1] if self._layers else NO_LAYERS,
                                        description="layer", continuous_update=False, layout=W.Layout(width="620px"))
@@ -73,9 +74,8 @@ class DepthView:
             self.image.value = b""
             return
         series = av.depth_series(self._depth, curve, by_class=self.by_class.value)
-        layers = list(self._depth.get("layers") or [])
-        self.image.value = depth_png(series, layers, title=av.DEPTH_CURVES[curve], classes=self._classes,
-                                     marker=self.layer.value)
+        self.image.value = depth_png(series, list(self._depth.layers), title=av.DEPTH_CURVES[curve],
+                                     classes=self._classes, marker=self.layer.value)
 
     def _slider_moved(self, change: dict[str, Any]) -> None:
         self._redraw(self)

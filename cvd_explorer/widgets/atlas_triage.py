@@ -13,7 +13,8 @@ from typing import Any
 import ipywidgets as W
 
 from cvd_explorer.explore import atlas_view as av
-from cvd_explorer.explore.verdicts import VERDICTS, Verdicts
+from cvd_explorer.explore.verdicts import Verdicts
+from cvd_explorer.verdicts import VERDICTS
 from cvd_explorer.widgets._errors import ErrorArea
 from cvd_explorer.widgets.gallery import Keyed
 from cvd_explorer.widgets.link import AtlasLink, Selection

@@ -9,6 +9,7 @@ from typing import Any
 
 import ipywidgets as W
 
+from cvd_explorer.atlas.curves import DepthCurves
 from cvd_explorer.explore import compare_atlas as ca
 
 CURVE_TITLES = {"agreement_with_last": "agreement with the deepest layer", "mass_in_mask": "mass inside the mask"}
@@ -35,7 +36,7 @@ class AtlasCompare:
         self.notice = W.HTML("")
         self.widget = W.VBox([self.notice])
         self.suspects: tuple[set[str], set[str]] = (set(), set())
-        self._depths: list[tuple[str, dict[str, Any]]] = []
+        self._depths: list[tuple[str, DepthCurves]] = []
         self._on_change = on_change
         self.curve.observe(lambda _c: self._draw(), "value")
         self.suspects_only.observe(lambda _c: self._on_change(), "value")
@@ -62,7 +63,7 @@ class AtlasCompare:
             return
         a, b = atlases[0], atlases[1]
         assert a is not None and b is not None
-        self._depths = [(f"A {names[0]}", a.summary["depth"]), (f"B {names[1]}", b.summary["depth"])]
+        self._depths = [(f"A {names[0]}", a.depth), (f"B {names[1]}", b.depth)]
         self.suspects = (ca.suspects_of(a.rows), ca.suspects_of(b.rows))
         options = [(t, c) for c, t in CURVE_TITLES.items() if all(c in d for _, d in self._depths)]
         self.curve.options = options

@@ -99,6 +99,26 @@ def test_current_atlas_is_reused_and_stale_one_recomputed(atlas_run: Path, tmp_p
     assert find_atlas(Run(copy)) is None  # tied to the model: another checkpoint makes it stale
 
 
+def test_find_atlas_serves_only_a_current_atlas(atlas_run: Path, tmp_path: Path) -> None:
+    copy = _copy(atlas_run, tmp_path / "run")
+    shutil.copytree(atlas_run / "atlas" / "test-gradcam", copy / "atlas" / "test-gradcam")
+    index_file = copy / "atlas" / "test-gradcam" / store.INDEX
+    index = json.loads(index_file.read_text())
+    assert find_atlas(Run(copy)) is not None
+
+    index_file.write_text(json.dumps(dict(index, schema_version=store.SCHEMA_VERSION - 1)))
+    assert find_atlas(Run(copy)) is None  # an older schema: the panel, the report and Compare do not serve it
+    index_file.write_text(json.dumps(dict(index, key=dict(index["key"], masks=str(tmp_path / "other")))))
+    assert find_atlas(Run(copy)) is None  # computed with other masks
+    index_file.write_text(json.dumps(index))
+    other = tmp_path / "masks"
+    other.mkdir()
+    assert find_atlas(Run(copy), masks=other) is None  # asked for other masks
+    assert find_atlas(Run(copy)) is not None
+    key = store.atlas_key(Run(copy), "test", "gradcam", store.masks_folder(Run(copy), None))
+    assert store.is_current(index, key) and not store.is_current(dict(index, schema_version=0), key)
+
+
 def test_interrupted_atlas_continues_where_it_stopped(atlas_run: Path, tmp_path: Path) -> None:
     run = _copy(atlas_run, tmp_path / "run")
     calls: list[int] = []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
 import pytest
 
-from cvd_explorer.atlas import depth, embed, labels, mapstats
+from cvd_explorer.atlas import depth, embed, labels, mapstats, schema
+from cvd_explorer.atlas.curves import DepthCurves
+from cvd_explorer.atlas.schema import AtlasRow
 
 S = mapstats.STAT_SIZE
 
@@ -93,15 +97,53 @@ def test_depth_curves_split_correct_and_misclassified_per_class() -> None:
     stats["blank"] = np.zeros((n, L), np.float32)
     correct = np.array([True, True, True, False, False, False])
     y = np.array([0, 1, 0, 1, 0, 1])
-    out = depth.depth_curves(["a", "b", "c"], stats, correct, y, ("cat", "dog"), with_masks=False)
-    assert out["layers"] == ["a", "b", "c"]
+    curves = depth.depth_curves(["a", "b", "c"], stats, correct, y, ("cat", "dog"), with_masks=False)
+    assert curves.layers == ("a", "b", "c")
+    agreement_curve = curves.overall["agreement_with_last"]
+    assert agreement_curve.correct.means == pytest.approx((0.1, 0.5, 1.0))
+    assert agreement_curve.misclassified.means == pytest.approx((-0.2, 0.0, 1.0))
+    assert "mass_in_mask" not in curves and curves.names == ["agreement_with_last", "concentration", "blank_share"]
+    assert curves.by_class["cat"]["agreement_with_last"].correct.means == pytest.approx((0.1, 0.5, 1.0))
+    assert curves.by_class["dog"]["agreement_with_last"].misclassified.counts == (2, 2, 2)
+    assert curves.overall["concentration"].correct.means == (None, None, None)
+    # the JSON of summary["depth"] keeps its layout, and reads back to the same curves
+    out = curves.to_json()
+    assert list(out) == ["layers", "agreement_with_last", "concentration", "blank_share", "by_class", "intervals", "n"]
     assert out["agreement_with_last"]["correct"] == pytest.approx([0.1, 0.5, 1.0])
-    assert out["agreement_with_last"]["misclassified"] == pytest.approx([-0.2, 0.0, 1.0])
-    assert "mass_in_mask" not in out
-    assert out["by_class"]["cat"]["agreement_with_last"]["correct"] == pytest.approx([0.1, 0.5, 1.0])
     assert out["n"]["by_class"]["dog"]["agreement_with_last"]["misclassified"] == [2, 2, 2]
     assert out["intervals"]["agreement_with_last"]["correct"][0] == pytest.approx([0.1, 0.1])
     assert out["concentration"]["correct"] == [None, None, None]
+    assert DepthCurves.from_json(json.loads(json.dumps(out))) == curves
+
+
+def test_schema_rows_chunks_and_groups() -> None:
+    row = AtlasRow("test/cat.1.jpg", "cat", "dog", 0.75, float("nan"), False, 0.1, 0.2, "d3", True, 0.01, True)
+    assert AtlasRow.HEADER == ("path", "label", "prediction", "p", "loss", "correct", "x", "y", "group",
+                               "copy_elsewhere", "label_score", "suspect")
+    cells = row.to_csv()
+    assert cells[5] == "0" and cells[9] == "1" and cells[4] == "nan"
+    back = AtlasRow.from_csv(dict(zip(AtlasRow.HEADER, cells, strict=True)))
+    assert back.copy_elsewhere and not back.correct and math.isnan(back.loss) and back.p == 0.75
+
+    assert [g.name for g in schema.groups(("cat", "dog"))] == [
+        "cat/correct", "cat/misclassified", "dog/correct", "dog/misclassified"]
+    assert len(schema.groups(("a", "b", "c"))) == 6  # no literal 4: three classes give six groups
+    assert schema.group_index(np.array([0, 1, 1]), np.array([True, True, False])).tolist() == [0, 2, 3]
+
+    empty = schema.Chunk.empty(3, 2, 4, [(5, "broken")])
+    assert len(empty) == 0 and empty.block_sums.shape == (2, 4, S, S) and empty.stats["agreement"].shape == (0, 3)
+    full = dataclasses.replace(
+        empty, indices=np.array([9, 7]), logits=np.zeros(2, np.float32), features=np.ones((2, 4), np.float16),
+        thumbs=np.zeros((2, S, S), np.float16), has_mask=np.array([True, False]),
+        stats={name: np.full((2, 3), k, np.float32) for k, name in enumerate(mapstats.STATISTICS)},
+        block_counts=np.ones((2, 4), np.int64), failed=np.zeros(0, np.int64), failed_reason=np.zeros(0, "<U1"))
+    again = schema.Chunk.from_npz(full.to_npz())
+    assert set(full.to_npz()) >= {"indices", "stat_agreement", "block_sums", "failed_reason"}
+    joined = schema.Chunk.join([again, empty], 3, 2, 4)
+    assert joined.indices.tolist() == [7, 9] and joined.has_mask.tolist() == [False, True]
+    assert joined.failed.tolist() == [5] and joined.failed_reason.tolist() == ["broken"]
+    assert joined.block_counts.sum() == 8
+    assert schema.Chunk.join([empty], 3, 2, 4).indices.shape == (0,)
 
 
 def test_label_issues_find_flipped_labels() -> None:

@@ -11,8 +11,10 @@ from cvd_explorer.data.augment import AugmentSpec, augment_image, sample_params,
 
 
 def _draws(n: int = 2000):
-    params = [sample_params(tf.constant([7, i], tf.int64)) for i in range(n)]
-    return {key: np.array([float(p[key]) for p in params]) for key in params[0]}
+    """Parameters drawn as the pipeline draws them: inside a parallel tf.data map (graph mode)."""
+    seeds = tf.data.Dataset.range(n).map(lambda i: tf.stack([tf.constant(7, tf.int64), i]))
+    ds = seeds.map(sample_params, num_parallel_calls=2, deterministic=True).batch(n)
+    return {key: value.astype(np.float64) for key, value in next(ds.as_numpy_iterator()).items()}
 
 
 def test_parameter_ranges_are_keras2_ones():
@@ -29,6 +31,13 @@ def test_parameter_ranges_are_keras2_ones():
     # uniform, not clustered: each quarter of the rotation range holds about a quarter
     counts, _ = np.histogram(theta, bins=4, range=(-40, 40))
     assert counts.min() > 0.2 * len(theta)
+
+
+def test_graph_draws_equal_eager_draws():
+    graph = _draws(50)
+    for i in (0, 17, 49):
+        eager = sample_params(tf.constant([7, i], tf.int64))
+        assert all(float(eager[k]) == graph[k][i] for k in ("theta", "shear", "zx", "zy", "flip"))
 
 
 def test_parameters_are_a_pure_function_of_the_seed():

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from cvd_explorer.cli import main
-from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest, read_verdicts
+from cvd_explorer.data.clean import CLEANED_NAME, clean_manifest
 from cvd_explorer.data.split import ensure_manifest, read_manifest
 from cvd_explorer.errors import DataError
+from cvd_explorer.verdicts import Verdict, read_verdicts
 from tests.unit.data_fixtures import kaggle_tree
 
 
@@ -66,6 +67,7 @@ def test_bad_verdicts_are_refused_with_the_line(tmp_path: Path) -> None:
 def test_a_class_emptied_by_verdicts_is_refused(tmp_path: Path) -> None:
     data = kaggle_tree(tmp_path / "data", n=20)
     manifest, _ = ensure_manifest(data)
-    cats = {r.path: "not a cat or dog" for r in manifest.split_rows("test") if r.label == manifest.classes[0]}
+    cats = {r.path: Verdict(r.path, "not a cat or dog", "", "")
+            for r in manifest.split_rows("test") if r.label == manifest.classes[0]}
     with pytest.raises(DataError, match="test split without one of the classes"):
         clean_manifest(manifest, cats)

@@ -16,9 +16,9 @@ import pytest
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import DataError, RunError
+from cvd_explorer.fileio import now_iso, write_bytes, write_json
 from cvd_explorer.runs import Run, files, folder
 from cvd_explorer.runs.folder_check import check_run_folder
-from cvd_explorer.runs.io import now_iso, write_bytes, write_json
 from cvd_explorer.runs.launch import watch
 from cvd_explorer.runs.setup import prepare
 

@@ -13,9 +13,9 @@ import pytest
 
 from cvd_explorer.cli.train import add_arguments, config_from_args
 from cvd_explorer.config import TrainConfig
+from cvd_explorer.fileio import append_text, write_csv, write_json
 from cvd_explorer.render_curves import curves_png
 from cvd_explorer.runs import files
-from cvd_explorer.runs.io import append_text, write_csv, write_json
 from cvd_explorer.runs.launch import (
     Launch,
     Snapshot,

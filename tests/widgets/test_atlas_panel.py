@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from cvd_explorer.atlas import compute_atlas
+from cvd_explorer.atlas.curves import DepthCurves
 from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.samples import SampleRow, filter_rows, restrict_rows
-from cvd_explorer.explore.verdicts import Verdicts, read_verdicts
+from cvd_explorer.explore.verdicts import Verdicts
 from cvd_explorer.runs import Run
+from cvd_explorer.verdicts import read_verdicts
 
 
 @pytest.fixture(scope="module")
@@ -276,15 +278,10 @@ def test_pure_helpers() -> None:
     assert [r.name for r in filter_rows(restrict_rows(rows, ["/d/c.jpg", "/d/a.jpg"]), sort="selection")] == [
         "c.jpg", "a.jpg"]
 
-    class Row:
-        def __init__(self, path: str, split: str, group: str) -> None:
-            self.path, self.split, self.group = path, split, group
-
-    assert av.shared_groups([Row("a", "test", "g1"), Row("b", "train", "g1"), Row("c", "test", "g2"),
-                             Row("d", "test", "g2"), Row("e", "test", "")]) == {"g1"}
-    depth = {"layers": ["a", "b"], "agreement_with_last": {"correct": [0.5, 1.0], "misclassified": [None, 1.0]},
-             "intervals": {"agreement_with_last": {"correct": [[0.4, 0.6], None], "misclassified": [None, None]}},
-             "n": {"agreement_with_last": {"correct": [3, 3], "misclassified": [0, 1]}}}
+    depth = DepthCurves.from_json({
+        "layers": ["a", "b"], "agreement_with_last": {"correct": [0.5, 1.0], "misclassified": [None, 1.0]},
+        "intervals": {"agreement_with_last": {"correct": [[0.4, 0.6], None], "misclassified": [None, None]}},
+        "n": {"agreement_with_last": {"correct": [3, 3], "misclassified": [0, 1]}}})
     series = av.depth_series(depth, "agreement_with_last")
     assert [s.name for s in series] == ["correct", "misclassified"]
     assert series[0].lows == [0.4, None] and series[1].means == [None, 1.0] and series[1].counts == [0, 1]

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import keras
 import pytest
 
-from cvd_explorer.runs.io import write_json
+from cvd_explorer.fileio import write_json
 from cvd_explorer.runs.run import Run
 from cvd_explorer.widgets import Explorer
 from tests.widgets.helpers import random_images

@@ -42,8 +42,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.3
 
 def fake_run(out: Path, config, state: str | None = None, **status: Any) -> Path:
     """A run directory holding only config.json (and status.json when ``state`` is given)."""
+    from cvd_explorer.fileio import write_json
     from cvd_explorer.runs import files
-    from cvd_explorer.runs.io import write_json
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / files.CONFIG, {"schema_version": files.SCHEMA_VERSION, "config": config.to_dict(),
