@@ -167,8 +167,9 @@ class ScatterView:
         self.selection_text.add_class("cvd-atlas-selection")
         self.side = W.VBox([W.HTML("<b>under the mouse</b>"), W.HBox([self.hover_image, self.hover_text]),
                             W.HTML("<b>selection</b>"), self.selection_text, self.rendered])
-        # a new widget shows nothing selected or outlined: leave it untouched then (an empty annotation
-        # list sent before the browser's first draw leaves jupyter-scatter's canvas blank in Chromium)
+        # with nothing selected or outlined, leave the new widget as jupyter-scatter made it: a None
+        # selection and an empty annotation list sent before the browser's first draw left its canvas
+        # blank in Chromium
         if link.selection.keys:
             self._show_selection(link.selection)
         if link.sample is not None:

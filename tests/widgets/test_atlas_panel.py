@@ -49,9 +49,9 @@ def test_points_follow_the_atlas_and_the_explorer_keys(atlas_run: Path) -> None:
     assert "misclassified" in atlas.counts.value
     assert bytes(atlas.depth_image.value[:4]) == bytes(atlas.mean_image.value[:4]) == b"\x89PNG"
     assert atlas._explorer is None  # no model loaded to open the Atlas
-    # a new scatter is left untouched: an empty annotation list before the browser's first draw leaves
-    # jupyter-scatter's canvas blank in Chromium (seen in tests/e2e/test_atlas_browser.py)
-    assert atlas.scatter_widget.annotations is None and atlas.scatter_widget.selection is None
+    # a new scatter is left as jupyter-scatter made it: a None selection and an empty annotation list sent
+    # before the browser's first draw left its canvas blank in Chromium (tests/e2e/test_atlas_browser.py)
+    assert atlas.scatter_widget.annotations is None and len(atlas.scatter_widget.selection) == 0
 
 
 def test_selection_filters_the_gallery_exactly_and_clears(atlas_run: Path) -> None:
