@@ -18,8 +18,8 @@ KINDS = (("conv layers", "conv"), ("block outputs", "blocks"))
 class LayerControls:
     """The layer kind toggle (``kind``), the layer ``slider`` and its ``label`` (name, depth index, shape).
 
-    The panel observes ``kind`` and ``slider``; :meth:`refresh` and :meth:`show` change them
-    without the panel's observers running only when the panel mutes them (its ``_set_quiet``).
+    The panel observes ``kind`` and ``slider``, and calls :meth:`refresh` with its observers muted
+    (``Panel._set_quiet``).
     """
 
     def __init__(self) -> None:
