@@ -6,14 +6,8 @@ The argument checks run without a server; the server tests start `serve` on the 
 
 from __future__ import annotations
 
-import http.client
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,9 +16,7 @@ import pytest
 from cvd_explorer.cli import main
 from cvd_explorer.cli.serve import is_loopback, page_token, page_url, voila_command, voila_env
 from cvd_explorer.errors import CvdError
-
-REPO = Path(__file__).resolve().parents[2]
-URL_LINE = re.compile(r"^open (http://\S+)$", re.MULTILINE)
+from tests.unit.serve_fixtures import Server, get, serving
 
 
 @pytest.mark.parametrize(("ip", "loopback"), [
@@ -82,85 +74,15 @@ def test_page_url() -> None:
     assert page_url("::1", 9000, "t0k") == "http://[::1]:9000/?token=t0k"
 
 
+
 # --- a real server ---------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(port: int, path: str, timeout: float = 300) -> tuple[int, dict[str, str], str]:
-    """GET ``path`` from 127.0.0.1:``port`` without following redirects: status, headers, body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
-class Server:
-    """A `cvd-explorer serve` process, its port and its output so far."""
-
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
-        self.proc, self.port, self.log = proc, port, log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_up(self, timeout: float = 120) -> None:
-        """Poll until the server answers any HTTP request."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"serve exited ({self.proc.returncode}): {self.output()[-3000:]}")
-            try:
-                _get(self.port, "/login", timeout=5)
-                return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"serve did not answer within {timeout:.0f} s: {self.output()[-3000:]}")
-
-    def url(self) -> str:
-        found = URL_LINE.findall(self.output())
-        assert len(found) == 1, self.output()[-3000:]
-        return str(found[0])
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """``serve(run, *flags)`` starts ``cvd-explorer serve RUN --port P --no-browser *flags``; every server
-    started is stopped (its process group) after the test."""
-    servers: list[Server] = []
-
-    def start(run: Path, *flags: str) -> Server:
-        port = _free_port()
-        log = tmp_path / f"serve-{len(servers)}.log"
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO),
-                   JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
-        with open(log, "w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "cvd_explorer", "serve", str(run), "--port", str(port), "--no-browser", *flags],
-                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        servers.append(Server(proc, port, log))
-        servers[-1].wait_up()
-        return servers[-1]
-
-    try:
+    """``serve(run, *flags)``: a `cvd-explorer serve` process, stopped after the test."""
+    with serving(tmp_path) as start:
         yield start
-    finally:
-        for server in servers:
-            if server.proc.poll() is None:
-                os.killpg(server.proc.pid, signal.SIGTERM)
-                try:
-                    server.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.proc.pid, signal.SIGKILL)
-                    server.proc.wait()
 
 
 def _is_the_app(body: str) -> bool:
@@ -170,7 +92,7 @@ def _is_the_app(body: str) -> bool:
 
 def _refused(port: int, path: str) -> None:
     """``path`` without a valid token: 401/403, or a redirect to the login page; never the app."""
-    status, headers, body = _get(port, path)
+    status, headers, body = get(port, path)
     assert status in (302, 401, 403), (path, status)
     if status == 302:
         assert headers["location"].split("?")[0].endswith("/login"), headers["location"]
@@ -187,7 +109,7 @@ def test_serve_on_all_addresses_needs_its_generated_token(serve, run_dir: Path) 
     for path in ("/", "/?token=wrong", "/api/kernels", "/voila/api/shutdown/x"):
         _refused(server.port, path)
 
-    status, _, body = _get(server.port, f"/?token={token}")  # Voila runs the page's notebook, then answers
+    status, _, body = get(server.port, f"/?token={token}")  # Voila runs the page's notebook, then answers
     assert status == 200 and _is_the_app(body), body[-2000:]
     assert not re.search(r"Traceback|Error", body.split("application/vnd.jupyter.widget-view+json")[1][:500])
 
@@ -202,5 +124,5 @@ def test_serve_on_loopback_with_a_given_token_needs_it(serve, run_dir: Path) -> 
     assert server.url() == f"http://127.0.0.1:{server.port}/?token=a-given-token"
     _refused(server.port, "/")
     _refused(server.port, "/?token=a-given-toke")
-    status, _, body = _get(server.port, "/?token=a-given-token")
+    status, _, body = get(server.port, "/?token=a-given-token")
     assert status == 200 and _is_the_app(body), body[-2000:]
