@@ -81,7 +81,8 @@ def test_k_class_verdicts_drop_and_keep_but_refuse_an_unnamed_relabelling(tmp_pa
     assert manifest.classes == ("bird", "cat", "dog")
     test_rows = manifest.split_rows("test")
     keep, drop = test_rows[0], test_rows[1]
-    v = {keep.path: Verdict(keep.path, "model wrong", "", ""), drop.path: Verdict(drop.path, "not a cat or dog", "", "")}
+    v = {keep.path: Verdict(keep.path, "model wrong", "", ""),
+         drop.path: Verdict(drop.path, "not a cat or dog", "", "")}
     cleaned, report = clean_manifest(manifest, v)
     assert report.removed == (drop.path,) and report.kept == (keep.path,)
     assert len(cleaned.rows) == len(manifest.rows) - 1 and cleaned.classes == manifest.classes
