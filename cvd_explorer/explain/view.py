@@ -5,7 +5,8 @@ tensors — which fails with "Graph disconnected" as soon as the wanted layer li
 model, because the nested model's tensors belong to its own graph — :func:`run_view` *re-executes*
 the model's graph on a concrete tensor. For a functional model it walks the nodes in dependency
 order with Keras' own graph runner (``Functional._run_through_graph``, the routine behind
-``Functional.call``; private, so pyproject.toml pins ``keras<3.16``, see :func:`graph_runner`) and a hook per operation; for a ``Sequential`` it applies ``model.layers`` in
+``Functional.call``; it is private, so pyproject.toml pins ``keras<3.16``, see
+:func:`graph_runner`) and a hook per operation; for a ``Sequential`` it applies ``model.layers`` in
 order. Whenever an operation is itself a functional or sequential model the walk recurses into
 it, so ``Sequential([ResNet50(include_top=False), GlobalAveragePooling2D(), Dense(1, "sigmoid")])``
 and ``inputs -> Rescaling -> backbone(x) -> head`` are handled exactly like a flat model. Every
@@ -82,8 +83,8 @@ def graph_runner(model: Any) -> Callable[..., Any]:
         ExplainError: this Keras has no such method (it is private; the package pins the Keras
             versions that have it).
     """
-    runner = getattr(model, GRAPH_RUNNER, None)
-    if not callable(runner):
+    runner: Callable[..., Any] | None = getattr(model, GRAPH_RUNNER, None)
+    if runner is None or not callable(runner):
         raise ExplainError(
             f"Keras {keras.__version__} has no Functional.{GRAPH_RUNNER}, which the explain view uses to walk "
             f"model {getattr(model, 'name', model)!r}; install a Keras version the package supports "

@@ -69,16 +69,13 @@ def registered():
 
 
 @pytest.fixture(scope="module")
-def model():
-    return tiny_model("sigmoid", seed=5)
+def data():
+    """A tiny sigmoid model and two images."""
+    return tiny_model("sigmoid", seed=5), images(2, seed=6)
 
 
-@pytest.fixture(scope="module")
-def x():
-    return images(2, seed=6)
-
-
-def test_a_registered_cam_runs_everywhere_the_built_ins_do(registered, model, x):
+def test_a_registered_cam_runs_everywhere_the_built_ins_do(registered, data):
+    model, x = data
     spec = registered("neg-gradcam", "Negated Grad-CAM", NegatedGradCAM)
     assert spec.family == "gradient" and not spec.per_layer and spec.uses_layer
     assert "neg-gradcam" in explain.METHODS and "neg-gradcam" in explain.CAM_METHODS
@@ -90,7 +87,8 @@ def test_a_registered_cam_runs_everywhere_the_built_ins_do(registered, model, x)
     assert explain_all(model, x, ["conv_b"], "neg-gradcam").method == "neg-gradcam"
 
 
-def test_unregister_removes_the_method(model, x):
+def test_unregister_removes_the_method(data):
+    model, x = data
     register("neg-gradcam", "Negated Grad-CAM", NegatedGradCAM)
     try:
         assert "neg-gradcam" in explain.METHODS
@@ -103,7 +101,8 @@ def test_unregister_removes_the_method(model, x):
         unregister("gradcam")
 
 
-def test_a_user_option_is_typed_and_checked(registered, model, x):
+def test_a_user_option_is_typed_and_checked(registered, data):
+    model, x = data
     registered("scaled-gradcam", "Scaled Grad-CAM", ScaledGradCAM)
     kw = dict(layers=["conv_b"], target="dog", normalize=False, size="native")
     three = compute_cams(model, x, method="scaled-gradcam", scale=3.0, **kw)["conv_b"]
@@ -116,7 +115,8 @@ def test_a_user_option_is_typed_and_checked(registered, model, x):
         compute_cams(model, x, method="scaled-gradcam", steps=3)
 
 
-def test_a_registered_pixel_method_runs_through_attribute(registered, model, x):
+def test_a_registered_pixel_method_runs_through_attribute(registered, data):
+    model, x = data
     spec = registered("doubled-saliency", "Doubled saliency", DoubledSaliency)
     assert spec.family == "pixel" and not spec.uses_layer and "doubled-saliency" in explain.PIXEL_METHODS
     got = attribute(model, x, "doubled-saliency", target="dog", reduce=None)
