@@ -83,7 +83,8 @@ def check_method_class(name: str, cls: Any) -> type[Method]:
 
     Raises:
         ExplainError: not a class, not a subclass of GradientCAM / ActivationCAM /
-            ChannelScoreCAM / PixelMethod, a family base itself, or overriding none of its methods.
+            ChannelScoreCAM / PixelMethod, a family base itself, overriding none of its methods, or
+            with ``Options`` that do not extend the family's.
     """
     bases = "GradientCAM, ActivationCAM, ChannelScoreCAM or PixelMethod from cvd_explorer.explain"
     if not (isinstance(cls, type) and issubclass(cls, Method) and cls.family in FAMILIES):
@@ -94,6 +95,7 @@ def check_method_class(name: str, cls: Any) -> type[Method]:
     if base.overrides and not any(getattr(cls, m) is not getattr(base, m) for m in base.overrides):
         raise ExplainError(f"method {name!r}: {cls.__name__} must override {' or '.join(base.overrides)} of "
                            f"{base.__name__}")
-    if not (isinstance(cls.Options, type) and issubclass(cls.Options, MethodOptions)):
-        raise ExplainError(f"method {name!r}: {cls.__name__}.Options must subclass MethodOptions")
+    if not (isinstance(cls.Options, type) and issubclass(cls.Options, base.Options)):
+        raise ExplainError(f"method {name!r}: {cls.__name__}.Options must subclass {base.Options.__name__} (the "
+                           f"options of {base.__name__})")
     return cls

@@ -165,6 +165,8 @@ def test_bad_registrations_are_clear_errors(registered):
         register("odd", "Odd", ActivationCAM)
     with pytest.raises(ExplainError, match="Lazy must override weights or combine of GradientCAM"):
         register("odd", "Odd", Lazy)
+    with pytest.raises(ExplainError, match="Options must subclass GradientCAMOptions"):
+        register("odd", "Odd", type("Untyped", (NegatedGradCAM,), {"Options": dict}))
     with pytest.raises(ExplainError, match="non-empty string"):
         register("", "Odd", NegatedGradCAM)
     assert "odd" not in explain.METHODS
