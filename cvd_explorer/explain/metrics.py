@@ -131,21 +131,30 @@ def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CurveOptions(Options):
-    """The settings of :func:`deletion_auc` and :func:`insertion_auc` (typed, checked on construction).
+class ScoreOptions(Options):
+    """Which probability the map-based metrics read (typed, checked on construction).
 
     Attributes:
         target: ``"predicted"`` (on the intact image), a class name or index.
         classes: class names in index order (default ``("cat", "dog")``).
-        steps: number of increments, at least 1; ``steps + 1`` images per sample, batched.
         batch_size: images per forward pass.
-        blur_sigma: the Gaussian blur (px) of the canvas the pixels are replaced by / taken from.
     """
 
     target: Any = "predicted"
     classes: Sequence[str] | None = None
-    steps: int = option(20, low=1)
     batch_size: int = option(32, low=1)
+
+
+@dataclass(frozen=True)
+class CurveOptions(ScoreOptions):
+    """The settings of :func:`deletion_auc` and :func:`insertion_auc`: those of :class:`ScoreOptions` and
+
+    Attributes:
+        steps: number of increments, at least 1; ``steps + 1`` images per sample, batched.
+        blur_sigma: the Gaussian blur (px) of the canvas the pixels are replaced by / taken from.
+    """
+
+    steps: int = option(20, low=1)
     blur_sigma: float = option(5.0, above=0.0)
 
 
@@ -196,40 +205,26 @@ def insertion_auc(model: Any, images: Any, cams: np.ndarray, **options: Any) -> 
     return _curve_auc(model, images, cams, build(CurveOptions, "insertion_auc", options), insert=True)
 
 
-def _explanation_map_probs(
-    model: Any, images: Any, cams: np.ndarray, target: ClassTarget, classes: Sequence[str] | None, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _explanation_map_probs(model: Any, images: Any, cams: np.ndarray, o: ScoreOptions) -> tuple[np.ndarray, np.ndarray]:
     x = check_images(model, images)
     cams = np.clip(_resize_to(cams, x.shape[1:3]), 0, 1)
-    y = target_probability(model, x, target, classes, batch_size)
-    o = target_probability(model, x * cams[..., None], target, classes, batch_size, reference=x)
-    return y, o
+    y = target_probability(model, x, o.target, o.classes, o.batch_size)
+    masked = target_probability(model, x * cams[..., None], o.target, o.classes, o.batch_size, reference=x)
+    return y, masked
 
 
-def average_drop(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    batch_size: int = 32,
-) -> float:
+def average_drop(model: Any, images: Any, cams: np.ndarray, **options: Any) -> float:
     """Grad-CAM++'s Average Drop %: ``100 * mean(max(0, Y - O) / Y)``, Y the target probability of
-    the image, O that of the image multiplied by its map (``cams`` in [0, 1]). Lower is better."""
-    y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
+    the image, O that of the image multiplied by its map (``cams`` in [0, 1]). Lower is better.
+    ``options``: the fields of :class:`ScoreOptions` (``target``, ``classes``, ``batch_size``)."""
+    y, o = _explanation_map_probs(model, images, cams, build(ScoreOptions, "average_drop", options))
     return float(100.0 * np.mean(np.maximum(0.0, y - o) / np.maximum(y, 1e-12)))
 
 
-def increase_in_confidence(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    batch_size: int = 32,
-) -> float:
-    """Grad-CAM++'s Increase in Confidence %: share of images where ``O > Y``. Higher is better."""
-    y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
+def increase_in_confidence(model: Any, images: Any, cams: np.ndarray, **options: Any) -> float:
+    """Grad-CAM++'s Increase in Confidence %: share of images where ``O > Y``. Higher is better.
+    Arguments as :func:`average_drop`."""
+    y, o = _explanation_map_probs(model, images, cams, build(ScoreOptions, "increase_in_confidence", options))
     return float(100.0 * np.mean(o > y))
 
 
