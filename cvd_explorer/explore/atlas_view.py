@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 # true class -> (colour of its correct images, colour of its misclassified images)
@@ -107,7 +106,7 @@ def atlas_points(rows: Sequence[Any], key_of: Callable[[str], str], shared: set[
     for i, r in enumerate(rows):
         p = float(r.p)
         points.append(AtlasPoint(
-            index=i, key=key_of(r.path), path=r.path, name=PurePosixPath(r.path).name, label=r.label,
+            index=i, key=key_of(r.path), path=r.path, name=r.path.rpartition("/")[2], label=r.label,
             prediction=r.prediction, p=p, confidence=max(p, 1.0 - p), loss=float(r.loss), correct=bool(r.correct),
             x=float(r.x), y=float(r.y), group=r.group, label_score=float(r.label_score), suspect=bool(r.suspect),
             copy_elsewhere=bool(r.group) and r.group in shared, category=category(r.label, bool(r.correct)),
