@@ -30,7 +30,7 @@ MIN_DIST = 0.1
 PCA_DIMS = 50
 EXACT_KNN_FROM = 4096  # umap-learn computes exact neighbours itself below this many points
 EMBEDDING_NOTE = (
-    f"UMAP of the pooled features reduced to {PCA_DIMS} principal components (umap-learn, seed {SEED}, "
+    f"UMAP of the pooled features reduced to at most {PCA_DIMS} principal components (umap-learn, seed {SEED}, "
     f"{NEIGHBOURS} neighbours, min_dist {MIN_DIST}): "
     "a picture of which images the model sees alike; distances between clusters are not a metric"
 )
@@ -85,7 +85,8 @@ def reduce(x: np.ndarray, seed: int = SEED, dims: int = PCA_DIMS) -> np.ndarray:
 
 
 def exact_neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's ``k`` nearest points by Euclidean distance, itself first (UMAP's convention).
+    """Each point's ``k`` nearest points by Euclidean distance, itself included (first, unless it has an
+    exact duplicate), as UMAP's own neighbour search returns them.
 
     Returns:
         ``(indices int64 (N, k), distances float32 (N, k))``, nearest first.
