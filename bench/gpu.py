@@ -74,8 +74,13 @@ class Report:
         """Print the partial object and end the process at ``limit_s`` seconds after the start."""
 
         def fire() -> None:
-            self.emit(timed_out=True)
-            os._exit(0)
+            try:
+                self.emit(timed_out=True)
+            except RuntimeError:  # the main thread changed a section's dict while it was written out
+                print(json.dumps({"gpu": True, "timed_out": True, "error": "partial results could not be written"}),
+                      flush=True)
+            finally:
+                os._exit(0)
 
         timer = threading.Timer(max(0.0, limit_s - (time.perf_counter() - self.started)), fire)
         timer.daemon = True
@@ -265,12 +270,12 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
-def _section(report: Report, name: str, fn: Callable[[], dict[str, Any]]) -> None:
-    """Run one section; an error (out of memory, say) is reported in its place, the rest still runs."""
+def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One section's figures; an error (out of memory, say) is reported in their place, the rest still runs."""
     try:
-        report.data[name] = fn()
+        return fn()
     except Exception as exc:  # noqa: BLE001  (a bench reports every failure and goes on)
-        report.data[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
 
 def main() -> int:
@@ -306,8 +311,7 @@ def main() -> int:
     report.data["train"] = train
     for arch in ("resnet50", "resnet101"):
         until = section_start + budget * SHARES[arch]
-        _section(report, "_last", lambda arch=arch, until=until: train_section(arch, manifest, until))
-        train[arch] = report.data.pop("_last")
+        train[arch] = _guarded(lambda arch=arch, until=until: train_section(arch, manifest, until))
         section_start = time.perf_counter()
 
     import keras
@@ -319,7 +323,7 @@ def main() -> int:
     for name in ("explain", "atlas"):
         until = time.perf_counter() + budget * SHARES[name]
         fn = explain_section if name == "explain" else atlas_section
-        _section(report, name, lambda fn=fn, until=until: fn(model, until))
+        report.data[name] = _guarded(lambda fn=fn, until=until: fn(model, until))
     report.emit(timed_out=False)
     return 0
 
