@@ -29,6 +29,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB (``VmRSS`` of ``/proc/self/status``; Linux)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
 def synthetic_manifest(folder: Path, n: int, size: int):
     """Generate (or reuse) ``n`` synthetic images at ``size`` px in ``folder`` and split them."""
     from cvd_explorer.data.split import ensure_manifest

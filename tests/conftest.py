@@ -1,5 +1,17 @@
-"""Suite-wide settings (quiet TensorFlow, caches in temporary folders, an artifacts folder) and the
-session fixtures shared by several test folders: the small run and its Compare partners, the report."""
+"""Suite-wide settings (quiet TensorFlow, caches in temporary folders, an artifacts folder), the
+session fixtures shared by several test folders (the small run and its Compare partners, the report)
+and the marking of the fast tier.
+
+The fast tier (``make test-fast``: ``-m "not slow and not browser and not notebook"``) is every test
+that needs no training, no browser and no notebook. A test that trains on its own is marked ``slow``
+by hand; :func:`pytest_collection_modifyitems` marks the rest automatically:
+
+- ``slow``: every test that uses, directly or through another fixture, one of :data:`TRAINING_FIXTURES`
+  (they train a model once per session, or load one trained and cached on disk);
+- ``notebook`` and ``slow``: every test under ``tests/notebooks/`` (they execute notebooks in a kernel).
+
+A new fixture that trains belongs in :data:`TRAINING_FIXTURES`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +31,23 @@ from tests.widgets.compare_fixtures import train_other_split, train_run_b, train
 from tests.widgets.helpers import small_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Fixtures that train a model (or load one trained once and cached on disk): a test using any of them is slow.
+TRAINING_FIXTURES = frozenset({
+    "run_dir", "run_b", "run_other_split", "run_training", "report_runs", "built_report",  # tests/conftest.py
+    "trained_run",  # tests/unit/conftest.py
+})
+NOTEBOOK_TESTS = REPO / "tests" / "notebooks"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests that train (through a fixture) ``slow``, and notebook tests ``notebook`` and ``slow``."""
+    for item in items:
+        if NOTEBOOK_TESTS in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.notebook)
+            item.add_marker(pytest.mark.slow)
+        elif TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ and OUT/cam.json lists the files, the predictions and the settings.
 
 Targets: predicted (default), a class name (cat/dog, or the run's class names), or a class index.
 
-Pixel attributions (--method saliency, smoothgrad, integrated-gradients, guided-backprop) have no
-layer: OUT gets <stem>_<method>.png and <stem>.npz with the map under the method's name and the
-signed (H, W, 3) attributions under "attribution". guided-gradcam uses the layers like a CAM.
+--method offers every registered method, your own included (cvd_explorer.explain.register).
+scorecam explains one layer at a time. Pixel attributions (--method saliency, smoothgrad,
+integrated-gradients, guided-backprop) have no layer: OUT gets <stem>_<method>.png and
+<stem>.npz with the map under the method's name and the signed (H, W, 3) attributions under
+"attribution". guided-gradcam uses the layers like a CAM.
 Options: --samples/--noise/--seed (smoothgrad; noise as a share of each image's value range),
 --steps/--baseline/--seed (integrated-gradients; the completeness gap is printed and written to
 cam.json: the share by which the attributions miss score(image) - score(baseline); raise --steps
@@ -37,11 +40,8 @@ when it is large).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the ``cam`` options."""
-    from cvd_explorer.explain.registry import DEFAULT_METHOD, METHODS, method_spec
-
-    per_layer = ", ".join(name for name in METHODS if method_spec(name).per_layer)
-    no_layer = ", ".join(name for name in METHODS if not method_spec(name).uses_layer)
+    """Register the ``cam`` options (``--method`` offers the registry as it is when the command line is parsed)."""
+    from cvd_explorer.explain.registry import DEFAULT_METHOD, METHODS
 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN", help="training run directory (uses RUN/model.keras)")
@@ -50,11 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--layers", metavar="L", nargs="+", help="layer names (default: the last conv layer)")
     which.add_argument("--all", action="store_true", help="every conv layer (one pass for gradient methods)")
-    parser.add_argument(
-        "--method", default=DEFAULT_METHOD, choices=METHODS,
-        help=f"CAM method or pixel attribution (default: {DEFAULT_METHOD}; {per_layer}: one layer at a time; "
-             f"{no_layer}: no layer)",
-    )
+    parser.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
+                        help=f"CAM method or pixel attribution (default: {DEFAULT_METHOD})")
     parser.add_argument("--target", default="predicted", help="predicted, a class name or a class index")
     parser.add_argument("--alpha", type=float, default=0.4, help="heat-map opacity in overlays (default 0.4)")
     pixel = parser.add_argument_group("pixel attributions")
@@ -100,63 +97,48 @@ def _load(args: argparse.Namespace) -> tuple[Any, tuple[str, str] | None]:
         raise ModelError(str(exc)) from None
 
 
-def _parse_target(text: str) -> str | int:
+def _parse_target(text: str, classes: tuple[str, ...] | None) -> str | int:
+    """A class name as it is (resolved through the class list by the engine); digits not naming a class: an index."""
+    if classes is not None and text in classes:
+        return text
     return int(text) if text.lstrip("-").isdigit() else text
 
 
 _OPTION_FLAGS = ("steps", "baseline", "samples", "noise", "seed")
+"""Flags that are fields of a method's typed options (``--steps`` is ``IntegratedGradientsOptions.steps``)."""
 
 
-def pixel_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The pixel-method options given on the command line, checked against ``--method``.
+def method_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The method options given on the command line, checked against ``--method``'s typed options.
 
     Raises:
-        ModelError: an option the method does not take (e.g. ``--steps`` with saliency).
+        ModelError: a flag the method does not take (e.g. ``--steps`` with saliency), or a bad value.
     """
     from cvd_explorer.errors import ModelError
-    from cvd_explorer.explain.pixel import get_pixel_method
-    from cvd_explorer.explain.registry import PIXEL, method_spec
+    from cvd_explorer.explain.registry import method_spec
 
+    spec = method_spec(args.method)
     given = {k: getattr(args, k) for k in _OPTION_FLAGS if getattr(args, k, None) is not None}
-    if method_spec(args.method).family != PIXEL:
-        if given:
-            flags = ", ".join(f"--{k}" for k in given)
-            raise ModelError(f"{flags}: only for pixel attributions (smoothgrad, integrated-gradients), not "
-                             f"{args.method}")
-        return {}
-    taken = get_pixel_method(args.method, {}).defaults
-    wrong = [k for k in given if k not in taken]
+    fields = spec.options_type.names()
+    wrong = [k for k in given if k not in fields]
     if wrong:
-        takes = ", ".join(f"--{k}" for k in _OPTION_FLAGS if k in taken) or "no option"
+        takes = ", ".join(f"--{k}" for k in _OPTION_FLAGS if k in fields) or "no option flag"
         raise ModelError(f"{', '.join('--' + k for k in wrong)}: {args.method} takes {takes}")
-    get_pixel_method(args.method, given)  # values checked (e.g. --steps 0)
+    spec.create(given)  # values checked (e.g. --steps 0)
     return given
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write the overlays, strips and maps; print one line per image."""
-    import numpy as np
-
-    from cvd_explorer.data.loader import load_image
-    from cvd_explorer.errors import DataError, ModelError
-    from cvd_explorer.explain import compute_cams, explain_pixels, method_spec, predict_logits
-    from cvd_explorer.explain.registry import PIXEL
+def _layers(args: argparse.Namespace, model: Any) -> list[str]:
+    from cvd_explorer.errors import ModelError
+    from cvd_explorer.explain.registry import method_spec
     from cvd_explorer.models import conv_layers
-    from cvd_explorer.render import cam_overlay, depth_strip, to_png
 
-    if not 0.0 <= args.alpha <= 1.0:
-        raise ModelError(f"--alpha must be in [0, 1], got {args.alpha}")
-    options = pixel_options(args)
     spec = method_spec(args.method)
-    model, classes = _load(args)
-    shape = tuple(model.inputs[0].shape[1:3])
-    if None in shape:
-        raise ModelError(f"model input shape {tuple(model.inputs[0].shape)} has no fixed size; cannot resize images")
     if not spec.uses_layer:
         if args.all or args.layers:
             raise ModelError(f"{args.method} attributes to the input pixels; it takes no --layers or --all")
-        layers = []
-    elif args.all:
+        return []
+    if args.all:
         layers = conv_layers(model)
     elif args.layers:
         layers = list(args.layers)
@@ -165,8 +147,16 @@ def run(args: argparse.Namespace) -> int:
         if not convs:
             raise ModelError("the model has no Conv2D layer; pass --layers")
         layers = [convs[-1]]
-    if method_spec(args.method).per_layer and len(layers) != 1:
+    if spec.per_layer and len(layers) != 1:
         raise ModelError(f"{args.method} explains one layer at a time; pass --layers with one name")
+    return layers
+
+
+def _images(args: argparse.Namespace, shape: tuple[int, int]) -> tuple[list[Any], list[str]]:
+    """The images at the model's input size (uint8 ``(H, W, 3)``) and a distinct file stem for each."""
+    from cvd_explorer.data.loader import load_image
+    from cvd_explorer.errors import DataError
+
     images, stems = [], []
     for name in args.image:
         p = Path(name)
@@ -177,57 +167,96 @@ def run(args: argparse.Namespace) -> int:
         while stem in stems:
             stem += "_"
         stems.append(stem)
+    return images, stems
+
+
+@dataclass
+class _Maps:
+    """What the method gave: ``{name: (N, H, W)}`` maps by layer (or by method name), signed
+    attributions ``(N, H, W, 3)`` and completeness gaps ``(N,)`` of a pixel attribution."""
+
+    layers: list[str]
+    cams: dict[str, Any]
+    signed: Any = None
+    gaps: Any = None
+
+
+def _explain(args: argparse.Namespace, model: Any, x: Any, classes: tuple[str, ...] | None, options: dict[str, Any],
+             layers: list[str]) -> _Maps:
+    from cvd_explorer.explain import compute_cams, explain_pixels, method_spec
+
+    target = _parse_target(args.target, classes)
+    spec = method_spec(args.method)
+    settings: dict[str, Any] = {"batch_size": 8, "classes": classes, **options}
+    if spec.family != "pixel":
+        return _Maps(layers, compute_cams(model, x, layers, args.method, target, **settings))
+    if spec.uses_layer:  # guided Grad-CAM: one map per layer
+        return _Maps(layers, {layer: explain_pixels(model, x, args.method, target, layer=layer, **settings).maps
+                              for layer in layers})
+    pixel = explain_pixels(model, x, args.method, target, **settings)
+    return _Maps([args.method], {args.method: pixel.maps}, pixel.attributions, pixel.completeness_gap)
+
+
+def _prediction(z: Any, names: tuple[str, ...]) -> tuple[str | int, float, dict[str, Any]]:
+    """(predicted class, its probability, the arrays to store) of one image's logits ``(K,)``."""
+    import numpy as np
+
+    if z.shape[-1] == 1:
+        prob = float(1 / (1 + np.exp(-z[0])))
+        return names[int(prob >= 0.5)], prob, {"logit": np.asarray(z[0], np.float32),
+                                               "prob": np.asarray(prob, np.float32)}
+    prob = float(np.max(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
+    return int(np.argmax(z)), prob, {"logits": z.astype(np.float32)}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the overlays, strips and maps; print one line per image."""
+    import numpy as np
+
+    from cvd_explorer.errors import ModelError
+    from cvd_explorer.explain import predict_logits
+    from cvd_explorer.render import cam_overlay, depth_strip, to_png
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ModelError(f"--alpha must be in [0, 1], got {args.alpha}")
+    options = method_options(args)
+    model, classes = _load(args)
+    shape = tuple(model.inputs[0].shape[1:3])
+    if None in shape:
+        raise ModelError(f"model input shape {tuple(model.inputs[0].shape)} has no fixed size; cannot resize images")
+    layers = _layers(args, model)
+    images, stems = _images(args, (int(shape[0]), int(shape[1])))
     x = np.stack(images).astype(np.float32)
-    target = _parse_target(args.target)
-    gaps: np.ndarray | None = None
-    signed: np.ndarray | None = None
-    if spec.family != PIXEL:
-        cams = compute_cams(model, x, layers, method=args.method, target=target, batch_size=8, classes=classes)
-    elif spec.uses_layer:  # guided Grad-CAM: one map per layer
-        cams = {layer: explain_pixels(model, x, args.method, target, batch_size=8, classes=classes, layer=layer,
-                                      **options).maps for layer in layers}
-    else:
-        pixel = explain_pixels(model, x, args.method, target, batch_size=8, classes=classes, **options)
-        layers, cams, signed = [args.method], {args.method: pixel.maps}, pixel.attributions
-        gaps = pixel.completeness_gap
+    maps = _explain(args, model, x, classes, options, layers)
     logits = predict_logits(model, x, batch_size=8)
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    names = classes or ("cat", "dog")
     entries: list[dict[str, Any]] = []
-    report = {"method": args.method, "target": args.target, "layers": layers, "images": entries,
+    report = {"method": args.method, "target": args.target, "layers": maps.layers, "images": entries,
               "options": options}
     for i, stem in enumerate(stems):
         files = []
-        for layer in layers:
+        for layer in maps.layers:
             f = out / f"{stem}_{layer}.png"
-            f.write_bytes(to_png(cam_overlay(images[i], cams[layer][i], alpha=args.alpha)))
+            f.write_bytes(to_png(cam_overlay(images[i], maps.cams[layer][i], alpha=args.alpha)))
             files.append(f.name)
-        if len(layers) > 1:
+        if len(maps.layers) > 1:
             f = out / f"{stem}_depth.png"
-            f.write_bytes(to_png(depth_strip(images[i], {k: v[i] for k, v in cams.items()}, n=8, alpha=args.alpha)))
+            strip = depth_strip(images[i], {k: v[i] for k, v in maps.cams.items()}, n=8, alpha=args.alpha)
+            f.write_bytes(to_png(strip))
             files.append(f.name)
-        z = logits[i]
-        predicted: str | int
-        if z.shape[-1] == 1:
-            prob = float(1 / (1 + np.exp(-z[0])))
-            predicted = names[int(prob >= 0.5)]
-            extra = {"logit": np.asarray(z[0], np.float32), "prob": np.asarray(prob, np.float32)}
-        else:
-            prob = float(np.max(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
-            predicted = int(np.argmax(z))
-            extra = {"logits": z.astype(np.float32)}
+        predicted, prob, extra = _prediction(logits[i], classes or ("cat", "dog"))
         # Any: mypy refuses a dict of arrays as **kwargs beside numpy's `allow_pickle: bool` keyword
-        arrays: dict[str, Any] = {**{k: v[i] for k, v in cams.items()}, **extra}
-        if signed is not None:
-            arrays["attribution"] = signed[i]
+        arrays: dict[str, Any] = {**{k: v[i] for k, v in maps.cams.items()}, **extra}
+        if maps.signed is not None:
+            arrays["attribution"] = maps.signed[i]
         np.savez_compressed(out / f"{stem}.npz", **arrays)
         files.append(f"{stem}.npz")
         entry: dict[str, Any] = {"image": str(args.image[i]), "predicted": predicted, "prob": prob, "files": files}
         note = ""
-        if gaps is not None:
-            entry["completeness_gap"] = float(gaps[i])
-            note = f", completeness gap {gaps[i]:.2%}"
+        if maps.gaps is not None:
+            entry["completeness_gap"] = float(maps.gaps[i])
+            note = f", completeness gap {maps.gaps[i]:.2%}"
         entries.append(entry)
         print(f"{args.image[i]}: {predicted} ({prob:.3f}{note}) -> {len(files)} files in {out}")
     (out / "cam.json").write_text(json.dumps(report, indent=2))

@@ -45,17 +45,20 @@ _FIELDS = {
 }
 
 
-def val_steps_arg(text: str) -> int | str:
-    """``--val-steps``: a positive integer or ``all``."""
-    if text == "all":
-        return text
+def _whole_number(text: str, minimum: int, expected: str, below: str | None = None) -> int:
+    """``text`` as an int >= ``minimum``; else an argparse error "expected <expected>[<below>], got ..."."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}{below or ''}, got {text!r}")
     return value
+
+
+def val_steps_arg(text: str) -> int | str:
+    """``--val-steps``: a positive integer or ``all``."""
+    return text if text == "all" else _whole_number(text, 1, "a positive integer or 'all'")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, arch: bool = True) -> None:
@@ -105,13 +108,7 @@ def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
 
 def probes_arg(text: str) -> int:
     """``--probes``: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: no probes), got {text!r}")
-    return value
+    return _whole_number(text, 0, "a whole number >= 0", " (0: no probes)")
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:

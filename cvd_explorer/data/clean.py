@@ -62,10 +62,11 @@ def clean_manifest(
         source: name of the verdicts file, recorded in the sidecar.
 
     Raises:
-        DataError: a class would be left without any image.
+        DataError: a class would be left without any image, or a "label wrong" verdict on a manifest of
+            more than two classes (which class the image belongs to is not recorded).
     """
-    negative, positive = manifest.classes
-    other = {negative: positive, positive: negative}
+    classes = manifest.classes
+    other = {classes[0]: classes[-1], classes[-1]: classes[0]}
     rows: list[ManifestRow] = []
     removed: list[str] = []
     relabelled: list[tuple[str, str, str]] = []
@@ -78,6 +79,10 @@ def clean_manifest(
             removed.append(row.path)
             continue
         if verdict == LABEL_WRONG:
+            if len(classes) > 2:
+                raise DataError(f"{source or 'the verdicts'}: {row.path} is marked {LABEL_WRONG!r}, but the manifest "
+                                f"has {len(classes)} classes and the verdict does not say which one is right; "
+                                f"mark it {NOT_AN_ANIMAL!r} to leave it out, or fix its label in the manifest")
             relabelled.append((row.path, row.label, other[row.label]))
             row = ManifestRow(row.path, other[row.label], row.split, row.group)
         elif verdict == MODEL_WRONG:
@@ -85,7 +90,7 @@ def clean_manifest(
         rows.append(row)
     for split in ("train", "val", "test"):
         labels = {r.label for r in rows if r.split == split}
-        if any(r.split == split for r in manifest.rows) and labels != {negative, positive}:
+        if any(r.split == split for r in manifest.rows) and labels != set(classes):
             raise DataError(f"the verdicts leave the {split} split without one of the classes; check them")
     report = CleanReport(tuple(removed), tuple(relabelled), tuple(kept),
                          tuple(sorted(p for p in verdicts if p not in listed)))

@@ -2,7 +2,7 @@
 
 Layouts, tried in this order:
 
-* ``petimages``: folders ``Cat`` and ``Dog`` (any case) in the root or in ``root/PetImages``
+* ``petimages``: folders ``Cat`` and ``Dog`` (any case) and no other, in the root or in ``root/PetImages``
   (Microsoft's download). Binary.
 * ``oxford-pet``: the Oxford-IIIT Pet data set, ``images/<Breed_Name>_<n>.jpg`` (with
   ``annotations/`` beside it, or alone), in the root or in a single wrapper folder. The class is the file
@@ -129,7 +129,8 @@ def _petimages(root: Path, candidates: list[str]) -> Layout | None:
             base = root / wrapper
             prefix = wrapper + "/"
         children = _child_dirs(base)
-        if "cat" in children and "dog" in children:
+        # Exactly Cat and Dog: a third class folder beside them (bird/, cat/, dog/) is a K-class `folders` tree.
+        if set(children) == {"cat", "dog"}:
             folders = {f"{prefix}{children['cat']}/": "cat", f"{prefix}{children['dog']}/": "dog"}
             return _assign(("cat", "dog"), "petimages", candidates, folders)
     return None

@@ -24,6 +24,7 @@ Only numpy, OpenCV and Pillow are used here.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import math
@@ -31,7 +32,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import cv2
 import numpy as np
@@ -39,6 +40,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from cvd_explorer.errors import DataError
+
+_P = ParamSpec("_P")
 
 GENERATOR_VERSION = 2  # 2: bigger animals, heads and ears; lighter clutter (learnable at 64 px)
 LABELS = ("cat", "dog")
@@ -324,6 +327,20 @@ def _eyes(cx: float, cy: float, r: float, coat: Coat, slit: bool) -> list[Part]:
     return parts
 
 
+def _body(rng: np.random.Generator, coat: Coat, half_axes: tuple[float, float], leg_width: float,
+          leg_xs: tuple[Sequence[float], Sequence[float]], neck: np.ndarray) -> list[Part]:
+    """The far legs (accent colour), the body ellipse with its coat pattern, the near legs and the neck
+    polygon ``neck`` (N, 2), in drawing order; ``leg_xs`` is (far, near) leg positions."""
+    fur, acc = _c(coat.fur), _c(coat.accent)
+    bw, bh = half_axes
+    parts = _legs(rng, leg_width, acc, leg_xs[0])
+    parts.append(Part("poly", ellipse(0, 0, bw, bh), fur))
+    parts += _pattern(rng, coat, bw, bh)
+    parts += _legs(rng, leg_width, fur, leg_xs[1])
+    parts.append(Part("poly", neck, fur, outline=False))
+    return parts
+
+
 def cat_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     """Parts of a cat facing +x, body centred at the origin, about 1.5 x 1.2 local units."""
     fur, acc = _c(coat.fur), _c(coat.accent)
@@ -333,12 +350,8 @@ def cat_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     tail = tapered(bezier([(-0.4, -0.05), (-0.72, -0.1), (-0.62 + curl, -0.55),
                            (-0.5 + 1.5 * curl, -0.78)]), 0.07, 0.055)
     parts = [Part("poly", tail, fur)]
-    parts += _legs(rng, 0.08, acc, (-0.28, 0.3))
-    parts.append(Part("poly", ellipse(0, 0, bw, bh), fur))
-    parts += _pattern(rng, coat, bw, bh)
-    parts += _legs(rng, 0.08, fur, (-0.18, 0.4))
-    parts.append(Part("poly", np.array([(0.2, -0.12), (hx - 0.12, hy), (hx + 0.1, hy + 0.1),
-                                        (0.45, 0.05)]), fur, outline=False))
+    parts += _body(rng, coat, (bw, bh), 0.08, ((-0.28, 0.3), (-0.18, 0.4)),
+                   np.array([(0.2, -0.12), (hx - 0.12, hy), (hx + 0.1, hy + 0.1), (0.45, 0.05)]))
     # tall pointed ears standing up from the top of the head
     for a0, a1, tip in ((-168, -108, -130), (-72, -12, -50)):
         t0, t1, tp = (math.radians(a) for a in (a0, a1, tip))
@@ -376,12 +389,8 @@ def dog_parts(rng: np.random.Generator, coat: Coat) -> list[Part]:
     tip = base + 0.36 * np.array([math.cos(wag), math.sin(wag)])
     mid = (base + tip) / 2 + 0.06 * np.array([math.sin(wag), -math.cos(wag)]) * rng.choice([-1, 1])
     parts = [Part("poly", tapered(bezier([base, mid, tip], 16), 0.14, 0.06), fur)]
-    parts += _legs(rng, 0.115, acc, (-0.3, 0.3))
-    parts.append(Part("poly", ellipse(0, 0, bw, bh), fur))
-    parts += _pattern(rng, coat, bw, bh)
-    parts += _legs(rng, 0.115, fur, (-0.2, 0.4))
-    parts.append(Part("poly", np.array([(0.22, -0.15), (hx - 0.14, hy), (hx + 0.1, hy + 0.12),
-                                        (0.45, 0.08)]), fur, outline=False))
+    parts += _body(rng, coat, (bw, bh), 0.115, ((-0.3, 0.3), (-0.2, 0.4)),
+                   np.array([(0.22, -0.15), (hx - 0.14, hy), (hx + 0.1, hy + 0.12), (0.45, 0.08)]))
     parts.append(Part("poly", ellipse(hx, hy, 1.2 * r, 0.98 * r), fur))
     parts += _eyes(hx - 0.1 * r, hy - 0.1 * r, r, coat, slit=False)
     # protruding snout with a big dark nose
@@ -606,7 +615,23 @@ def render_scene(
     *,
     draw_animal: bool = True,
 ) -> Sample:
-    """Render one scene; see :func:`render_sample` for the arguments. Returns a :class:`Sample`."""
+    """Render one cartoon scene and its ground-truth mask, in memory.
+
+    Args:
+        rng_or_seed: a numpy ``Generator`` (consumed) or a seed for ``np.random.default_rng``.
+        label: ``"cat"`` or ``"dog"``, the labelled (for ``"both"``: the larger) animal.
+        size: side of the square output in pixels.
+        case: ``"normal"``, ``"person"``, ``"both"`` or ``"occluded"``.
+        draw_animal: False leaves the animals out and keeps everything else identical
+            (background, distractors, person, occluder), so the mask can be checked against it;
+            the mask returned is the same as with True.
+
+    Returns:
+        A :class:`Sample`: image (size, size, 3) uint8 RGB; mask (size, size) uint8 with 0 for
+        background, 1 for every visible pixel of the labelled animal (ears, tail, whiskers
+        included; pixels hidden by an occluder are 0) and 2 for the other animal in ``"both"``;
+        info with the case and bounding boxes.
+    """
     if label not in LABELS:
         raise DataError(f"label {label!r} is not one of {LABELS}")
     if case not in CASES:
@@ -657,32 +682,25 @@ def render_scene(
     return Sample(image, mask, info)
 
 
-def render_sample(
-    rng_or_seed: np.random.Generator | int | Sequence[int],
-    label: str,
-    size: int = 128,
-    case: str = "normal",
-    *,
-    draw_animal: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render one cartoon image and its ground-truth mask, in memory.
+def _image_and_mask(render: Callable[_P, Sample]) -> Callable[_P, tuple[np.ndarray, np.ndarray]]:
+    """``render`` with its arguments, returning ``(image, mask)`` of the :class:`Sample` it renders."""
 
-    Args:
-        rng_or_seed: a numpy ``Generator`` (consumed) or a seed for ``np.random.default_rng``.
-        label: ``"cat"`` or ``"dog"``, the labelled (for ``"both"``: the larger) animal.
-        size: side of the square output in pixels.
-        case: ``"normal"``, ``"person"``, ``"both"`` or ``"occluded"``.
-        draw_animal: False leaves the animals out and keeps everything else identical
-            (background, distractors, person, occluder), so the mask can be checked against it;
-            the mask returned is the same as with True.
+    def render_sample(*args: _P.args, **kwargs: _P.kwargs) -> tuple[np.ndarray, np.ndarray]:
+        sample = render(*args, **kwargs)
+        return sample.image, sample.mask
 
-    Returns:
-        ``(image, mask)``: image (size, size, 3) uint8 RGB; mask (size, size) uint8 with 0 for
-        background, 1 for every visible pixel of the labelled animal (ears, tail, whiskers
-        included; pixels hidden by an occluder are 0) and 2 for the other animal in ``"both"``.
+    render_sample.__doc__ = f"""{render.__name__}(...) as ``(image, mask)``: the same arguments, without the info.
+
+    ``render_sample(s, "cat", 64, "occluded")`` is ``(scene.image, scene.mask)`` of
+    ``scene = {render.__name__}(s, "cat", 64, "occluded")``.
     """
-    s = render_scene(rng_or_seed, label, size, case, draw_animal=draw_animal)
-    return s.image, s.mask
+    # help() and inspect show render's arguments and this return type
+    render_sample.__signature__ = inspect.signature(render).replace(  # type: ignore[attr-defined]
+        return_annotation="tuple[np.ndarray, np.ndarray]")
+    return render_sample
+
+
+render_sample = _image_and_mask(render_scene)
 
 
 def _downsampled_mask(idmap: np.ndarray, size: int) -> np.ndarray:

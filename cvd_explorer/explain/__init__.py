@@ -9,21 +9,31 @@ Public API:
         (pixel attributions; reduce=None: signed (N, H, W, 3)); explain_pixels(...) -> PixelExplanation;
         completeness_gap(model, images, attributions, baseline, target) -> (N,) relative gaps
     SmoothOptions(samples, noise, seed): smoothgrad's and compute_cams(smooth=...)'s noise
-    METHODS, DEFAULT_METHOD, method_spec(name): the methods and what each declares
-        (:mod:`cvd_explorer.explain.registry`, importable without TensorFlow).
+    METHODS, DEFAULT_METHOD, method_spec(name): the registered methods (live views; importable
+        without TensorFlow, :mod:`cvd_explorer.explain.registry`)
+    register(name, label, cls) / unregister(name): add / remove your own method; ``cls`` subclasses
+        GradientCAM (override ``weights(activations, gradients) -> (N, C)``), ActivationCAM,
+        ChannelScoreCAM (the Score-CAM family) or PixelMethod; its typed options are ``cls.Options``
+        (a frozen dataclass: CAMOptions, GradientCAMOptions, ScoreCAMOptions, PixelOptions, ...)
+    explain_request(model, images, layers, method, target, classes=, **options) -> ExplainRequest:
+        the one validated request every entry point builds
 Metrics live in :mod:`cvd_explorer.explain.metrics`.
 """
 
 from __future__ import annotations
 
 from cvd_explorer._lazy import lazy_attributes
+from cvd_explorer.explain.base import MethodOptions
 from cvd_explorer.explain.registry import (
     CAM_METHODS,
     DEFAULT_METHOD,
     METHODS,
     PIXEL_METHODS,
+    SPECS,
     MethodSpec,
     method_spec,
+    register,
+    unregister,
 )
 from cvd_explorer.explain.smooth import SmoothOptions
 
@@ -40,6 +50,18 @@ _LAZY = {
     "completeness_gap": "cvd_explorer.explain.attributions",
     "PixelExplanation": "cvd_explorer.explain.attributions",
     "ExplainError": "cvd_explorer.explain.errors",
+    "ExplainRequest": "cvd_explorer.explain.request",
+    "explain_request": "cvd_explorer.explain.request",
+    "explain_batch": "cvd_explorer.explain.engine",
+    "GradientCAM": "cvd_explorer.explain.cam",
+    "ActivationCAM": "cvd_explorer.explain.cam",
+    "ChannelScoreCAM": "cvd_explorer.explain.cam",
+    "CAMOptions": "cvd_explorer.explain.cam",
+    "GradientCAMOptions": "cvd_explorer.explain.cam",
+    "ScoreCAMOptions": "cvd_explorer.explain.cam",
+    "PixelMethod": "cvd_explorer.explain.pixel",
+    "PixelContext": "cvd_explorer.explain.pixel",
+    "PixelOptions": "cvd_explorer.explain.pixel",
 }
 
 __all__ = [
@@ -47,25 +69,40 @@ __all__ = [
     "DEFAULT_METHOD",
     "METHODS",
     "PIXEL_METHODS",
+    "SPECS",
+    "ActivationCAM",
+    "CAMOptions",
+    "ChannelScoreCAM",
     "ExplainError",
+    "ExplainRequest",
     "Explanation",
+    "GradientCAM",
+    "GradientCAMOptions",
+    "MethodOptions",
     "MethodSpec",
+    "PixelContext",
     "PixelExplanation",
+    "PixelMethod",
+    "PixelOptions",
+    "ScoreCAMOptions",
     "SmoothOptions",
     "attribute",
     "completeness_gap",
     "compute_cams",
-    "explain_pixels",
     "explain_all",
+    "explain_batch",
+    "explain_pixels",
+    "explain_request",
     "feature_maps",
     "method_spec",
     "normalize_maps",
     "predict_logits",
+    "register",
+    "unregister",
 ]
 
 __getattr__, __dir__ = lazy_attributes(
     __name__,
     _LAZY,
-    {"feature_maps", "Explanation", "compute_cams", "explain_all", "predict_logits", "attribute", "explain_pixels",
-     "completeness_gap", "PixelExplanation"},
+    {name for name, module in _LAZY.items() if module.rpartition(".")[2] not in ("errors", "maps")},
 )

@@ -158,3 +158,20 @@ def _features_fn(ref: ModelRef, names: tuple[str, ...]) -> Step:
         return [ops.cast(record[name], "float32") for name in names]
 
     return fn
+
+
+def _logits_builder(head: Head) -> Callable[[ModelRef], Step]:
+    def build(ref: ModelRef) -> Step:
+        def step(x: Any) -> Any:
+            _, logits, _ = run_view(ref(), x, frozenset(), head)
+            return logits
+
+        return _tf_grad.trace(step)
+
+    return build
+
+
+def batched_logits(model: Any, x: np.ndarray, head: Head, batch_size: int) -> np.ndarray:
+    """The head's logits ``(N, K)`` float32 of checked images ``x``, ``batch_size`` at a time (one traced step)."""
+    step = cached_step(model, ("logits",), _logits_builder(head))
+    return np.concatenate([np.asarray(step(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])

@@ -7,20 +7,23 @@ for the activation family. It returns a raw map ``(N, h, w)`` plus per-channel w
 Methods use ``keras.ops`` only, so they run inside the engine's traced graph and equally on numpy
 arrays. ReLU, resizing and normalisation belong to the engine, not to the methods.
 
-Each class is named by one line of :data:`cvd_explorer.explain.registry.SPECS` (its name, label,
-family) and found through it; adding a method is adding a class here and its spec line there.
+A method's family, options and costs are those of the family base it derives from; adding a
+method is a subclass and one :func:`cvd_explorer.explain.register` call (the built-in ones are
+listed in :mod:`cvd_explorer.explain.registry`).
 
 Notation: ``k`` indexes channels, ``(i, j)`` positions, ``Z = h * w``, ``Y`` the target score.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from keras import ops
 
-from cvd_explorer.explain.errors import ExplainError
-from cvd_explorer.explain.registry import ACTIVATION, GRADIENT, PIXEL, SCORE, MethodSpec, method_spec
+from cvd_explorer.explain.base import ACTIVATION, GRADIENT, SCORE, Method, MethodOptions
+from cvd_explorer.explain.options import option
+from cvd_explorer.explain.smooth import SmoothOptions
 
 Tensor = Any
 """A keras / TensorFlow tensor or a numpy array (keras ships no type information)."""
@@ -28,29 +31,55 @@ Tensor = Any
 _EPS = 1e-7
 
 
-class CAMMethod:
-    """Base class of every CAM method.
+@dataclass(frozen=True, kw_only=True)
+class CAMOptions(MethodOptions):
+    """Options of the CAMs computed in the engine's traced step (the gradient and activation families).
 
     Attributes:
-        family: the registry family the class computes (checked against its spec).
-        spec: the method's :class:`~cvd_explorer.explain.registry.MethodSpec`.
+        batch_size: images per pass (default 16).
+        jit_compile: compile the traced step with XLA (off by default).
     """
 
-    family: ClassVar[str] = ""
+    jit_compile: bool = False
 
-    def __init__(self, spec: MethodSpec) -> None:
-        self.spec = spec
 
-    @property
-    def name(self) -> str:
-        """The method's name in :data:`~cvd_explorer.explain.registry.METHODS`."""
-        return self.spec.name
+@dataclass(frozen=True, kw_only=True)
+class GradientCAMOptions(CAMOptions):
+    """Options of a gradient CAM.
+
+    Attributes:
+        smooth: average the raw maps of ``smooth.samples`` noisy copies of each image (SmoothGrad
+            applied to the CAM); None: no smoothing.
+    """
+
+    smooth: SmoothOptions | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreCAMOptions(MethodOptions):
+    """Options of the score family.
+
+    Attributes:
+        batch_size: masked copies per forward pass (default 16).
+        top_k: channels probed per image (highest mean activation), at least 1 (default 32).
+    """
+
+    top_k: int = option(32, low=1)
+
+
+class CAMMethod(Method):
+    """Base class of every layer CAM (use a family base below)."""
 
 
 class GradientCAM(CAMMethod):
-    """Gradient family: ``cam = sum_k w_k A^k`` with weights from :meth:`weights`."""
+    """Gradient family: ``cam = sum_k w_k A^k`` with weights from :meth:`weights`.
+
+    A subclass overrides :meth:`weights` (or, for an element-wise map, :meth:`combine`).
+    """
 
     family = GRADIENT
+    Options: ClassVar[type[MethodOptions]] = GradientCAMOptions
+    overrides = ("weights", "combine")
 
     def weights(self, activations: Tensor, gradients: Tensor) -> Tensor:
         """Per-channel weights ``(N, C)`` float32 from ``activations`` and ``gradients`` ``(N, h, w, C)``."""
@@ -66,6 +95,8 @@ class ActivationCAM(CAMMethod):
     """Activation family: the map from the activations alone (no gradient, no extra pass)."""
 
     family = ACTIVATION
+    Options: ClassVar[type[MethodOptions]] = CAMOptions
+    overrides = ("combine",)
 
     def combine(self, activations: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(raw map (N, h, w), channel weights (N, C))`` from ``activations`` ``(N, h, w, C)``."""
@@ -77,6 +108,9 @@ class ChannelScoreCAM(CAMMethod):
     by masked forward passes (one layer at a time)."""
 
     family = SCORE
+    per_layer = True
+    Options: ClassVar[type[MethodOptions]] = ScoreCAMOptions
+    overrides = ("weights",)
 
     def weights(self, channel_scores: Tensor) -> Tensor:
         """Per-channel weights ``(N, C)`` from the scores ``(N, C)`` (``-inf``: channel not probed)."""
@@ -175,22 +209,3 @@ class EigenCAM(ActivationCAM):
         )
         sign = ops.where(corr < 0, -1.0, 1.0)
         return ops.reshape(proj * sign[:, None], (-1, h, w)), v1 * sign[:, None]
-
-
-def get_method(name: str) -> CAMMethod:
-    """The CAM method instance for ``name`` (one of :data:`~cvd_explorer.explain.registry.METHODS`).
-
-    Raises:
-        ExplainError: unknown name, or a method that is not a CAM (a pixel attribution).
-    """
-    spec = method_spec(name)
-    if spec.family == PIXEL:
-        raise ExplainError(f"method {name!r} ({spec.label}) is a pixel attribution with no maps per layer; use "
-                           f"cvd_explorer.explain.attribute(model, images, {name!r})")
-    cls = spec.load()
-    if not (isinstance(cls, type) and issubclass(cls, CAMMethod)):
-        raise ExplainError(f"method {name!r} ({spec.label}) is not a layer CAM; it has no maps per layer")
-    if cls.family != spec.family:
-        raise ExplainError(f"method {name!r}: its class {cls.__name__} computes {cls.family!r}, its spec says "
-                           f"{spec.family!r}")
-    return cls(spec)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -28,8 +29,9 @@ from cvd_explorer.explain.activations import check_images, head_of
 from cvd_explorer.explain.engine import compute_cams, predict_logits
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import resize_maps
+from cvd_explorer.explain.options import Options, build, option
 from cvd_explorer.explain.registry import DEFAULT_METHOD, PIXEL, method_spec
-from cvd_explorer.explain.targets import class_weights, predicted_class_weights, resolve_target
+from cvd_explorer.explain.targets import Target, resolve_target
 from cvd_explorer.models import iter_layers
 
 
@@ -104,15 +106,10 @@ def target_probability(
     """
     x = check_images(model, images)
     head = head_of(model)
-    tgt = resolve_target(target, head.units, classes)
-    if tgt.kind == "callable":
-        raise ExplainError("metrics need a class target ('predicted', a class name or index), not a callable")
+    tgt = _class_target(target, head.units, len(x), classes)
     logits = predict_logits(model, x, batch_size).astype(np.float64)
-    if tgt.kind == "predicted":
-        ref = logits if reference is None else predict_logits(model, reference, batch_size)
-        w = predicted_class_weights(ref)
-    else:
-        w = class_weights(tgt, len(x), head.units)
+    ref = logits if reference is None or tgt.kind != "predicted" else predict_logits(model, reference, batch_size)
+    w = tgt.resolved(ref).weights(head.units, len(x))
     probs: np.ndarray
     if head.units == 1:
         probs = 1.0 / (1.0 + np.exp(-(logits[:, 0] * w[:, 0])))
@@ -122,25 +119,51 @@ def target_probability(
     return probs
 
 
+def _class_target(target: Any, units: int, n: int, classes: Sequence[str] | None) -> Target:
+    tgt = resolve_target(target, units, n, classes)
+    if tgt.kind == "callable":
+        raise ExplainError("metrics need a class target ('predicted', a class name or index), not a callable")
+    return tgt
+
+
 def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([cv2.GaussianBlur(img, (0, 0), sigma) for img in x])
 
 
-def _curve_auc(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget,
-    classes: Sequence[str] | None,
-    steps: int,
-    batch_size: int,
-    sigma: float,
-    insert: bool,
-) -> np.ndarray:
+@dataclass(frozen=True)
+class ScoreOptions(Options):
+    """Which probability the map-based metrics read (typed, checked on construction).
+
+    Attributes:
+        target: ``"predicted"`` (on the intact image), a class name or index.
+        classes: class names in index order (default ``("cat", "dog")``).
+        batch_size: images per forward pass.
+    """
+
+    target: Any = "predicted"
+    classes: Sequence[str] | None = None
+    batch_size: int = option(32, low=1)
+
+
+@dataclass(frozen=True)
+class CurveOptions(ScoreOptions):
+    """The settings of :func:`deletion_auc` and :func:`insertion_auc`: those of :class:`ScoreOptions` and
+
+    Attributes:
+        steps: number of increments, at least 1; ``steps + 1`` images per sample, batched.
+        blur_sigma: the Gaussian blur (px) of the canvas the pixels are replaced by / taken from.
+    """
+
+    steps: int = option(20, low=1)
+    blur_sigma: float = option(5.0, above=0.0)
+
+
+def _curve_auc(model: Any, images: Any, cams: np.ndarray, o: CurveOptions, insert: bool) -> np.ndarray:
     x = check_images(model, images)
     n, H, W, _ = x.shape
     cams = _resize_to(cams, (H, W))
-    canvas = _blurred(x, sigma)
+    canvas = _blurred(x, o.blur_sigma)
+    steps = int(o.steps)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     aucs = np.zeros(n)
     for i in range(n):
@@ -150,26 +173,15 @@ def _curve_auc(
             chosen = np.zeros(H * W, bool)
             chosen[order[: int(round(frac * H * W))]] = True
             chosen = chosen.reshape(H, W, 1)
-            if insert:
-                variants[s] = np.where(chosen, x[i], canvas[i])
-            else:
-                variants[s] = np.where(chosen, canvas[i], x[i])
+            kept, replaced = (x[i], canvas[i]) if insert else (canvas[i], x[i])
+            variants[s] = np.where(chosen, kept, replaced)
         reference = np.repeat(x[i : i + 1], steps + 1, 0)
-        probs = target_probability(model, variants, target, classes, batch_size, reference=reference)
+        probs = target_probability(model, variants, o.target, o.classes, o.batch_size, reference=reference)
         aucs[i] = float(np.sum((probs[1:] + probs[:-1]) / 2) / steps)
     return aucs
 
 
-def deletion_auc(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    steps: int = 20,
-    batch_size: int = 32,
-    blur_sigma: float = 5.0,
-) -> np.ndarray:
+def deletion_auc(model: Any, images: Any, cams: np.ndarray, **options: Any) -> np.ndarray:
     """Petsiuk et al.'s deletion metric: lower is better.
 
     The most important pixels (by ``cams``) are replaced by a Gaussian-blurred copy of the image
@@ -178,64 +190,41 @@ def deletion_auc(
 
     Args:
         model: the classifier. images: ``(N, H, W, 3)`` as the model expects. cams: ``(N, h, w)``.
-        target: ``"predicted"`` (on the intact image), a class name or index.
-        steps: number of increments; ``steps + 1`` images per sample, batched.
+        **options: the fields of :class:`CurveOptions` (``target``, ``classes``, ``steps=20``,
+            ``batch_size=32``, ``blur_sigma=5.0``).
 
     Returns:
         ``(N,)`` float AUCs in [0, 1].
     """
-    return _curve_auc(model, images, cams, target, classes, steps, batch_size, blur_sigma, insert=False)
+    return _curve_auc(model, images, cams, build(CurveOptions, "deletion_auc", options), insert=False)
 
 
-def insertion_auc(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    steps: int = 20,
-    batch_size: int = 32,
-    blur_sigma: float = 5.0,
-) -> np.ndarray:
+def insertion_auc(model: Any, images: Any, cams: np.ndarray, **options: Any) -> np.ndarray:
     """Petsiuk et al.'s insertion metric (higher is better): pixels move from the image onto a
     blurred canvas in order of importance. Arguments and return as :func:`deletion_auc`."""
-    return _curve_auc(model, images, cams, target, classes, steps, batch_size, blur_sigma, insert=True)
+    return _curve_auc(model, images, cams, build(CurveOptions, "insertion_auc", options), insert=True)
 
 
-def _explanation_map_probs(
-    model: Any, images: Any, cams: np.ndarray, target: ClassTarget, classes: Sequence[str] | None, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _explanation_map_probs(model: Any, images: Any, cams: np.ndarray, o: ScoreOptions) -> tuple[np.ndarray, np.ndarray]:
     x = check_images(model, images)
     cams = np.clip(_resize_to(cams, x.shape[1:3]), 0, 1)
-    y = target_probability(model, x, target, classes, batch_size)
-    o = target_probability(model, x * cams[..., None], target, classes, batch_size, reference=x)
-    return y, o
+    y = target_probability(model, x, o.target, o.classes, o.batch_size)
+    masked = target_probability(model, x * cams[..., None], o.target, o.classes, o.batch_size, reference=x)
+    return y, masked
 
 
-def average_drop(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    batch_size: int = 32,
-) -> float:
+def average_drop(model: Any, images: Any, cams: np.ndarray, **options: Any) -> float:
     """Grad-CAM++'s Average Drop %: ``100 * mean(max(0, Y - O) / Y)``, Y the target probability of
-    the image, O that of the image multiplied by its map (``cams`` in [0, 1]). Lower is better."""
-    y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
+    the image, O that of the image multiplied by its map (``cams`` in [0, 1]). Lower is better.
+    ``options``: the fields of :class:`ScoreOptions` (``target``, ``classes``, ``batch_size``)."""
+    y, o = _explanation_map_probs(model, images, cams, build(ScoreOptions, "average_drop", options))
     return float(100.0 * np.mean(np.maximum(0.0, y - o) / np.maximum(y, 1e-12)))
 
 
-def increase_in_confidence(
-    model: Any,
-    images: Any,
-    cams: np.ndarray,
-    target: ClassTarget = "predicted",
-    classes: Sequence[str] | None = None,
-    batch_size: int = 32,
-) -> float:
-    """Grad-CAM++'s Increase in Confidence %: share of images where ``O > Y``. Higher is better."""
-    y, o = _explanation_map_probs(model, images, cams, target, classes, batch_size)
+def increase_in_confidence(model: Any, images: Any, cams: np.ndarray, **options: Any) -> float:
+    """Grad-CAM++'s Increase in Confidence %: share of images where ``O > Y``. Higher is better.
+    Arguments as :func:`average_drop`."""
+    y, o = _explanation_map_probs(model, images, cams, build(ScoreOptions, "increase_in_confidence", options))
     return float(100.0 * np.mean(o > y))
 
 
@@ -267,7 +256,6 @@ def explanation_maps(
     layer: str | None,
     target: Any = "predicted",
     classes: Sequence[str] | None = None,
-    batch_size: int = 16,
     size: str = "input",
     **options: Any,
 ) -> np.ndarray:
@@ -276,7 +264,7 @@ def explanation_maps(
     A CAM gives the map of ``layer``; a pixel attribution gives its input-size map (``layer``
     only for guided Grad-CAM, whose Grad-CAM it names; None: the deepest conv layer). ``size``:
     ``"input"`` or ``"native"`` (the CAM's layer resolution; pixel maps are always at the input).
-    ``options`` go to a pixel method (``steps=``, ``samples=``, ...); a CAM takes none.
+    ``options`` are the method's (``batch_size=``, ``steps=``, ``samples=``, ...).
     """
     spec = method_spec(method)
     if spec.family == PIXEL:
@@ -284,12 +272,10 @@ def explanation_maps(
 
         if spec.uses_layer and layer is not None:
             options = {"layer": layer, **options}
-        return attribute(model, images, method, target, batch_size=batch_size, classes=classes, **options)
-    if options:
-        raise ExplainError(f"{method} takes no options, got {', '.join(sorted(options))}")
+        return attribute(model, images, method, target, classes=classes, **options)
     if layer is None:
         raise ExplainError(f"{method} maps a layer; pass its name")
-    return compute_cams(model, images, [layer], method, target, batch_size, True, size, classes=classes)[layer]
+    return compute_cams(model, images, [layer], method, target, size=size, classes=classes, **options)[layer]
 
 
 def _cascade_groups(model: keras.Model) -> list[tuple[str, list[keras.layers.Layer]]]:
@@ -318,17 +304,29 @@ def _randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> None:
         var.assign(new.astype(w.dtype))
 
 
+@dataclass(frozen=True)
+class CascadeOptions(Options):
+    """How far :func:`randomization_check` goes.
+
+    Attributes:
+        max_steps: stop after this many groups (None: all).
+        seed: random seed of the re-drawn weights.
+    """
+
+    max_steps: int | None = option(None, low=0)
+    seed: int = 0
+
+
 def randomization_check(
     model: keras.Model,
     images: Any,
     layer: str,
     method: str = DEFAULT_METHOD,
     target: ClassTarget = "predicted",
+    *,
     classes: Sequence[str] | None = None,
-    max_steps: int | None = None,
-    seed: int = 0,
-    batch_size: int = 16,
     options: dict[str, Any] | None = None,
+    **cascade: Any,
 ) -> list[dict[str, Any]]:
     """Adebayo et al.'s cascading model-parameter randomisation test.
 
@@ -349,34 +347,27 @@ def randomization_check(
         method: any registered method (CAMs and pixel attributions).
         target, classes: as in :func:`~cvd_explorer.explain.compute_cams`; with ``"predicted"``
             every step explains the class the *trained* model predicts.
-        max_steps: stop after this many groups (default: all).
-        seed: random seed of the re-drawn weights.
-        options: a pixel method's options (e.g. ``{"steps": 32}``).
+        options: the method's options (e.g. ``{"steps": 32}``, ``{"batch_size": 8}``).
+        **cascade: the fields of :class:`CascadeOptions` (``max_steps``, ``seed``).
 
     Returns:
         One dict per step: ``{"step", "randomized": group name, "spearman": [per image],
         "spearman_median", "baseline_median"}``; ``baseline_median`` is the median Spearman of the
         trained maps with random maps (the floor to compare with). Step 0 is the trained model itself.
     """
+    settings = build(CascadeOptions, "randomization_check", cascade)
     x = check_images(model, images)
-    head = head_of(model)
-    tgt = resolve_target(target, head.units, classes)
-    if tgt.kind == "callable":
-        raise ExplainError("randomization_check needs a class target ('predicted', a class name or index)")
     method_spec(method)  # an unknown method fails before the clone is made
-    if tgt.kind == "predicted":  # the trained model's prediction, explained on every randomized model too
-        logits = predict_logits(model, x, batch_size)
-        index = (logits[:, 0] >= 0).astype(np.int64) if head.units == 1 else np.argmax(logits, axis=-1)
-    elif tgt.kind == "per-image":
-        index = np.asarray(tgt.indices, np.int64)
-    else:
-        index = np.full(len(x), tgt.index, np.int64)
+    # the trained model's prediction, explained on every randomized model too
+    tgt = _class_target(target, head_of(model).units, len(x), classes)
+    tgt = tgt.resolved(predict_logits(model, x)) if tgt.kind == "predicted" else tgt
+    seed, max_steps = settings.seed, settings.max_steps
 
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
 
     def maps_of(m: Any) -> np.ndarray:
-        return explanation_maps(m, x, method, layer, index, classes, batch_size, size="native", **(options or {}))
+        return explanation_maps(m, x, method, layer, tgt, classes, size="native", **(options or {}))
 
     trained = maps_of(clone)
     baseline = [rank_correlation(t, r) for t, r in zip(trained, random_maps(trained.shape, seed + 1), strict=True)]

@@ -2,10 +2,10 @@
 
 Every method returns *signed* attributions ``(N, H, W, C)`` float32 at the input pixels from a
 :class:`PixelContext` (the validated call: model, images, per-image class weights, a gradient
-function); :mod:`cvd_explorer.explain.attributions` reduces and normalises them. Each class is
-named by one line of :data:`cvd_explorer.explain.registry.SPECS` (family ``pixel``) and declares
-its options with their defaults in :attr:`PixelMethod.defaults`; an unknown option or a bad value
-is an :class:`~cvd_explorer.explain.errors.ExplainError`.
+function); :mod:`cvd_explorer.explain.attributions` reduces and normalises them. Each class
+declares its options as a frozen dataclass of typed fields with defaults (``Options``, a
+:class:`PixelOptions`); an unknown option or a bad value is an
+:class:`~cvd_explorer.explain.errors.ExplainError` naming the method and the option.
 
 Gradients are taken with respect to the images exactly as the model receives them (0-255 for the
 project's models), through the same view as the CAMs (nested models, the head's logit: dog ``z``,
@@ -15,22 +15,26 @@ cat ``-z``). Guided backpropagation changes the ReLUs' backward rule *inside the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import cv2
 import keras
 import numpy as np
 
 from cvd_explorer.explain import _tf_grad
-from cvd_explorer.explain.activations import cached_step
+from cvd_explorer.explain.activations import batched_logits, cached_step
+from cvd_explorer.explain.base import PIXEL, Method, MethodOptions
 from cvd_explorer.explain.errors import ExplainError
 from cvd_explorer.explain.maps import normalize_maps_in_place, resize_maps
-from cvd_explorer.explain.registry import PIXEL, MethodSpec, method_spec
+from cvd_explorer.explain.options import option
+from cvd_explorer.explain.request import ExplainRequest
 from cvd_explorer.explain.smooth import SmoothOptions, noisy_copies
 from cvd_explorer.explain.targets import Target, scores
 from cvd_explorer.explain.view import Head, run_view
+
+_O = TypeVar("_O", bound=MethodOptions)
 
 BASELINES = ("black", "blur", "noise")
 """Integrated gradients' named baselines: zeros of the input space, a Gaussian blur of the image
@@ -72,72 +76,79 @@ def _gradient_builder(head: Head, target: Target, guided: bool) -> Callable[[Cal
 
 @dataclass(frozen=True)
 class PixelContext:
-    """One validated attribution call.
+    """One validated attribution call, what a :class:`PixelMethod` computes from.
 
     Attributes:
-        model: the Keras model (functional or Sequential).
-        x: float32 ``(N, H, W, C)`` images as the model takes them.
-        head: how the view reads the logits.
-        target: ``Target("fixed")`` (scored with ``weights``) or a callable target.
+        request: the request, its target resolved (per-image classes, or a callable).
         weights: ``(N, K)`` float32 class weights of every image (the prediction on the clean
             image for ``"predicted"``), reused for its noisy copies and path points.
-        batch_size: images (copies, path points) per pass.
-        classes: class names (for guided Grad-CAM's CAM).
     """
 
-    model: Any
-    x: np.ndarray
-    head: Head
-    target: Target
+    request: ExplainRequest
     weights: np.ndarray
-    batch_size: int
-    classes: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, request: ExplainRequest) -> PixelContext:
+        """The context of ``request`` ("predicted" resolved on the clean images: one forward pass)."""
+        resolved = request.resolved()
+        return cls(resolved, resolved.weights())
+
+    @property
+    def model(self) -> Any:
+        """The Keras model."""
+        return self.request.model
+
+    @property
+    def x(self) -> np.ndarray:
+        """float32 ``(N, H, W, C)`` images as the model takes them."""
+        return self.request.x
+
+    @property
+    def batch_size(self) -> int:
+        """Images (copies, path points) per pass."""
+        return self.request.batch_size
+
+    @property
+    def target(self) -> Target:
+        """The resolved target."""
+        return self.request.target
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, guided: bool = False) -> np.ndarray:
         """Gradient of each image's target score with respect to it: float32, the shape of ``x``."""
         key = ("input-gradients", self.target.key, guided)
-        step = cached_step(self.model, key, _gradient_builder(self.head, self.target, guided))
+        step = cached_step(self.model, key, _gradient_builder(self.request.head, self.target, guided))
         bs = self.batch_size
         parts = [np.asarray(step(x[i : i + bs], weights[i : i + bs])[0], np.float32) for i in range(0, len(x), bs)]
         return np.concatenate(parts)
 
     def scores(self, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Target scores ``(N,)`` float64 of images ``x`` (the logit of the target class; dog z, cat -z)."""
-        from cvd_explorer.explain.engine import predict_logits
-
-        logits = predict_logits(self.model, x, self.batch_size)
+        logits = batched_logits(self.model, x, self.request.head, self.batch_size)
         out = scores(self.target, keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(weights))
         return np.asarray(out, np.float64)
 
 
-class PixelMethod:
-    """Base class of the pixel attributions.
+@dataclass(frozen=True, kw_only=True)
+class PixelOptions(MethodOptions):
+    """Options every pixel attribution takes.
 
     Attributes:
-        family: always :data:`~cvd_explorer.explain.registry.PIXEL`.
-        defaults: the method's options and their default values.
-        spec: the method's spec; options: the validated options (defaults filled in).
+        batch_size: images, noisy copies or path points per pass (default 32).
     """
 
-    family: ClassVar[str] = PIXEL
-    defaults: ClassVar[Mapping[str, Any]] = {}
+    batch_size: int = option(32, low=1)
 
-    def __init__(self, spec: MethodSpec, options: Mapping[str, Any]) -> None:
-        self.spec = spec
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise ExplainError(f"{spec.name} has no option {', '.join(map(repr, unknown))}; its options: {known}")
-        self.options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
-        self.check()
 
-    @property
-    def name(self) -> str:
-        """The method's name."""
-        return self.spec.name
+class PixelMethod(Method):
+    """Base class of the pixel attributions: a subclass overrides :meth:`signed`.
 
-    def check(self) -> None:
-        """Validate :attr:`options` (raise ExplainError naming the bad value)."""
+    Its options are ``Options`` (a subclass of :class:`PixelOptions`), checked into ``self.options``.
+    """
+
+    family = PIXEL
+    uses_layer = False
+    Options: ClassVar[type[MethodOptions]] = PixelOptions
+    overrides = ("signed",)
 
     def signed(self, ctx: PixelContext) -> np.ndarray:
         """Signed attributions float32 ``(N, H, W, C)``."""
@@ -147,19 +158,6 @@ class PixelMethod:
         """Relative completeness gap ``(N,)`` where the method promises completeness, else None."""
         return None
 
-    def _int(self, name: str, low: int) -> int:
-        value = self.options[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ExplainError(f"{self.name}: {name} must be an integer >= {low}, got {value!r}")
-        return int(value)
-
-    def _float(self, name: str, low: float, strict: bool = False) -> float:
-        value = self.options[name]
-        ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or value < low or (strict and value == low):
-            raise ExplainError(f"{self.name}: {name} must be a number {'>' if strict else '>='} {low}, got {value!r}")
-        return float(value)
-
 
 class Saliency(PixelMethod):
     """Simonyan et al. 2014: the gradient of the target score with respect to the input."""
@@ -168,21 +166,30 @@ class Saliency(PixelMethod):
         return ctx.gradients(ctx.x, ctx.weights)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SmoothGradOptions(PixelOptions):
+    """SmoothGrad's options: ``samples`` noisy copies per image (25), ``noise`` (standard deviation
+    as a share of each image's value range max - min, 0.15), ``seed`` (0)."""
+
+    samples: int = option(25, low=1)
+    noise: float = option(0.15, low=0.0)
+    seed: int = 0
+
+    @property
+    def smooth(self) -> SmoothOptions:
+        """The noisy copies' settings."""
+        return SmoothOptions(int(self.samples), float(self.noise), int(self.seed))
+
+
 class SmoothGrad(PixelMethod):
-    """Smilkov et al. 2017: the mean gradient over ``samples`` noisy copies of each image.
+    """Smilkov et al. 2017: the mean gradient over ``samples`` noisy copies of each image (batched)."""
 
-    Options: ``samples`` (default 25), ``noise`` (standard deviation as a share of each image's
-    value range max - min, default 0.15), ``seed`` (default 0). The copies run batched.
-    """
-
-    defaults: ClassVar[Mapping[str, Any]] = {"samples": 25, "noise": 0.15, "seed": 0}
-
-    def check(self) -> None:
-        self.smooth = SmoothOptions(self._int("samples", 1), self._float("noise", 0.0), self._int("seed", -2**63))
+    Options = SmoothGradOptions
 
     def signed(self, ctx: PixelContext) -> np.ndarray:
-        k = self.smooth.samples
-        grads = ctx.gradients(noisy_copies(ctx.x, self.smooth), np.repeat(ctx.weights, k, axis=0))
+        smooth = _typed(self.options, SmoothGradOptions).smooth
+        k = smooth.samples
+        grads = ctx.gradients(noisy_copies(ctx.x, smooth), np.repeat(ctx.weights, k, axis=0))
         mean: np.ndarray = grads.reshape(len(ctx.x), k, *ctx.x.shape[1:]).mean(axis=1)
         return mean
 
@@ -219,34 +226,41 @@ def baseline_images(x: np.ndarray, baseline: Any, seed: int = 0, blur_sigma: flo
     return np.array(arr, np.float32)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IntegratedGradientsOptions(PixelOptions):
+    """Integrated gradients' options: ``steps`` of the path (64), ``baseline`` (one of
+    :data:`BASELINES` or an array, ``"black"``), ``seed`` (the ``noise`` baseline, 0),
+    ``blur_sigma`` (px, the ``blur`` baseline, 5)."""
+
+    steps: int = option(64, low=1)
+    baseline: str | np.ndarray = "black"
+    seed: int = 0
+    blur_sigma: float = option(5.0, above=0.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.baseline, str) and self.baseline not in BASELINES:
+            raise ExplainError(f"unknown baseline {self.baseline!r}; choose one of {', '.join(BASELINES)}")
+
+    def baseline_of(self, x: np.ndarray) -> np.ndarray:
+        """The baseline images ``(N, H, W, C)`` of images ``x``."""
+        return baseline_images(x, self.baseline, int(self.seed), float(self.blur_sigma))
+
+
 class IntegratedGradients(PixelMethod):
     """Sundararajan et al. 2017: ``(x - x0) * mean_k grad(x0 + a_k (x - x0))``.
 
     The path integral uses the midpoint rule, ``a_k = (k + 0.5) / steps``, with the path points of
-    one image batched. Options: ``steps`` (default 64), ``baseline`` (:data:`BASELINES` or an
-    array; default ``"black"``), ``seed`` (the ``noise`` baseline), ``blur_sigma`` (px, the
-    ``blur`` baseline, default 5). Completeness: the attributions sum to ``score(x) - score(x0)``
-    up to the gap :meth:`completeness` reports.
+    one image batched (options: :class:`IntegratedGradientsOptions`). Completeness: the
+    attributions sum to ``score(x) - score(x0)`` up to the gap :meth:`completeness` reports.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {"steps": 64, "baseline": "black", "seed": 0, "blur_sigma": 5.0}
-
-    def check(self) -> None:
-        self._int("steps", 1)
-        self._int("seed", -2**63)
-        self._float("blur_sigma", 0.0, strict=True)
-        b = self.options["baseline"]
-        if isinstance(b, str) and b not in BASELINES:
-            raise ExplainError(f"{self.name}: unknown baseline {b!r}; choose one of {', '.join(BASELINES)}")
-
-    def baseline(self, x: np.ndarray) -> np.ndarray:
-        """The baseline images ``(N, H, W, C)`` of this call."""
-        o = self.options
-        return baseline_images(x, o["baseline"], int(o["seed"]), float(o["blur_sigma"]))
+    Options = IntegratedGradientsOptions
 
     def signed(self, ctx: PixelContext) -> np.ndarray:
-        steps = int(self.options["steps"])
-        x0 = self.baseline(ctx.x)
+        o = _typed(self.options, IntegratedGradientsOptions)
+        steps = int(o.steps)
+        x0 = o.baseline_of(ctx.x)
         alphas = ((np.arange(steps, dtype=np.float32) + 0.5) / steps)[:, None, None, None]
         out = np.empty_like(ctx.x)
         for i in range(len(ctx.x)):
@@ -257,7 +271,8 @@ class IntegratedGradients(PixelMethod):
         return out
 
     def completeness(self, ctx: PixelContext, signed: np.ndarray) -> np.ndarray:
-        return relative_gap(signed, ctx.scores(ctx.x, ctx.weights), ctx.scores(self.baseline(ctx.x), ctx.weights))
+        x0 = _typed(self.options, IntegratedGradientsOptions).baseline_of(ctx.x)
+        return relative_gap(signed, ctx.scores(ctx.x, ctx.weights), ctx.scores(x0, ctx.weights))
 
 
 def relative_gap(attributions: np.ndarray, score_x: np.ndarray, score_x0: np.ndarray) -> np.ndarray:
@@ -277,38 +292,41 @@ class GuidedBackprop(PixelMethod):
         return ctx.gradients(ctx.x, ctx.weights, guided=True)
 
 
+@dataclass(frozen=True, kw_only=True)
+class GuidedGradCAMOptions(PixelOptions):
+    """Guided Grad-CAM's options: ``layer`` whose Grad-CAM weighs the guided gradients (None: the
+    model's deepest Conv2D layer)."""
+
+    layer: str | None = None
+
+
 class GuidedGradCAM(PixelMethod):
     """Selvaraju et al. 2017: guided backpropagation times the Grad-CAM of ``layer`` (ReLU'd,
-    scaled to [0, 1], upsampled bilinearly to the input). Option ``layer``: default the model's
-    deepest Conv2D layer."""
+    scaled to [0, 1], upsampled bilinearly to the input)."""
 
-    defaults: ClassVar[Mapping[str, Any]] = {"layer": None}
-
-    def check(self) -> None:
-        layer = self.options.get("layer")
-        if layer is not None and not isinstance(layer, str):
-            raise ExplainError(f"{self.name}: layer must be a layer name, got {layer!r}")
+    uses_layer = True
+    Options = GuidedGradCAMOptions
 
     def layer(self, model: Any) -> str:
         """The layer whose Grad-CAM weighs the guided gradients."""
         from cvd_explorer.models import conv_layers
 
-        layer = self.options.get("layer")
+        layer = _typed(self.options, GuidedGradCAMOptions).layer
         if layer is not None:
-            return str(layer)
+            return layer
         convs = conv_layers(model)
         if not convs:
             raise ExplainError(f"model {model.name!r} has no Conv2D layer; pass layer= to {self.name}")
         return convs[-1]
 
     def signed(self, ctx: PixelContext) -> np.ndarray:
-        from cvd_explorer.explain.engine import compute_cams
+        from cvd_explorer.explain.engine import maps_of
+        from cvd_explorer.explain.request import explain_request
 
         guided = ctx.gradients(ctx.x, ctx.weights, guided=True)
         layer = self.layer(ctx.model)
-        cam = compute_cams(ctx.model, ctx.x, [layer], "gradcam", _weights_target(ctx), ctx.batch_size,
-                           normalize=True, size="input", classes=ctx.classes)[layer]
-        return guided_gradcam(guided, cam)
+        cam_request = explain_request(ctx.model, ctx.x, [layer], "gradcam", ctx.target, batch_size=ctx.batch_size)
+        return guided_gradcam(guided, maps_of(cam_request, normalize=True, size="input")[layer])
 
 
 def guided_gradcam(guided: np.ndarray, cam: np.ndarray) -> np.ndarray:
@@ -318,24 +336,7 @@ def guided_gradcam(guided: np.ndarray, cam: np.ndarray) -> np.ndarray:
     return out
 
 
-def _weights_target(ctx: PixelContext) -> Any:
-    """The context's target as a CAM target: per-image class indices from the weights, or the callable."""
-    if ctx.target.fn is not None:
-        return ctx.target.fn
-    w = ctx.weights
-    return (w[:, 0] > 0).astype(np.int64) if w.shape[1] == 1 else np.argmax(w, axis=1).astype(np.int64)
-
-
-def get_pixel_method(name: str, options: Mapping[str, Any]) -> PixelMethod:
-    """The pixel method ``name`` with ``options`` validated.
-
-    Raises:
-        ExplainError: unknown name, a method that is not a pixel attribution, an unknown option or bad value.
-    """
-    spec = method_spec(name)
-    cls = spec.load()
-    if spec.family != PIXEL or not (isinstance(cls, type) and issubclass(cls, PixelMethod)):
-        raise ExplainError(
-            f"method {name!r} ({spec.label}) is a layer CAM, not a pixel attribution; use compute_cams"
-        )
-    return cls(spec, options)
+def _typed(options: MethodOptions, kind: type[_O]) -> _O:
+    if not isinstance(options, kind):
+        raise ExplainError(f"options {type(options).__name__} are not {kind.__name__}")
+    return options

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cvd_explorer.explain.errors import ExplainError
+from cvd_explorer.explain.options import Options, option
 
 
 @dataclass(frozen=True)
-class SmoothOptions:
-    """How to smooth a gradient explanation.
+class SmoothOptions(Options):
+    """How to smooth a gradient explanation (fields checked on construction).
 
     Attributes:
         samples: noisy copies per image (averaged); at least 1.
@@ -25,17 +25,9 @@ class SmoothOptions:
         seed: seed of the noise (same seed, same copies).
     """
 
-    samples: int = 25
-    noise: float = 0.15
+    samples: int = option(25, low=1)
+    noise: float = option(0.15, low=0.0)
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.samples, bool) or not isinstance(self.samples, (int, np.integer)) or self.samples < 1:
-            raise ExplainError(f"smoothing samples must be an integer >= 1, got {self.samples!r}")
-        if not isinstance(self.noise, (int, float, np.floating)) or not np.isfinite(self.noise) or self.noise < 0:
-            raise ExplainError(f"smoothing noise must be a number >= 0 (share of the input range), got {self.noise!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise ExplainError(f"smoothing seed must be an integer, got {self.seed!r}")
 
 
 def noisy_copies(x: np.ndarray, options: SmoothOptions) -> np.ndarray:

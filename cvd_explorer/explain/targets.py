@@ -1,4 +1,13 @@
-"""Which score to explain: a class name, a class index, the prediction, or a callable on logits."""
+"""Which score to explain, resolved once per call: per-image class indices, the prediction, or a callable.
+
+The user's target (a class name, a class index, one index per image, ``"predicted"`` or a
+callable on the logits) becomes a :class:`Target` in :func:`resolve_target`, the one place that
+reads class names (through the given class list, never by guessing an index). ``"predicted"``
+stays unresolved while the pass that explains the image also computes its logits (the traced
+step takes the argmax in the graph, with no extra forward pass); a pass that needs the classes
+first (Score-CAM, smoothing, pixel attributions, metrics) calls :meth:`Target.resolved` with the
+clean images' logits, the one place where a prediction becomes class indices.
+"""
 
 from __future__ import annotations
 
@@ -13,116 +22,120 @@ from cvd_explorer.explain.errors import ExplainError
 
 DEFAULT_CLASSES = ("cat", "dog")
 
+PREDICTED = "predicted"
+CLASSES = "classes"
+CALLABLE = "callable"
+
 
 @dataclass(frozen=True)
 class Target:
     """A resolved target.
 
     Attributes:
-        kind: ``"fixed"`` (score = sum(logits * sign_or_onehot)), ``"per-image"`` (the same, one
-            class index per image), ``"predicted"`` (per image, the predicted class) or ``"callable"``.
-        index: class index for ``"fixed"`` (for a one-unit head: 1 = positive, 0 = negative).
-        fn: the user's callable for ``"callable"``.
-        indices: class index per image for ``"per-image"``.
+        kind: ``"classes"`` (one class index per image in ``indices``), ``"predicted"`` (each
+            image's predicted class, not resolved yet) or ``"callable"`` (``fn``).
+        indices: the class index of every image (``"classes"``); for a one-unit head 1 is the
+            positive class (score z) and 0 the negative one (score -z).
+        fn: the user's ``callable(logits (N, K) tensor) -> (N,) scores``.
     """
 
     kind: str
-    index: int = 0
-    fn: Callable[[Any], Any] | None = None
     indices: tuple[int, ...] = ()
+    fn: Callable[[Any], Any] | None = None
 
     @property
     def key(self) -> tuple[str, int | None]:
-        """Part of the trace-cache key (fixed and per-image indices share one trace: both score with weights)."""
-        kind = "fixed" if self.kind == "per-image" else self.kind
-        return (kind, id(self.fn) if self.fn is not None else None)
+        """Part of a trace-cache key (every class target shares one trace: it scores with weights)."""
+        return (self.kind, id(self.fn) if self.fn is not None else None)
+
+    def resolved(self, logits: np.ndarray) -> Target:
+        """``"predicted"`` made explicit from the clean images' ``(N, K)`` logits; any other kind unchanged.
+
+        For a one-unit head the predicted class is the positive one where ``z >= 0``.
+        """
+        if self.kind != PREDICTED:
+            return self
+        logits = np.asarray(logits)
+        index = (logits[:, 0] >= 0) if logits.shape[-1] == 1 else np.argmax(logits, axis=-1)
+        return Target(CLASSES, tuple(int(i) for i in index))
+
+    def repeated(self, k: int) -> Target:
+        """The target of ``k`` consecutive copies of every image (noisy copies, path points)."""
+        if self.kind != CLASSES:
+            return self
+        return Target(CLASSES, tuple(int(i) for i in np.repeat(self.indices, k)))
+
+    def weights(self, units: int, n: int) -> np.ndarray:
+        """Class weights ``(n, K)`` float32 with score ``sum(logits * weights, axis=-1)``.
+
+        A one-unit head scores the positive class with +z and the negative with -z. A callable or
+        a ``"predicted"`` target gets zeros: :func:`scores` ignores them (it takes the argmax of
+        the logits it is given, so a pass on altered copies must use :meth:`resolved` first).
+        """
+        if self.kind != CLASSES:
+            return np.zeros((n, units), np.float32)
+        idx = np.asarray(self.indices, np.int64)
+        if len(idx) != n:
+            raise ExplainError(f"the target names {len(idx)} classes for {n} images")
+        if units == 1:
+            return np.where(idx == 1, 1.0, -1.0).astype(np.float32)[:, None]
+        weights: np.ndarray = np.eye(units, dtype=np.float32)[idx]
+        return weights
 
 
-def resolve_target(target: Any, units: int, classes: Sequence[str] | None = None) -> Target:
-    """Turn the user's ``target`` into a :class:`Target`.
+def resolve_target(target: Any, units: int, n: int, classes: Sequence[str] | None = None) -> Target:
+    """Turn the user's ``target`` into a :class:`Target` for ``n`` images.
 
     Args:
         target: ``"predicted"``; a class name from ``classes`` (for a one-unit head,
             ``classes[1]`` is the positive class: its score is the logit z, the other's is -z);
             an int class index; a sequence or 1-D integer array of class indices, one per image;
-            or ``callable(logits (N, K) float32 tensor) -> (N,) scores``.
+            or ``callable(logits (N, K) float32 tensor) -> (N,) scores``; or a resolved :class:`Target`.
         units: K, the number of head outputs.
+        n: the number of images.
         classes: class names in index order; defaults to ``("cat", "dog")`` (dog positive).
-    """
-    classes = tuple(classes) if classes is not None else DEFAULT_CLASSES
-    n_classes = 2 if units == 1 else units
-    if callable(target):
-        return Target("callable", fn=target)
-    if isinstance(target, str):
-        if target == "predicted":
-            return Target("predicted")
-        if target in classes:
-            index = classes.index(target)
-        else:
-            raise ExplainError(
-                f"unknown target {target!r}; choose 'predicted', a class name ({', '.join(map(repr, classes))}), "
-                f"a class index 0..{n_classes - 1} or a callable on the logits"
-            )
-    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        index = int(target)
-    elif isinstance(target, (list, tuple, np.ndarray)):
-        return _per_image(target, n_classes)
-    else:
-        raise ExplainError(f"target must be a str, an int or a callable, not {type(target).__name__}")
-    if not 0 <= index < n_classes:
-        raise ExplainError(f"target index {index} is out of range; the model has classes 0..{n_classes - 1}")
-    return Target("fixed", index=index)
-
-
-def _per_image(target: Any, n_classes: int) -> Target:
-    arr = np.asarray(target)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ExplainError(f"a per-image target must be a 1-D sequence of class indices, got {arr.dtype} {arr.shape}")
-    if arr.min() < 0 or arr.max() >= n_classes:
-        raise ExplainError(f"per-image target indices must be in 0..{n_classes - 1}, got {arr.min()}..{arr.max()}")
-    return Target("per-image", indices=tuple(int(i) for i in arr))
-
-
-def class_weights(target: Target, n: int, units: int) -> np.ndarray:
-    """Weights ``(n, K)`` float32 such that the score is ``sum(logits * weights, axis=-1)``.
-
-    A one-unit head scores the positive class with +z and the negative with -z.
 
     Raises:
-        ExplainError: a per-image target whose length is not ``n``.
+        ExplainError: an unknown name, an index out of range, a per-image list of another length.
     """
-    w = np.zeros((n, units), np.float32)
-    if target.kind == "per-image":
-        if len(target.indices) != n:
-            raise ExplainError(f"the per-image target names {len(target.indices)} classes for {n} images")
-        idx = np.asarray(target.indices)
-        if units == 1:
-            w[:, 0] = np.where(idx == 1, 1.0, -1.0)
-        else:
-            w[np.arange(n), idx] = 1.0
-        return w
-    if target.kind != "fixed":
-        return w
-    if units == 1:
-        w[:, 0] = 1.0 if target.index == 1 else -1.0
-    else:
-        w[:, target.index] = 1.0
-    return w
+    n_classes = 2 if units == 1 else units
+    if isinstance(target, Target):  # already resolved (e.g. guided Grad-CAM's CAM of its own request)
+        return target if target.kind != CLASSES else _indices(np.asarray(target.indices), n_classes, n)
+    if callable(target):
+        return Target(CALLABLE, fn=target)
+    if isinstance(target, str):
+        return Target(PREDICTED) if target == PREDICTED else _named(target, n_classes, n, classes)
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return _indices(np.full(n, int(target)), n_classes, n)
+    if isinstance(target, (list, tuple, np.ndarray)):
+        arr = np.asarray(target)
+        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise ExplainError(f"a per-image target must be a 1-D sequence of class indices, got {arr.dtype} "
+                               f"{arr.shape}")
+        return _indices(arr, n_classes, n)
+    raise ExplainError(f"target must be a str, an int or a callable, not {type(target).__name__}")
 
 
-def predicted_class_weights(logits: np.ndarray) -> np.ndarray:
-    """Weights ``(N, K)`` float32 that score each image's predicted class (as :func:`class_weights`).
+def _named(name: str, n_classes: int, n: int, classes: Sequence[str] | None) -> Target:
+    names = tuple(classes) if classes is not None else DEFAULT_CLASSES
+    if name not in names:
+        raise ExplainError(
+            f"unknown target {name!r}; choose 'predicted', a class name ({', '.join(map(repr, names))}), "
+            f"a class index 0..{n_classes - 1} or a callable on the logits"
+        )
+    if len(names) != n_classes:
+        raise ExplainError(f"the model has {n_classes} classes but {len(names)} class names were given "
+                           f"({', '.join(names)}); pass classes= with one name per class")
+    return _indices(np.full(n, names.index(name)), n_classes, n)
 
-    Args:
-        logits: ``(N, K)`` logits; for a one-unit head (``K = 1``) the predicted class is the
-            positive one where ``z >= 0`` (weight +1), else the negative one (weight -1).
-    """
-    logits = np.asarray(logits)
-    units = logits.shape[-1]
-    if units == 1:
-        return np.where(logits >= 0, 1.0, -1.0).astype(np.float32)
-    weights: np.ndarray = np.eye(units, dtype=np.float32)[np.argmax(logits, axis=-1)]
-    return weights
+
+def _indices(arr: np.ndarray, n_classes: int, n: int) -> Target:
+    if len(arr) != n:
+        raise ExplainError(f"the per-image target names {len(arr)} classes for {n} images")
+    if arr.min() < 0 or arr.max() >= n_classes:
+        what = f"index {arr.min()}" if arr.min() == arr.max() else f"indices {arr.min()}..{arr.max()}"
+        raise ExplainError(f"target {what} out of range; the model has classes 0..{n_classes - 1}")
+    return Target(CLASSES, tuple(int(i) for i in arr))
 
 
 def scores(target: Target, logits: Any, weights: Any) -> Any:
@@ -131,12 +144,12 @@ def scores(target: Target, logits: Any, weights: Any) -> Any:
     Args:
         target: the resolved target.
         logits: ``(N, K)`` float32 logits.
-        weights: ``(N, K)`` float32 from :func:`class_weights` (ignored unless fixed).
+        weights: ``(N, K)`` float32 from :meth:`Target.weights` (ignored for ``"predicted"`` and callables).
     """
     if target.fn is not None:
         out = ops.convert_to_tensor(target.fn(logits))
         return ops.reshape(ops.cast(out, "float32"), (-1,))
-    if target.kind == "predicted":
+    if target.kind == PREDICTED:  # the argmax of these logits (the clean image's: this pass computes them)
         if logits.shape[-1] == 1:
             weights = ops.where(logits >= 0, 1.0, -1.0)
         else:

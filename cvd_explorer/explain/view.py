@@ -5,7 +5,8 @@ tensors — which fails with "Graph disconnected" as soon as the wanted layer li
 model, because the nested model's tensors belong to its own graph — :func:`run_view` *re-executes*
 the model's graph on a concrete tensor. For a functional model it walks the nodes in dependency
 order with Keras' own graph runner (``Functional._run_through_graph``, the routine behind
-``Functional.call``) and a hook per operation; for a ``Sequential`` it applies ``model.layers`` in
+``Functional.call``; it is private, so pyproject.toml pins ``keras<3.16``, see
+:func:`graph_runner`) and a hook per operation; for a ``Sequential`` it applies ``model.layers`` in
 order. Whenever an operation is itself a functional or sequential model the walk recurses into
 it, so ``Sequential([ResNet50(include_top=False), GlobalAveragePooling2D(), Dense(1, "sigmoid")])``
 and ``inputs -> Rescaling -> backbone(x) -> head`` are handled exactly like a flat model. Every
@@ -61,11 +62,35 @@ class Head:
     units: int
 
 
+GRAPH_RUNNER = "_run_through_graph"
+"""Keras' private ``Functional._run_through_graph(inputs, operation_fn=...)``, the routine behind
+``Functional.call``: the view walks a functional model with it (no public API runs a hook per
+operation). pyproject.toml pins ``keras<3.16`` for it; tests/unit/test_explain_view_keras.py
+fails with a clear message when its signature changes."""
+GRAPH_RUNNER_PARAMETERS = ("inputs", "operation_fn")
+"""The parameters of :data:`GRAPH_RUNNER` the view passes."""
+
+
 def is_graph_model(layer: Any) -> bool:
     """True for models whose inner layers the view can reach (functional or sequential)."""
-    return isinstance(layer, keras.Sequential) or (
-        isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth") and hasattr(layer, "_run_through_graph")
-    )
+    return isinstance(layer, keras.Sequential) or (isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth"))
+
+
+def graph_runner(model: Any) -> Callable[..., Any]:
+    """``model._run_through_graph`` of a functional model.
+
+    Raises:
+        ExplainError: this Keras has no such method (it is private; the package pins the Keras
+            versions that have it).
+    """
+    runner: Callable[..., Any] | None = getattr(model, GRAPH_RUNNER, None)
+    if runner is None or not callable(runner):
+        raise ExplainError(
+            f"Keras {keras.__version__} has no Functional.{GRAPH_RUNNER}, which the explain view uses to walk "
+            f"model {getattr(model, 'name', model)!r}; install a Keras version the package supports "
+            "(pip install 'keras>=3.14.1,<3.16')"
+        )
+    return runner
 
 
 def _last_layer(model: Any) -> Any:
@@ -179,7 +204,7 @@ def run_view(
                     continue
                 h = visit(layer, (h,), {})
             return h
-        outputs = m._run_through_graph(inputs, operation_fn=lambda op: (lambda *a, **k: visit(op, a, k)))
+        outputs = graph_runner(m)(inputs, operation_fn=lambda op: (lambda *a, **k: visit(op, a, k)))
         return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
     _walk(model, x)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from cvd_explorer.atlas.curves import CURVE_TITLES, DepthCurves
 from cvd_explorer.atlas.schema import MISCLASSIFIED, AtlasRow, group_names
@@ -91,7 +90,7 @@ def atlas_points(rows: Sequence[AtlasRow], key_of: Callable[[str], str]) -> list
     points = []
     for i, r in enumerate(rows):
         points.append(AtlasPoint(
-            index=i, key=key_of(r.path), path=r.path, name=PurePosixPath(r.path).name, label=r.label,
+            index=i, key=key_of(r.path), path=r.path, name=r.path.rpartition("/")[2], label=r.label,
             prediction=r.prediction, p=r.p, confidence=max(r.p, 1.0 - r.p), loss=r.loss, correct=r.correct,
             x=r.x, y=r.y, group=r.group, label_score=r.label_score, suspect=r.suspect,
             copy_elsewhere=r.copy_elsewhere, category=category(r.label, r.correct),

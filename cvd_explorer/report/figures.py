@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -139,12 +140,18 @@ def randomization(steps: Sequence[dict[str, Any]], title: str) -> bytes:
     x = np.arange(len(steps))
     ax.plot(x, [s["spearman_median"] for s in steps], marker="o", label="Grad-CAM, partly randomised model")
     ax.axhline(steps[0]["baseline_median"], color="C3", linestyle="--", label="random maps (baseline)")
-    ax.set_xticks(x, [s["randomized"] for s in steps], rotation=45, ha="right", fontsize=7)
+    ax.legend(fontsize=8)
+    return _randomization_axes(fig, ax, steps, title)
+
+
+def _randomization_axes(fig: Figure, ax: Axes, steps: Sequence[dict[str, Any]], title: str) -> bytes:
+    """The axes of a randomisation plot (one tick per randomised layer of ``steps``, Spearman in [-1, 1]),
+    the title, and the figure as PNG bytes."""
+    ax.set_xticks(np.arange(len(steps)), [s["randomized"] for s in steps], rotation=45, ha="right", fontsize=7)
     ax.set_xlabel("randomised down to (cascading from the head)")
     ax.set_ylabel("median Spearman vs trained maps")
     ax.set_ylim(-1.05, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return _png(fig)
 
@@ -189,11 +196,5 @@ def randomization_methods(lines: Sequence[tuple[str, bool, Sequence[dict[str, An
         ax.plot(x[: len(steps)], [s["spearman_median"] for s in steps], marker="o", markersize=3,
                 linestyle="--" if pixel else "-", color=f"C{i % 10}", label=label)
     ax.axhline(steps0[0]["baseline_median"], color="grey", linestyle=":", label="random maps")
-    ax.set_xticks(x, [s["randomized"] for s in steps0], rotation=45, ha="right", fontsize=7)
-    ax.set_xlabel("randomised down to (cascading from the head)")
-    ax.set_ylabel("median Spearman vs trained maps")
-    ax.set_ylim(-1.05, 1.05)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")
-    ax.set_title(title, fontsize=9)
-    return _png(fig)
+    return _randomization_axes(fig, ax, steps0, title)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import keras
@@ -46,6 +47,23 @@ class Progress:
         self.stream.flush()
 
 
+@dataclass(frozen=True)
+class Pace:
+    """The size of a training, for progress and ETA.
+
+    Attributes:
+        epochs: total epochs of the run.
+        steps: training steps per epoch.
+        global_batch: images per training step.
+        epoch_seconds_hint: duration of a previous epoch, for the first ETA after a resume.
+    """
+
+    epochs: int
+    steps: int
+    global_batch: int
+    epoch_seconds_hint: float | None = None
+
+
 class RunCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped (Any)
     """Per batch: stop check, status and progress. Per epoch: validation and commit.
 
@@ -54,11 +72,9 @@ class RunCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
             test prediction).
         status: the run's status writer.
         progress: terminal output.
-        epochs: total epochs of the run; steps: training steps per epoch.
-        global_batch: images per training step.
+        pace: epochs, steps and batch of the run, for the progress figures and ETA.
         validate: ``validate(epoch) -> {"val_loss", "val_accuracy"}``, run after each epoch.
         commit: ``commit(epoch, logs, train_seconds, epoch_seconds)`` persists a completed epoch.
-        epoch_seconds_hint: duration of a previous epoch, for the first ETA after a resume.
     """
 
     def __init__(
@@ -66,18 +82,15 @@ class RunCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         stop: StopSignal,
         status: StatusWriter,
         progress: Progress,
-        epochs: int,
-        steps: int,
-        global_batch: int,
+        pace: Pace,
         validate: Callable[[int], dict[str, float]],
         commit: Callable[[int, dict[str, float], float, float], None],
-        epoch_seconds_hint: float | None = None,
     ) -> None:
         super().__init__()
         self.stop, self.status, self.progress = stop, status, progress
-        self.epochs, self.steps, self.global_batch = epochs, steps, global_batch
+        self.epochs, self.steps, self.global_batch = pace.epochs, pace.steps, pace.global_batch
         self.validate, self.commit = validate, commit
-        self.epoch_seconds = epoch_seconds_hint
+        self.epoch_seconds = pace.epoch_seconds_hint
         self._epoch = 0
         self._t0 = self._t_train = 0.0
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from cvd_explorer.fileio import remove_strays, write_with
 from cvd_explorer.runs import files, probes
-from cvd_explorer.runs.callbacks import Progress, RunCallback
+from cvd_explorer.runs.callbacks import Pace, Progress, RunCallback
 from cvd_explorer.runs.folder import (
     HistoryRow,
     export_best,
@@ -120,7 +120,7 @@ def fit_epochs(
                           eta_seconds=round((cfg.epochs - epoch) * epoch_seconds, 1))
 
         hint = history[-1]["seconds"] if history and not math.isnan(history[-1]["seconds"]) else None
-        callback = RunCallback(stop, status, show, cfg.epochs, steps, global_batch, validate, commit, hint)
+        callback = RunCallback(stop, status, show, Pace(cfg.epochs, steps, global_batch, hint), validate, commit)
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps, verbose=0,
                   shuffle=False, callbacks=[callback])
     finally:

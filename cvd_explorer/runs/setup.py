@@ -54,39 +54,51 @@ class RunSetup:
         return finished_all(self.state, self.config.epochs)
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What a :func:`~cvd_explorer.runs.train` call asks of its run folder.
+
+    Attributes:
+        resume: continue the run in the folder (start it when absent); False: a new run.
+        manifest_path: the split manifest to use or create (None: ``DATA/manifest.csv``).
+        probes, probe_images: a new run's probe images (:mod:`cvd_explorer.runs.probes`; recorded
+            in ``config.json``); on resume they must be None or what the run recorded.
+    """
+
+    resume: bool = False
+    manifest_path: str | os.PathLike[str] | None = None
+    probes: int | None = None
+    probe_images: Sequence[str | os.PathLike[str]] | None = None
+
+
 def prepare(
     config: TrainConfig | None,
     data: str | os.PathLike[str] | None,
     out: Path,
+    request: RunRequest,
     *,
-    resume: bool,
-    manifest_path: str | os.PathLike[str] | None,
     distribution: dict[str, Any],
     device: str,
-    probes: int | None = None,
-    probe_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> RunSetup:
     """Check ``out`` (:func:`check_run_folder`) and write ``config.json`` + ``manifest.csv`` for a
-    new run (or update them on resume).
-
-    ``probes`` / ``probe_images`` choose a new run's probe images (:mod:`cvd_explorer.runs.probes`;
-    recorded in ``config.json``); on resume they must be None or what the run recorded.
+    new run (or update them on resume), as ``request`` asks.
 
     Raises:
         RunError: ``out`` holds a run and ``resume`` is False; or the resumed run's recorded
             config differs from ``config`` in anything but ``epochs``; or the folder holds
             other files. DataError: the data folder is missing.
     """
-    decision = check_run_folder(out, config, data=data, resume=resume)
+    decision = check_run_folder(out, config, data=data, resume=request.resume)
     decision.raise_if_refused()
     if decision.action == "resume":
         assert decision.meta is not None and decision.data_root is not None  # a "resume" decision has both
-        probe_setting.check_resume_request(decision.meta, out, decision.data_root, probes, probe_images)
+        probe_setting.check_resume_request(decision.meta, out, decision.data_root, request.probes,
+                                           request.probe_images)
         return _reopen(decision, distribution, device)
     assert decision.config is not None and decision.data_root is not None  # a "start" decision has both
     config, root = decision.config, decision.data_root
-    manifest = _manifest(root, manifest_path)
-    probe_paths = probe_setting.resolve_request(manifest, root, config.seed, probes, probe_images)
+    manifest = _manifest(root, request.manifest_path)
+    probe_paths = probe_setting.resolve_request(manifest, root, config.seed, request.probes, request.probe_images)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / files.MANIFEST, manifest.to_bytes())
     meta = {

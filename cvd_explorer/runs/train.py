@@ -23,7 +23,7 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from cvd_explorer.config import TrainConfig
 from cvd_explorer.runs import files
@@ -36,21 +36,29 @@ from cvd_explorer.runs.folder import (
     write_last_state,
 )
 from cvd_explorer.runs.run import Run
-from cvd_explorer.runs.setup import RunSetup
+from cvd_explorer.runs.setup import RunRequest, RunSetup
 from cvd_explorer.runs.status import StatusWriter, StopRequested, StopSignal
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+
+class TrainOptions(TypedDict, total=False):
+    """The keyword options of :func:`train`, each optional (their meaning and defaults: its docstring)."""
+
+    resume: bool
+    progress: bool
+    manifest_path: str | os.PathLike[str] | None
+    strategy: Any
+    probes: int | None
+    probe_images: Sequence[str | os.PathLike[str]] | None
 
 
 def train(
     config: TrainConfig | None,
     data: str | os.PathLike[str] | None,
     out: str | os.PathLike[str],
-    *,
-    resume: bool = False,
-    progress: bool = True,
-    manifest_path: str | os.PathLike[str] | None = None,
-    strategy: Any = None,
-    probes: int | None = None,
-    probe_images: Sequence[str | os.PathLike[str]] | None = None,
+    **options: Unpack[TrainOptions],
 ) -> Run:
     """Train a binary classifier into the run directory ``out``.
 
@@ -60,6 +68,8 @@ def train(
         data: the data folder (Kaggle, PetImages or one folder per class); on resume, None uses
             the recorded folder.
         out: run directory to create (new or empty folder), or to resume.
+
+    Keyword options (:class:`TrainOptions`; type-checked, an unknown name raises TypeError):
         resume: continue the run in ``out`` from its last completed epoch (starts it if absent).
         progress: print progress on stderr (a bar on a terminal, a line per epoch otherwise).
         manifest_path: the split manifest to use or create (default ``DATA/manifest.csv``).
@@ -84,17 +94,19 @@ def train(
     from cvd_explorer.runs.loop import fit_epochs, test_epoch
     from cvd_explorer.runs.setup import prepare
 
+    unknown = sorted(set(options) - TrainOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"train() got unexpected keyword argument(s) {', '.join(unknown)}")
+    request = RunRequest(resume=options.get("resume", False), manifest_path=options.get("manifest_path"),
+                         probes=options.get("probes"), probe_images=options.get("probe_images"))
     out = Path(out).expanduser().absolute()
-    strategy = choose_strategy(strategy)
+    strategy = choose_strategy(options.get("strategy"))
     batch = (config or recorded_config(out) or TrainConfig()).batch_size
     dist = describe(strategy, batch)
     if not dist.is_chief:  # other workers write a throw-away copy
         out = Path(tempfile.mkdtemp(prefix=f"cvd-worker{dist.worker}-"))
-    setup = prepare(
-        config, data, out, resume=resume, manifest_path=manifest_path,
-        distribution=dist.to_json(), device=devices_label(strategy), probes=probes, probe_images=probe_images,
-    )
-    show = Progress(progress)
+    setup = prepare(config, data, out, request, distribution=dist.to_json(), device=devices_label(strategy))
+    show = Progress(options.get("progress", True))
     if setup.finished:
         _finish_status(out, setup)
         show.line(f"{out} is already finished ({setup.completed} epochs); nothing to do")

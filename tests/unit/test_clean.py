@@ -71,3 +71,21 @@ def test_a_class_emptied_by_verdicts_is_refused(tmp_path: Path) -> None:
             for r in manifest.split_rows("test") if r.label == manifest.classes[0]}
     with pytest.raises(DataError, match="test split without one of the classes"):
         clean_manifest(manifest, cats)
+
+
+def test_k_class_verdicts_drop_and_keep_but_refuse_an_unnamed_relabelling(tmp_path: Path) -> None:
+    from tests.unit.data_fixtures import folders_tree
+
+    data = folders_tree(tmp_path / "data", ("bird", "cat", "dog"), n=12)
+    manifest, _ = ensure_manifest(data)
+    assert manifest.classes == ("bird", "cat", "dog")
+    test_rows = manifest.split_rows("test")
+    keep, drop = test_rows[0], test_rows[1]
+    v = {keep.path: Verdict(keep.path, "model wrong", "", ""),
+         drop.path: Verdict(drop.path, "not a cat or dog", "", "")}
+    cleaned, report = clean_manifest(manifest, v)
+    assert report.removed == (drop.path,) and report.kept == (keep.path,)
+    assert len(cleaned.rows) == len(manifest.rows) - 1 and cleaned.classes == manifest.classes
+    flip = {keep.path: Verdict(keep.path, "label wrong", "", "")}
+    with pytest.raises(DataError, match=rf"{keep.path}.*3 classes.*which one is right"):
+        clean_manifest(manifest, flip, source="v.csv")

@@ -106,7 +106,7 @@ def test_guided_gradcam_uses_the_layers(model_file, image_files, tmp_path):
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--method", "saliency", "--steps", "8"], "--steps: saliency takes no option"),
-    (["--method", "gradcam", "--samples", "8"], "--samples: only for pixel attributions"),
+    (["--method", "gradcam", "--samples", "8"], "--samples: gradcam takes no option flag"),
     (["--method", "integrated-gradients", "--steps", "0"], "steps must be an integer >= 1"),
     (["--method", "smoothgrad", "--noise", "-1"], "noise must be a number >= 0"),
     (["--method", "saliency", "--all"], "takes no --layers or --all"),

@@ -1,4 +1,4 @@
-"""The method registry: specs as data, found lazily, and every registered method runs."""
+"""The method registry: names, labels and classes; what a method is comes from its class; every method runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from cvd_explorer.explain import ExplainError, compute_cams, explain_all
 from cvd_explorer.explain import registry as reg
-from cvd_explorer.explain.cam import CAMMethod, GradCAM, GradientCAM, get_method
+from cvd_explorer.explain.base import family_base
+from cvd_explorer.explain.cam import ActivationCAM, CAMMethod, ChannelScoreCAM, GradientCAM
 from tests.unit.explain_fixtures import images, tiny_model
 
 
@@ -31,16 +32,19 @@ def test_specs_are_unique_and_complete():
 
 @pytest.mark.parametrize("spec", [s for s in reg.SPECS if s.family != reg.PIXEL], ids=lambda s: s.name)
 def test_every_spec_names_a_class_of_its_family(spec):
-    method = get_method(spec.name)
+    method = spec.create({})
     assert isinstance(method, CAMMethod) and method.spec is spec and method.name == spec.name
-    assert type(method).family == spec.family
+    base = family_base(type(method))
+    assert base in (GradientCAM, ActivationCAM, ChannelScoreCAM) and base.family == spec.family
+    assert "family" not in vars(type(method))  # declared once, by the family's base
+    assert isinstance(method.options, spec.options_type)
 
 
 @pytest.mark.parametrize("spec", [s for s in reg.SPECS if s.family == reg.PIXEL], ids=lambda s: s.name)
 def test_every_pixel_spec_names_a_pixel_class(spec):
-    from cvd_explorer.explain.pixel import PixelMethod, get_pixel_method
+    from cvd_explorer.explain.pixel import PixelMethod
 
-    method = get_pixel_method(spec.name, {})
+    method = spec.create({})
     assert isinstance(method, PixelMethod) and method.spec is spec and type(method).family == spec.family
     assert spec.uses_layer == (spec.name == "guided-gradcam") and not spec.per_layer
 
@@ -75,33 +79,23 @@ def test_unknown_method_and_bad_spec():
         reg.method_spec("nope")
     with pytest.raises(ExplainError, match="unknown method"):
         reg.method_spec(["gradcam"])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="family must be one of"):
-        reg.MethodSpec("x", "X", "magic", "m:C")
-    with pytest.raises(ValueError, match="no layer cannot be computed per layer"):
-        reg.MethodSpec("x", "X", reg.PIXEL, "m:C", per_layer=True, uses_layer=False)
 
 
-class NegatedGradCAM(GradientCAM):
-    """A method written outside the package: Grad-CAM of the negated score."""
+def test_options_are_typed_dataclasses_with_clear_errors():
+    from dataclasses import FrozenInstanceError
 
-    def weights(self, activations, gradients):
-        return -GradCAM.weights(self, activations, gradients)
-
-
-def test_adding_a_method_is_one_class_and_one_spec(model, x, monkeypatch):
-    spec = reg.MethodSpec("neg-gradcam", "Negated Grad-CAM", reg.GRADIENT, f"{__name__}:NegatedGradCAM")
-    monkeypatch.setitem(reg._BY_NAME, spec.name, spec)
-    got = compute_cams(model, x, layers=["conv_b"], method=spec.name, target="dog", normalize=False, size="native")
-    ref = compute_cams(model, x, layers=["conv_b"], method="gradcam", target="dog", normalize=False, size="native")
-    np.testing.assert_allclose(got["conv_b"], -ref["conv_b"], rtol=1e-5, atol=1e-7)
-
-
-def test_a_spec_whose_class_disagrees_is_refused(monkeypatch):
-    spec = reg.MethodSpec("wrong", "Wrong", reg.SCORE, "cvd_explorer.explain.cam:GradCAM")
-    monkeypatch.setitem(reg._BY_NAME, spec.name, spec)
-    with pytest.raises(ExplainError, match="its class GradCAM computes 'gradient'"):
-        get_method("wrong")
-    pixel = reg.MethodSpec("pix", "Pixels", reg.PIXEL, "cvd_explorer.explain.registry:MethodSpec", uses_layer=False)
-    monkeypatch.setitem(reg._BY_NAME, pixel.name, pixel)
-    with pytest.raises(ExplainError, match="is a pixel attribution with no maps per layer"):
-        get_method("pix")
+    spec = reg.method_spec("integrated-gradients")
+    options = spec.create({"steps": 8}).options
+    assert options.steps == 8 and options.baseline == "black" and options.batch_size == 32
+    with pytest.raises(FrozenInstanceError):
+        options.steps = 9
+    with pytest.raises(ExplainError, match="integrated-gradients has no option 'step'; its options: batch_size, steps"):
+        spec.create({"step": 8})
+    with pytest.raises(ExplainError, match=r"integrated-gradients: steps must be an integer, got '8'"):
+        spec.create({"steps": "8"})
+    with pytest.raises(ExplainError, match="scorecam: top_k must be an integer >= 1, got 0"):
+        reg.method_spec("scorecam").create({"top_k": 0})
+    with pytest.raises(ExplainError, match="gradcam: jit_compile must be True or False, got 'yes'"):
+        reg.method_spec("gradcam").create({"jit_compile": "yes"})
+    with pytest.raises(ExplainError, match="smooth must be a SmoothOptions or None"):
+        reg.method_spec("gradcam").create({"smooth": 3})

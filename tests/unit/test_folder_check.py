@@ -20,7 +20,7 @@ from cvd_explorer.fileio import now_iso, write_bytes, write_json
 from cvd_explorer.runs import Run, files, folder
 from cvd_explorer.runs.folder_check import check_run_folder
 from cvd_explorer.runs.launch import watch
-from cvd_explorer.runs.setup import prepare
+from cvd_explorer.runs.setup import RunRequest, prepare
 
 CONFIG = TrainConfig(arch="resnet-mini", image_size=32, batch_size=4, steps_per_epoch=2, val_steps=1, epochs=3)
 
@@ -140,11 +140,11 @@ def test_a_changed_manifest_is_refused(data, tmp_path):
 
 def test_prepare_raises_the_refusals(data, tmp_path):
     busy = _with_files(tmp_path / "busy", "notes.txt")
-    kwargs: dict[str, Any] = dict(resume=False, manifest_path=None, distribution={}, device="CPU")
+    kwargs: dict[str, Any] = dict(distribution={}, device="CPU")
     with pytest.raises(RunError, match="is not empty and holds no run"):
-        prepare(CONFIG, data, busy, **kwargs)
+        prepare(CONFIG, data, busy, RunRequest(resume=False), **kwargs)
     with pytest.raises(DataError, match="is not a folder"):
-        prepare(CONFIG, tmp_path / "nothing", tmp_path / "new", **kwargs)
+        prepare(CONFIG, tmp_path / "nothing", tmp_path / "new", RunRequest(resume=False), **kwargs)
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"] and not (tmp_path / "new").exists()
 
 

@@ -268,3 +268,9 @@ def test_train_refuses_more_than_two_classes(tmp_path, capsys):
     assert "has 10 classes" in err and "training K > 2 classes is not available yet" in err
     assert str(data / "manifest.csv") in err
     assert not (out / "config.json").exists()
+
+
+def test_cat_and_dog_beside_a_third_class_folder_are_three_classes(tmp_path):
+    folders_tree(tmp_path, ("bird", "Cat", "Dog"), n=1)
+    layout = detect_layout(tmp_path)
+    assert layout.name == "folders" and layout.classes == ("Cat", "Dog", "bird")
