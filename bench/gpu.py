@@ -153,7 +153,7 @@ def train_rates(arch: str, manifest: Any, until: float, batch: int) -> dict[str,
     import tensorflow as tf
 
     from cvd_explorer.config import TrainConfig
-    from cvd_explorer.data.pipeline import make_dataset
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
     from cvd_explorer.models import build, compile_reference
 
     cfg = TrainConfig(arch=arch, image_size=SIZE, batch_size=batch, mixed_precision=MIXED_PRECISION, xla=XLA)
@@ -165,7 +165,8 @@ def train_rates(arch: str, manifest: Any, until: float, batch: int) -> dict[str,
         model = compile_reference(build(cfg.arch, cfg.image_size), cfg.lr, cfg.momentum)
         model.jit_compile = cfg.xla
         step = tf.function(model.train_step, jit_compile=cfg.xla, autograph=False)
-        files = iter(make_dataset(manifest, "train", cfg.image_size, cfg.batch_size, augment=True, seed=0))
+        stream = DatasetOptions(augment=True, seed=0)
+        files = iter(make_dataset(manifest, "train", cfg.image_size, cfg.batch_size, stream))
         held = next(files)
         t = time.perf_counter()
         _block(step(held))  # tracing and XLA compilation
@@ -216,7 +217,7 @@ def atlas_section(model: Any, until: float) -> dict[str, Any]:
     """Atlas images/s once decoded: the engine's maps, logits and features, then the batch's statistics."""
     import numpy as np
 
-    from cvd_explorer.atlas.compute import Batch, reduce_batch
+    from cvd_explorer.atlas.compute import Batch, PassSpec, reduce_batch
     from cvd_explorer.explain.engine import explain_batch
     from cvd_explorer.models import block_outputs, conv_layers
 
@@ -227,11 +228,13 @@ def atlas_section(model: Any, until: float) -> dict[str, Any]:
     masks = np.zeros((EXPLAIN_BATCH, SIZE, SIZE), bool)
     labels = rng.integers(0, 2, EXPLAIN_BATCH)
     decoded = Batch(np.arange(EXPLAIN_BATCH), x, masks, np.zeros(EXPLAIN_BATCH, bool), [])
+    spec = PassSpec(root=Path("."), paths=[], labels=labels, classes=("cat", "dog"), layers=tuple(layers),
+                    blocks=tuple(blocks), method="gradcam", size=SIZE, mask_dir=None, batch_size=EXPLAIN_BATCH)
 
     def one() -> float:
         def run() -> None:
             result = explain_batch(model, x, wanted)
-            reduce_batch(decoded, result.cams, layers, blocks, result.logits, result.features, labels)
+            reduce_batch(decoded, result.cams, result.logits, result.features, spec)
 
         return EXPLAIN_BATCH / _seconds(run)
 
