@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from _common import gradient_floor  # noqa: E402
 from cam import PeakRSS, paired  # noqa: E402
 
 
@@ -38,7 +39,6 @@ def main() -> None:
     runs = args.runs or (2 if args.quick else 7)
 
     import keras
-    import tensorflow as tf
 
     from cvd_explorer.atlas.compute import Batch, PassSpec, reduce_batch
     from cvd_explorer.explain.engine import explain_batch
@@ -56,17 +56,7 @@ def main() -> None:
     decoded = Batch(np.arange(batch), x, masks, np.ones(batch, bool), [])
     spec = PassSpec(root=Path("."), paths=[], labels=labels, classes=("cat", "dog"), layers=tuple(layers),
                     blocks=tuple(blocks), method="gradcam", size=size, mask_dir=None, batch_size=batch)
-    xt = tf.constant(x)
-
-    @tf.function
-    def floor_step(inp: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            tape.watch(inp)
-            score = tf.reduce_sum(model(inp, training=False))
-        return tape.gradient(score, inp)
-
-    def floor() -> None:
-        floor_step(xt).numpy()
+    floor = gradient_floor(model, x)
 
     chunk: dict[str, np.ndarray] = {}
 

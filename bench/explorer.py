@@ -26,18 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_seconds, peak_rss_mb  # noqa: E402
+from _common import median_seconds, peak_rss_mb, rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def rss_mb() -> float:
-    """Current resident memory of this process in MiB (Linux)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def browser_latency() -> dict | None:

@@ -197,11 +197,12 @@ def train_rates(arch: str, manifest: Any, until: float, batch: int) -> dict[str,
 def explain_section(model: Any, until: float) -> dict[str, Any]:
     """All conv layers' Grad-CAM in one call over one forward+backward pass, batch 32 (alternating)."""
     import numpy as np
+    from _common import gradient_floor
 
     from cvd_explorer.explain import compute_cams
 
     x = np.random.default_rng(0).uniform(0, 255, (EXPLAIN_BATCH, SIZE, SIZE, 3)).astype(np.float32)
-    floor = _floor(model, x)
+    floor = gradient_floor(model, x)
     cams = {"floor": lambda: _seconds(floor),
             "all_layers": lambda: _seconds(lambda: compute_cams(model, x, batch_size=EXPLAIN_BATCH))}
     for fn in cams.values():
@@ -242,24 +243,6 @@ def atlas_section(model: Any, until: float) -> dict[str, Any]:
     rates = alternate({"atlas": one}, until, max_rounds=5)["atlas"]
     return {"batch": EXPLAIN_BATCH, "rounds": len(rates), "images_per_s": round(statistics.median(rates), 1),
             "note": "decoding not included (it runs on a thread, overlapped with the GPU)"}
-
-
-def _floor(model: Any, x: Any) -> Callable[[], None]:
-    import tensorflow as tf
-
-    xt = tf.constant(x)
-
-    @tf.function
-    def floor_step(inp: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(inp)
-            score = tf.reduce_sum(model(inp, training=False))
-        return tape.gradient(score, inp)
-
-    def floor() -> None:
-        floor_step(xt).numpy()
-
-    return floor
 
 
 def _block(logs: Any) -> None:

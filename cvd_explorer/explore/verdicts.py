@@ -18,11 +18,17 @@ from cvd_explorer.runs.files import ATLAS_DIR
 from cvd_explorer.verdicts import VERDICTS, Verdict, read_verdicts, write_verdicts
 
 FILE = "verdicts.csv"
+EXPORT_FILE = "verdicts-export.csv"
 
 
 def verdicts_path(run_path: str | os.PathLike[str]) -> Path:
     """``RUN/atlas/verdicts.csv``."""
     return Path(run_path) / ATLAS_DIR / FILE
+
+
+def export_path(run_path: str | os.PathLike[str]) -> Path:
+    """``RUN/atlas/verdicts-export.csv``: where the Atlas panel exports the verdicts by default."""
+    return Path(run_path) / ATLAS_DIR / EXPORT_FILE
 
 
 class Verdicts:

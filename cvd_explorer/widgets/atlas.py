@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import ipywidgets as W
 
 from cvd_explorer.explore import atlas_view as av
-from cvd_explorer.explore.verdicts import Verdicts
+from cvd_explorer.explore.verdicts import Verdicts, export_path
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.atlas_compute import ComputeBox
 from cvd_explorer.widgets.atlas_confusion import ConfusionView
@@ -294,7 +294,7 @@ class Atlas(Panel):
             f"{html.escape(atlas.method)}")
         self.link.selection = Selection()
         link, errors = self.link, self.errors
-        self.triage = TriageView(link, points, self.verdicts, run.path / "atlas" / "verdicts-export.csv", errors,
+        self.triage = TriageView(link, points, self.verdicts, export_path(run.path), errors,
                                  self._refresh_badges)
         self.scatter_view = ScatterView(link, points, classes, errors, self._hover_thumbnail, self.triage.verdict_of)
         self.depth = DepthView(link, atlas.depth, atlas.layers, classes, errors, self._redraw)
