@@ -25,7 +25,6 @@ from cvd_explorer.data.split import (
     ensure_manifest,
     make_split,
     read_manifest,
-    require_two_classes,
     sidecar_path,
     write_manifest,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "quarantine",
     "read_image_size",
     "read_manifest",
-    "require_two_classes",
     "scan",
     "sidecar_path",
     "write_manifest",
