@@ -49,6 +49,8 @@ class TrainConfig:
         lr_schedule: "constant" (``lr`` throughout, the study's) or "warmup-cosine" (linear
             warm-up to ``lr`` over the first epoch, cosine decay to 0 by the last step); a
             function of the optimizer's step count, so a resumed run continues it exactly.
+        label_smoothing: share s in [0, 1) of each label spread evenly over the K classes (the
+            target becomes ``(1 - s) * one_hot + s / K``); 0, the study's, trains on hard labels.
     """
 
     arch: str = "resnet50"
@@ -66,6 +68,7 @@ class TrainConfig:
     mixed_precision: bool = False
     xla: bool = False
     cache_images: bool = False
+    label_smoothing: float = 0.0
     lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
@@ -148,10 +151,7 @@ def _validate(c: TrainConfig) -> None:
         )
     if c.optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {c.optimizer!r}", field="optimizer")
-    if not _is_number(c.lr) or not 0 < c.lr < float("inf"):
-        raise ConfigError(f"lr must be a positive number, got {c.lr!r}", field="lr")
-    if not _is_number(c.momentum) or not 0 <= c.momentum < 1:
-        raise ConfigError(f"momentum must be a number in [0, 1), got {c.momentum!r}", field="momentum")
+    _validate_rates(c)
     for name in ("batch_size", "steps_per_epoch", "epochs"):
         _positive_int(c, name)
     if c.val_steps != "all" and not (isinstance(c.val_steps, int) and _is_int(c.val_steps) and c.val_steps >= 1):
@@ -165,6 +165,18 @@ def _validate(c: TrainConfig) -> None:
         raise ConfigError(
             f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {c.lr_schedule!r}", field="lr_schedule"
         )
-    # JSON has one number type: store lr and momentum as floats so round trips compare equal.
-    object.__setattr__(c, "lr", float(c.lr))
-    object.__setattr__(c, "momentum", float(c.momentum))
+
+
+def _validate_rates(c: TrainConfig) -> None:
+    """lr > 0, momentum and label_smoothing in [0, 1); stored as floats (JSON has one number type,
+    so round trips compare equal)."""
+    if not _is_number(c.lr) or not 0 < c.lr < float("inf"):
+        raise ConfigError(f"lr must be a positive number, got {c.lr!r}", field="lr")
+    if not _is_number(c.momentum) or not 0 <= c.momentum < 1:
+        raise ConfigError(f"momentum must be a number in [0, 1), got {c.momentum!r}", field="momentum")
+    if not _is_number(c.label_smoothing) or not 0 <= c.label_smoothing < 1:
+        raise ConfigError(
+            f"label_smoothing must be a number in [0, 1), got {c.label_smoothing!r}", field="label_smoothing"
+        )
+    for name in ("lr", "momentum", "label_smoothing"):
+        object.__setattr__(c, name, float(getattr(c, name)))

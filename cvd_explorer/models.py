@@ -1,7 +1,8 @@
 """Model builders for the reference study and layer listings that see through nested models.
 
 Every built model takes RGB values 0-255 ``(N, S, S, 3)`` and holds its own preprocessing layer,
-so a saved model says how to feed it. The head is one sigmoid unit: P(positive class).
+so a saved model says how to feed it. The head is one sigmoid unit, P(classes[1]), for two classes
+and K softmax units for K > 2 (:func:`cvd_explorer.classes.head_units`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ _APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101"}
 _MINI_STAGES = ((2, 8, 1, 1), (3, 16, 1, 2), (4, 32, 2, 1), (5, 64, 1, 1))
 
 
-def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -> keras.Model:
-    """Build an uncompiled binary classifier.
+def build(arch: str, input_size: int = 224, weights: str | Path | None = None, classes: int = 2) -> keras.Model:
+    """Build an uncompiled classifier of ``classes`` classes.
 
     Args:
         arch: ``"resnet50"``, ``"resnet101"`` (``keras.applications``) or ``"resnet-mini"`` (a
@@ -36,10 +37,14 @@ def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -
         weights: None (random init), ``"imagenet"`` (backbone weights from Keras' cache; needs
             the internet once or a copied file), a Keras ImageNet "notop" ``.h5`` backbone file,
             or a ``.weights.h5`` / ``.keras`` file with weights of this very model.
+        classes: K, the number of classes (at least 2).
 
     Returns:
-        Model mapping float RGB 0-255 ``(N, S, S, 3)`` to P(positive) ``(N, 1)`` float32.
+        Model mapping float RGB 0-255 ``(N, S, S, 3)`` to float32 P(classes[1]) ``(N, 1)`` for two
+        classes, or the softmax probabilities ``(N, K)`` for K > 2.
     """
+    from cvd_explorer.classes import head_units
+
     if arch not in ARCHITECTURES:
         raise ModelError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if int(input_size) < 32:
@@ -52,7 +57,12 @@ def build(arch: str, input_size: int = 224, weights: str | Path | None = None) -
         x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     features = _mini_backbone(x) if arch == "resnet-mini" else _application_backbone(arch, x, backbone_weights)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(pooled)
+    try:
+        units = head_units(int(classes))
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    activation = "sigmoid" if units == 1 else "softmax"
+    outputs = keras.layers.Dense(units, activation=activation, dtype="float32", name="predictions")(pooled)
     model = keras.Model(inputs, outputs, name=arch.replace("-", "_"))
     if whole_model_weights is not None:
         try:
@@ -71,18 +81,34 @@ def compile_reference(
     lr_schedule: str = "constant",
     total_steps: int = 0,
     warmup_steps: int = 0,
+    label_smoothing: float = 0.0,
 ) -> keras.Model:
     """Compile as the reference study did: SGD(lr, momentum), binary cross-entropy, accuracy.
 
-    ``lr_schedule``, ``total_steps`` and ``warmup_steps`` go to :func:`learning_rate` (the
-    default "constant" is the study's fixed rate).
+    A K-unit softmax head (K > 2) gets the categorical cross-entropy of class-index labels
+    (sparse), with ``label_smoothing`` when it is above 0, and sparse categorical accuracy under
+    the name "accuracy". ``lr_schedule``, ``total_steps`` and ``warmup_steps`` go to
+    :func:`learning_rate` (the default "constant" is the study's fixed rate).
     """
+    from cvd_explorer.layers import SmoothedSparseCrossentropy
+
+    units = int(model.outputs[0].shape[-1])
+    loss: Any
+    metric: Any
+    if units == 1:
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing) if label_smoothing else \
+            "binary_crossentropy"
+        metric = "accuracy"
+    else:
+        loss = SmoothedSparseCrossentropy(label_smoothing) if label_smoothing else \
+            keras.losses.SparseCategoricalCrossentropy()
+        metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(
         optimizer=keras.optimizers.SGD(
             learning_rate=learning_rate(lr, lr_schedule, total_steps, warmup_steps), momentum=momentum
         ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=[metric],
     )
     return model
 

@@ -17,7 +17,7 @@ HELP = "train ResNet50/101 (or a small ResNet) into a run directory; resumable"
 ORDER = 30
 USES_TENSORFLOW = True
 DESCRIPTION = """\
-Train a binary classifier on DATA (scanned and split on first use: DATA/manifest.csv) and
+Train a classifier on DATA (scanned and split on first use: DATA/manifest.csv) and
 write everything to the run directory RUN: config.json, manifest.csv, history.csv, model.keras
 (best epoch by validation accuracy), last/ (resume state), tensorboard/, predictions.csv and
 summary.json (test split), status.json and log.txt, and probes/ (the Grad-CAM of --probes
@@ -26,6 +26,11 @@ test images at every block output after every epoch). See docs/run-directory.md.
 Defaults are the reference study: resnet50, 224 px, from scratch, SGD lr 0.001 momentum 0.9,
 batch 20, 90 steps per epoch, 20 validation steps moving on through the validation split,
 550 epochs, the study's augmentation, seed 0.
+
+Two classes get one sigmoid unit and binary cross-entropy, as the study; K > 2 classes (any
+folder-per-class data, the Oxford-IIIT Pet breeds) get a K-unit softmax head and categorical
+cross-entropy, optionally with --label-smoothing. predictions.csv then holds one p_<class>
+column per class.
 
 Stop gracefully with SIGTERM, Ctrl-C or by creating the file RUN/STOP: the current batch
 finishes, the run is marked "stopped" and an epoch cut short is re-run on resume. After a
@@ -42,6 +47,7 @@ _FIELDS = {
     "steps_per_epoch": "steps_per_epoch", "val_steps": "val_steps", "lr": "lr", "momentum": "momentum",
     "weights": "weights", "mixed_precision": "mixed_precision", "xla": "xla", "seed": "seed",
     "cache_images": "cache_images", "augment": "augment", "lr_schedule": "lr_schedule",
+    "label_smoothing": "label_smoothing",
 }
 
 
@@ -75,6 +81,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, arch: bool = True) -> 
     parser.add_argument("--momentum", type=float, metavar="X", help=f"SGD momentum (default {d.momentum})")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="constant, or linear warm-up over epoch 1 then "
                         f"cosine decay to 0 (default {d.lr_schedule})")
+    parser.add_argument("--label-smoothing", type=float, metavar="S",
+                        help="spread the share S in [0, 1) of each label over all classes (default 0: hard labels)")
     parser.add_argument("--weights", metavar="none|imagenet|PATH", help="initial weights (default none)")
     parser.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute")
     parser.add_argument("--xla", action="store_true", default=None, help="compile with XLA")

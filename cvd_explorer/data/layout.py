@@ -12,7 +12,9 @@ Layouts, tried in this order:
   trimaps under ``annotations/`` are masks, not samples: they are listed as ignored (read them
   with :mod:`cvd_explorer.data.masks`).
 * ``kaggle``: files named ``cat.<n>.<ext>`` / ``dog.<n>.<ext>`` (any case) anywhere below the root
-  (Kaggle's ``train/``); other images (Kaggle's ``test1/1.jpg``) are unlabelled. Binary.
+  (Kaggle's ``train/``); other images (Kaggle's ``test1/1.jpg``) are unlabelled. Binary. Not when every
+  image is named after its own folder and some are neither cats nor dogs (``cat/cat.1.jpg``,
+  ``fox/fox.1.jpg``: ``synth --classes N``): that is the ``folders`` layout.
 * ``split-folders``: folders already split by someone else, ``train/{cats,dogs,...}``,
   ``validation/{cats,dogs,...}`` (split names: train, training, val, valid, validation, test,
   testing); the class folders are merged across them and the tool makes its own split.
@@ -198,7 +200,16 @@ def _kaggle(candidates: list[str]) -> Layout | None:
             unlabelled.append(rel)
     if not labelled:
         return None
+    if unlabelled and all(_in_own_class_folder(rel) for rel in candidates):
+        return None  # cat/cat.1.jpg beside fox/fox.1.jpg: a folder per class (as `synth --classes N` writes)
     return Layout("kaggle", ("cat", "dog"), labelled, unlabelled)
+
+
+def _in_own_class_folder(rel: str) -> bool:
+    """Whether ``rel`` is ``.../<name>/<name>.<n>.<ext>`` (the file named after its folder)."""
+    path = PurePosixPath(rel)
+    stem, _, rest = path.name.partition(".")
+    return stem.lower() == path.parent.name.lower() != "" and rest.split(".", 1)[0].isdigit()
 
 
 def _image_dirs(candidates: list[str], prefix: str) -> tuple[list[str], bool]:

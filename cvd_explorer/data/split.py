@@ -274,24 +274,6 @@ def _check_class_sizes(scan_result: ScanResult) -> None:
         )
 
 
-def require_two_classes(manifest: Manifest) -> None:
-    """Refuse to train on a manifest of K > 2 classes (only the binary head is built for now).
-
-    Raises:
-        DataError: the manifest has more than two classes (the message names the file and K).
-    """
-    if len(manifest.classes) <= 2:
-        return
-    where = manifest.path if manifest.path is not None else "the manifest"
-    shown = ", ".join(manifest.classes[:5]) + (", ..." if len(manifest.classes) > 5 else "")
-    hint = " (for the Oxford-IIIT Pet data: `cvd-explorer split DATA --classes species`)" \
-        if manifest.class_mode == "breeds" else ""
-    raise DataError(
-        f"{where} has {len(manifest.classes)} classes; training K > 2 classes is not available yet (classes "
-        f"{shown}): train on a data folder with two classes{hint}"
-    )
-
-
 def _assign_groups(
     duplicates: Sequence[DuplicateGroup], label_of: dict[str, str], split_of: dict[str, str]
 ) -> dict[str, str]:

@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.classes import head_units, predicted_indices, probabilities
+from cvd_explorer.errors import RunError
 from cvd_explorer.runs.folder import is_missing, write_predictions, write_summary
 from cvd_explorer.runs.run import Run
 
 # Keras' binary cross-entropy clips probabilities to [EPSILON, 1 - EPSILON].
 EPSILON = 1e-7
-THRESHOLD = 0.5  # predicted positive when prob > THRESHOLD, as Keras' binary accuracy
+THRESHOLD = 0.5  # two classes: classes[1] predicted when prob > THRESHOLD, as Keras' binary accuracy
 
 
 def binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -23,6 +25,16 @@ def binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     p = np.clip(probs.astype(np.float64), EPSILON, 1.0 - EPSILON)
     y = labels.astype(np.float64)
     return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def cross_entropy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per-image cross-entropy, float64 ``(N,)``, of int class indices ``(N,)`` under class
+    probabilities ``(N, K)``: ``-log p[label]``, clipped as Keras clips. For two classes it equals
+    :func:`binary_cross_entropy` of P(classes[1])."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    picked = np.clip(p[np.arange(len(y)), y], EPSILON, 1.0 - EPSILON)
+    return np.asarray(-np.log(picked), dtype=np.float64)
 
 
 def class_metrics(classes: Sequence[str], labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -85,23 +97,37 @@ def evaluate_run(
         manifest, "test", config.image_size, batch_size or config.batch_size,
         DatasetOptions(data_root=run.data_root, repeat=False),
     )
-    probs = np.asarray(model.predict(ds, verbose=0, callbacks=callbacks), dtype=np.float64).reshape(-1)
-    if probs.shape[0] != len(rows):
-        raise AssertionError(f"predicted {probs.shape[0]} test images, the manifest lists {len(rows)}")
-    labels = np.array([manifest.label_index(row.label) for row in rows], dtype=np.float64)
-    losses = binary_cross_entropy(labels, probs)
-    predicted = (probs > THRESHOLD).astype(np.int64)
-    correct = predicted == labels.astype(np.int64)
+    outputs = np.asarray(model.predict(ds, verbose=0, callbacks=callbacks), dtype=np.float64)
+    outputs = outputs.reshape(len(outputs), -1)
     classes = run.classes
+    if outputs.shape[0] != len(rows):
+        raise AssertionError(f"predicted {outputs.shape[0]} test images, the manifest lists {len(rows)}")
+    if outputs.shape[1] != head_units(len(classes)):
+        raise RunError(f"{run.path}: the model has {outputs.shape[1]} outputs for {len(classes)} classes "
+                       f"({', '.join(classes)}); retrain it on this manifest")
+    labels = np.array([manifest.label_index(row.label) for row in rows], dtype=np.int64)
+    probs = probabilities(outputs)
+    if len(classes) == 2:  # the seed's columns and numbers, exactly
+        positive = outputs[:, 0]
+        losses = binary_cross_entropy(labels.astype(np.float64), positive)
+        predicted = (positive > THRESHOLD).astype(np.int64)
+        shown = positive
+    else:
+        losses = cross_entropy(labels, probs)
+        predicted = predicted_indices(probs)
+        shown = probs[np.arange(len(rows)), predicted]
+    correct = predicted == labels
+    extra = probs if len(classes) > 2 else np.zeros((len(rows), 0))
     write_predictions(
         run.path,
         (
-            (row.path, row.label, float(p), classes[int(k)], bool(c), float(loss))
-            for row, p, k, c, loss in zip(rows, probs, predicted, correct, losses, strict=True)
+            (row.path, row.label, float(p), classes[int(k)], bool(c), float(loss), *(float(v) for v in ps))
+            for row, p, k, c, loss, ps in zip(rows, shown, predicted, correct, losses, extra, strict=True)
         ),
+        classes,
     )
     summary = summarize(run, test_accuracy=float(correct.mean()), test_loss=float(losses.mean()))
-    summary.update(class_metrics(classes, labels.astype(np.int64), predicted))
+    summary.update(class_metrics(classes, labels, predicted))
     write_summary(run.path, summary)
     return summary
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,39 +207,56 @@ def write_history(out: Path, rows: list[HistoryRow]) -> None:
 
 
 # ---------------------------------------------------------------------- predictions
-def read_predictions(out: Path, data_root: Path) -> list[Prediction] | None:
+def read_predictions(out: Path, data_root: Path, classes: Sequence[str] | None = None) -> list[Prediction] | None:
     """Test-split predictions, or None when not computed yet.
 
     Each row: ``path`` (absolute image path under ``data_root``), ``relpath`` (as in the
-    manifest), ``label`` and ``predicted`` (class names), ``prob`` (float, P(positive)),
-    ``correct`` (bool), ``loss`` (float, per-image binary cross-entropy).
+    manifest), ``label`` and ``predicted`` (class names), ``prob`` (float: P(classes[1]) for two
+    classes, the predicted class's probability for K > 2), ``probs`` (K floats in class order,
+    summing to 1; for two classes ``(1 - prob, prob)``), ``correct`` (bool) and ``loss`` (float,
+    per-image cross-entropy). ``classes`` (the run's, in index order) names the ``p_<class>``
+    columns of a K-class file.
     """
+    from cvd_explorer.classes import prob_columns
+
     try:
         raw_rows = read_csv(out / files.PREDICTIONS)
     except FileNotFoundError:
         return None
+    columns = prob_columns(classes) if classes is not None and len(classes) > 2 else None
     try:
-        return [
-            {
+        rows: list[Prediction] = []
+        for raw in raw_rows:
+            prob = float(raw["prob"])
+            probs = tuple(float(raw[c]) for c in columns) if columns else (1.0 - prob, prob)
+            rows.append({
                 "path": str(data_root / raw["path"]),
                 "relpath": raw["path"],
                 "label": raw["label"],
-                "prob": float(raw["prob"]),
+                "prob": prob,
+                "probs": probs,
                 "predicted": raw["predicted"],
                 "correct": raw["correct"] == "1",
                 "loss": float(raw["loss"]),
-            }
-            for raw in raw_rows
-        ]
+            })
+        return rows
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(
             f"{out / files.PREDICTIONS} is damaged ({exc}); recompute it with `cvd-explorer evaluate`"
         ) from None
 
 
-def write_predictions(out: Path, rows: Iterable[tuple[str, str, float, str, bool, float]]) -> None:
-    """Atomically write ``predictions.csv``: rows of (path, label, prob, predicted, correct, loss)."""
-    write_csv(out / files.PREDICTIONS, files.PREDICTION_COLUMNS, rows)
+def write_predictions(
+    out: Path, rows: Iterable[Sequence[Any]], classes: Sequence[str] | None = None
+) -> None:
+    """Atomically write ``predictions.csv``: rows of (path, label, prob, predicted, correct, loss),
+    followed for K > 2 ``classes`` by the K class probabilities in the ``p_<class>`` columns."""
+    from cvd_explorer.classes import prob_columns
+
+    header: tuple[str, ...] = files.PREDICTION_COLUMNS
+    if classes is not None and len(classes) > 2:
+        header = (*header, *prob_columns(classes))
+    write_csv(out / files.PREDICTIONS, header, rows)
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:

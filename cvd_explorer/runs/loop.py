@@ -63,8 +63,11 @@ def fit_epochs(
                         cfg.lr, cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch
                     )
             else:
-                model = compile_reference(build(cfg.arch, cfg.image_size, cfg.weights), cfg.lr, cfg.momentum,
-                                          cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch)
+                model = compile_reference(
+                    build(cfg.arch, cfg.image_size, cfg.weights, classes=len(setup.manifest.classes)),
+                    cfg.lr, cfg.momentum, cfg.lr_schedule, cfg.epochs * cfg.steps_per_epoch, cfg.steps_per_epoch,
+                    label_smoothing=cfg.label_smoothing,
+                )
             model.jit_compile = cfg.xla
         best = (setup.state or {}).get("best")
         info = read_model_info(out)

@@ -76,10 +76,12 @@ class ProbeSpec:
 
 # ---------------------------------------------------------------------- choosing the images
 def choose_probes(manifest: Manifest, n: int, seed: int) -> list[ManifestRow]:
-    """``n`` test images, half of each class (as near as the split allows), drawn with ``seed``.
+    """``n`` test images, an equal share of each of the K classes (as near as the split allows),
+    drawn with ``seed``.
 
     Deterministic: the same manifest and seed give the same images in the same order (classes
-    alternating, negative class first). Fewer than ``n`` when the test split is smaller.
+    alternating in class order, so for two classes the negative class first; the first ``n % K``
+    classes get one more). Fewer than ``n`` when the test split is smaller.
     """
     if n <= 0:
         return []
@@ -88,13 +90,19 @@ def choose_probes(manifest: Manifest, n: int, seed: int) -> list[ManifestRow]:
     for label in manifest.classes:
         rows = [r for r in manifest.split_rows("test") if r.label == label]  # sorted by path
         by_class.append([rows[i] for i in rng.permutation(len(rows))])
-    want = [n - n // 2, n // 2]
-    for k in (0, 1):  # a class with too few images leaves its share to the other
-        spare = want[k] - len(by_class[k])
-        if spare > 0:
-            want[k] -= spare
-            want[1 - k] += spare
-    picked = [by_class[k][: want[k]] for k in (0, 1)]
+    k_classes = len(by_class)
+    want = [n // k_classes + (1 if k < n % k_classes else 0) for k in range(k_classes)]
+    spare = 0
+    for k in range(k_classes):  # a class with too few images leaves its share to the others
+        short = want[k] - len(by_class[k])
+        if short > 0:
+            want[k] -= short
+            spare += short
+    for k in range(k_classes):
+        extra = min(spare, len(by_class[k]) - want[k])
+        want[k] += extra
+        spare -= extra
+    picked = [by_class[k][: want[k]] for k in range(k_classes)]
     out: list[ManifestRow] = []
     for i in range(max(len(p) for p in picked)):
         out.extend(p[i] for p in picked if i < len(p))

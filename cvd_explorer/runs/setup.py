@@ -97,7 +97,7 @@ def prepare(
         return _reopen(decision, distribution, device)
     assert decision.config is not None and decision.data_root is not None  # a "start" decision has both
     config, root = decision.config, decision.data_root
-    manifest = _manifest(root, request.manifest_path)
+    manifest = data_manifest(root, request.manifest_path)
     probe_paths = probe_setting.resolve_request(manifest, root, config.seed, request.probes, request.probe_images)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / files.MANIFEST, manifest.to_bytes())
@@ -107,7 +107,7 @@ def prepare(
         "versions": versions(),
         "data_root": str(root),
         "classes": list(manifest.classes),
-        "positive": manifest.classes[1],
+        **({"positive": manifest.classes[1]} if len(manifest.classes) == 2 else {}),
         "manifest": {"file": files.MANIFEST, "sha256": manifest.sha256, "seed": manifest.seed},
         "distribution": distribution,
         "device": device,
@@ -133,14 +133,13 @@ def versions() -> dict[str, str]:
     }
 
 
-def _manifest(root: Path, manifest_path: str | os.PathLike[str] | None) -> Manifest:
+def data_manifest(root: Path, manifest_path: str | os.PathLike[str] | None) -> Manifest:
     """The data folder's manifest: an existing one keeps its own split seed, a new one uses 0."""
-    from cvd_explorer.data.split import MANIFEST_NAME, ensure_manifest, read_manifest, require_two_classes
+    from cvd_explorer.data.split import MANIFEST_NAME, ensure_manifest, read_manifest
 
     path = Path(manifest_path) if manifest_path is not None else root / MANIFEST_NAME
     seed = read_manifest(path).seed if path.is_file() else 0
     manifest, _ = ensure_manifest(root, seed=seed, manifest_path=path)
-    require_two_classes(manifest)  # K > 2 classes: not trainable yet
     return manifest
 
 

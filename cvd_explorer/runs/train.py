@@ -60,7 +60,7 @@ def train(
     out: str | os.PathLike[str],
     **options: Unpack[TrainOptions],
 ) -> Run:
-    """Train a binary classifier into the run directory ``out``.
+    """Train a classifier (two classes or K > 2, as the manifest says) into the run directory ``out``.
 
     Args:
         config: what to train; None with ``resume=True`` takes the run's own config. On resume a

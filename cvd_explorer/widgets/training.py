@@ -30,10 +30,13 @@ from cvd_explorer.errors import RunError
 from cvd_explorer.explore.probes import ProbeHistory, probe_grid
 from cvd_explorer.render import to_png
 from cvd_explorer.render_curves import curves_png
+from cvd_explorer.runs.folder import read_summary
+from cvd_explorer.runs.imported_meta import NO_HISTORY, is_imported_folder
 from cvd_explorer.runs.launch import Launch, Snapshot, launch, request_stop, stop_pending, watch
 from cvd_explorer.runs.status import format_duration
 from cvd_explorer.widgets._errors import ErrorArea
 from cvd_explorer.widgets.training_form import TrainingForm, resolve_source
+from cvd_explorer.widgets.training_results import results_html
 
 _BAR_STYLE = {"finished": "success", "stopped": "warning", "failed": "danger", "interrupted": "danger"}
 _STATE_TEXT = {
@@ -64,7 +67,8 @@ class TrainingPanel:
     Test handles: the form fields ``arch``, ``epochs``, ``image_size``, ``batch_size``, ``lr``,
     ``steps_per_epoch``, ``val_steps``, ``probes``, ``data_folder``, ``run_folder`` and their
     ``messages``; ``start_button``, ``stop_button``, ``progress``, ``progress_text``, ``status``,
-    ``curves_image``, ``probes_image``, ``probes_caption``, ``log_view``; :attr:`state`,
+    ``curves_image``, ``probes_image``, ``probes_caption``, ``results`` (per-class accuracy once
+    finished), ``log_view``; :attr:`state`,
     :attr:`snapshot`, :attr:`field_errors`, :meth:`refresh`, :meth:`start`, :meth:`stop`, :meth:`wait`.
 
     Attributes:
@@ -112,6 +116,8 @@ class TrainingPanel:
         self.probes_image = W.Image(format="png", layout=W.Layout(max_width="320px"))
         self.probes_caption = W.HTML("")
         self.log_view = W.HTML("")
+        self.results = W.HTML("")
+        self._results_key: object = None
         self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
                                        tooltip="show the last lines of log.txt")
 
@@ -121,6 +127,7 @@ class TrainingPanel:
             W.HBox([self.progress, self.progress_text]),
             self.error,
             W.HBox([self.curves_image, W.VBox([self.probes_caption, self.probes_image])]),
+            self.results,
             self.log_view,
         ])
         self.root.add_class("cvd-training-panel")
@@ -309,9 +316,13 @@ class TrainingPanel:
         self.progress_text.value = html.escape(_progress_line(snap))
         key = tuple((row["epoch"], row["loss"], row["val_loss"]) for row in snap.history)
         if key != self._curves_key:
-            self.curves_image.value = curves_png(snap.history, title=self.run_dir.name if self.run_dir else "")
+            title = self.run_dir.name if self.run_dir else ""
+            if is_imported_folder(self.run_dir):  # a run brought by `cvd-explorer import` has no epochs
+                title = f"{title}: {NO_HISTORY}"
+            self.curves_image.value = curves_png(snap.history, title=title)
             self._curves_key = key
         self._show_probes()
+        self._show_results(snap)
         if snap.state in ("failed", "interrupted"):
             self.errors.show(snap.error or f"training {snap.state}", "training")
         self._show_log(snap)
@@ -320,6 +331,21 @@ class TrainingPanel:
         self._set_running(snap.active)
         if not snap.active:
             self._validate()
+
+    def _show_results(self, snap: Snapshot) -> None:
+        """Per-class accuracy from ``summary.json`` once the run has finished (read once per summary)."""
+        out = self.run_dir
+        path = out / "summary.json" if out is not None else None
+        stamp = path.stat().st_mtime_ns if snap.state == "finished" and path is not None and path.is_file() else None
+        key = (path, stamp)
+        if key == self._results_key:
+            return
+        self._results_key = key
+        try:
+            self.results.value = results_html(read_summary(out)) if stamp is not None and out is not None else ""
+        except RunError as exc:  # a damaged summary.json: say so, keep the panel
+            self.results.value = ""
+            self.errors.show(str(exc), "results")
 
     def _show_probes(self) -> None:
         """Redraw the probes' CAMs when a new epoch file appears (a listing of RUN/probes per refresh)."""

@@ -17,6 +17,7 @@ from cvd_explorer.errors import ConfigError, CvdError, RunError
 from cvd_explorer.runs import files
 from cvd_explorer.runs.folder import recorded_config, recorded_data_root
 from cvd_explorer.runs.folder_check import check_run_folder
+from cvd_explorer.runs.imported_meta import NO_HISTORY, is_imported_folder
 from cvd_explorer.runs.probes import DEFAULT_PROBES, recorded_images
 
 # form field -> TrainConfig field (the two folders are not config fields)
@@ -155,6 +156,9 @@ def resolve_source(
         return TrainConfig.from_dict(dict(source)), data, out
     if isinstance(source, (str, os.PathLike)):
         folder = Path(source).expanduser().absolute()
+        if is_imported_folder(folder):
+            raise RunError(f"{folder} holds an {NO_HISTORY} (cvd-explorer import): there is no training to "
+                           "watch or resume; open it with Explorer, Atlas or Compare")
         recorded = recorded_config(folder) if (folder / files.CONFIG).is_file() else None
         if (folder / files.CONFIG).is_file() and recorded is None:
             raise RunError(f"{folder} holds a run whose config.json cannot be read")

@@ -34,7 +34,7 @@ def _key() -> str:
 
     h = hashlib.sha256()
     for module in (synthetic, models, loop, config, pipeline):
-        h.update(inspect.getsource(module).encode())
+        h.update((synthetic.source_text() if module is synthetic else inspect.getsource(module)).encode())
     h.update(json.dumps([demo_data(), demo_config().to_dict(), keras.__version__], sort_keys=True).encode())
     return h.hexdigest()[:16]
 

@@ -97,7 +97,7 @@ def _fixture_key() -> str:
 
     h = hashlib.sha256()
     for module in (synthetic, models):
-        h.update(inspect.getsource(module).encode())
+        h.update((synthetic.source_text() if module is synthetic else inspect.getsource(module)).encode())
     h.update(f"{SYNTH_SIZE}-{SYNTH_TRAIN}-{SYNTH_EPOCHS}-adam1e-3-paired-flip-v2-keras{keras.__version__}".encode())
     return h.hexdigest()[:16]
 

@@ -1,4 +1,4 @@
-"""K >= 2 classes in the data layer: class folders, the Oxford-IIIT Pet layout, splits, manifests, training refusal."""
+"""K >= 2 classes in the data layer: class folders, the Oxford-IIIT Pet layout, splits, manifests."""
 
 from __future__ import annotations
 
@@ -245,29 +245,6 @@ def test_a_file_that_is_not_a_trimap_is_refused(tmp_path):
     (tmp_path / "y.png").write_text("text")
     with pytest.raises(DataError, match=r"y.png: cannot read"):
         oxford_trimap_mask(tmp_path / "y.png")
-
-
-# ------------------------------------------------------------------------------------------ training refusal
-def test_require_two_classes_points_oxford_users_to_species(tmp_path):
-    from cvd_explorer.data import require_two_classes
-
-    oxford_tree(tmp_path)
-    manifest, _ = ensure_manifest(tmp_path)
-    refusal = r"has 4 classes; training K > 2 classes is not available yet \(classes Abyssinian, Bengal, "
-    with pytest.raises(DataError, match=refusal + r".*--classes species"):
-        require_two_classes(manifest)
-    require_two_classes(ensure_manifest(tmp_path, classes="species")[0])  # two: fine
-
-
-def test_train_refuses_more_than_two_classes(tmp_path, capsys):
-    data = folders_tree(tmp_path / "data", DIGITS[:10], n=3)
-    out = tmp_path / "run"
-    code = main(["train", "--data", str(data), "--out", str(out), "--arch", "resnet-mini", "--epochs", "1", "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1
-    assert "has 10 classes" in err and "training K > 2 classes is not available yet" in err
-    assert str(data / "manifest.csv") in err
-    assert not (out / "config.json").exists()
 
 
 def test_cat_and_dog_beside_a_third_class_folder_are_three_classes(tmp_path):
