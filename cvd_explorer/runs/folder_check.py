@@ -23,6 +23,7 @@ from cvd_explorer.config import TrainConfig
 from cvd_explorer.errors import CvdError, DataError, RunError
 from cvd_explorer.runs import files
 from cvd_explorer.runs.folder import completed_epochs, config_of, finished_all, read_last_state, read_meta
+from cvd_explorer.runs.imported_meta import is_imported
 
 if TYPE_CHECKING:
     from cvd_explorer.data.split import Manifest
@@ -122,6 +123,8 @@ def _check_resume(out: Path, config: TrainConfig | None, data: str | os.PathLike
 
     try:
         meta = read_meta(out)
+        if is_imported(meta):
+            return _refuse(out, "out", f"{out} holds an imported model (cvd-explorer import), not a training to resume")
         recorded = config_of(meta, out)
         state = read_last_state(out)
         completed = completed_epochs(state)

@@ -60,19 +60,36 @@ class Run:
 
     @property
     def config(self) -> TrainConfig:
-        """The run's :class:`TrainConfig`."""
+        """The run's :class:`TrainConfig` (an imported model's: an
+        :class:`~cvd_explorer.runs.imported_meta.ImportedConfig`, arch "imported", 0 epochs)."""
+        if self.imported:
+            from cvd_explorer.runs.imported_meta import imported_config
+
+            return imported_config(self.meta, self.path)
         return folder.config_of(self.meta, self.path)
 
     @property
-    def classes(self) -> tuple[str, str]:
-        """``(negative, positive)`` class names."""
-        neg, pos = self.meta["classes"]
-        return neg, pos
+    def imported(self) -> bool:
+        """Whether the run is a model brought by ``cvd-explorer import`` (no training, no history)."""
+        from cvd_explorer.runs.imported_meta import is_imported
+
+        return is_imported(self.meta)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The K class names in index order (for two classes ``(negative, positive)``)."""
+        return tuple(str(name) for name in self.meta["classes"])
 
     @property
     def positive(self) -> str:
-        """Name of the positive class (the model outputs P(positive))."""
-        return str(self.meta["positive"])
+        """Name of the positive class of a two-class run (its model outputs P(positive)).
+
+        Raises:
+            RunError: the run has K > 2 classes (a softmax head has no positive class).
+        """
+        if len(self.classes) != 2:
+            raise RunError(f"{self.path} has {len(self.classes)} classes: a K-class run has no positive class")
+        return str(self.meta.get("positive", self.classes[1]))
 
     @property
     def data_root(self) -> Path:
@@ -122,9 +139,10 @@ class Run:
 
         Each row: ``path`` (absolute image path, resolved against ``data_root``), ``relpath``
         (as in the manifest), ``label`` and ``predicted`` (class names), ``prob`` (float,
-        P(positive)), ``correct`` (bool), ``loss`` (float, per-image binary cross-entropy).
+        P(positive) for two classes, the predicted class's probability for K > 2), ``probs``
+        (K floats in class order), ``correct`` (bool), ``loss`` (float, per-image cross-entropy).
         """
-        return folder.read_predictions(self.path, self.data_root)
+        return folder.read_predictions(self.path, self.data_root, self.classes)
 
     @property
     def status(self) -> dict[str, Any]:
@@ -151,8 +169,19 @@ class Run:
         """The best checkpoint (``model.keras``) loaded in Keras' safe mode.
 
         The file's sha256 must equal the one in ``model.json``; Lambda layers, unknown custom
-        objects and legacy ``.h5`` files are refused (:class:`RunError`).
+        objects and legacy ``.h5`` files are refused (:class:`RunError`). An imported model comes
+        wrapped (:func:`cvd_explorer.runs.imported_model.wrap`): RGB 0-255 in, probabilities out,
+        the user's model nested inside.
         """
+        model = self._load_checkpoint(compile)
+        if not self.imported:
+            return model
+        from cvd_explorer.runs.imported_meta import imported_info
+        from cvd_explorer.runs.imported_model import wrap
+
+        return wrap(model, imported_info(self.meta, self.path))
+
+    def _load_checkpoint(self, compile: bool) -> Any:
         from cvd_explorer.runs.safe_load import load_model_file
 
         model_path = self.path / files.MODEL

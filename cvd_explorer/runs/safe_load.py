@@ -21,7 +21,7 @@ from typing import Any
 
 from cvd_explorer.errors import RunError
 
-ALLOWED_CUSTOM_OBJECTS = frozenset({"cvd_explorer>CaffePreprocess"})
+ALLOWED_CUSTOM_OBJECTS = frozenset({"cvd_explorer>CaffePreprocess", "cvd_explorer>SmoothedSparseCrossentropy"})
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CODE_CLASSES = {"Lambda", "__lambda__"}
 
@@ -108,6 +108,12 @@ def load_model_file(
     """
     data = read_model_bytes(path, expected_sha256)
     check_model_config(data, str(path))
+    return load_model_bytes(data, str(path), compile=compile)
+
+
+def load_model_bytes(data: bytes, name: str, compile: bool = False) -> Any:
+    """Load the bytes of a ``.keras`` file already checked by :func:`check_model_config` (``name``
+    is the file, for messages), in Keras' safe mode."""
     import keras
 
     import cvd_explorer.layers  # noqa: F401  registers the allowed custom layers
@@ -119,7 +125,7 @@ def load_model_file(
         try:
             return keras.saving.load_model(copy, compile=compile, safe_mode=True)
         except Exception as exc:  # Keras raises many types for broken archives
-            raise RunError(f"{path}: Keras could not load the model ({exc.__class__.__name__}: {exc})") from exc
+            raise RunError(f"{name}: Keras could not load the model ({exc.__class__.__name__}: {exc})") from exc
 
 
 def _objects(node: Any) -> Iterator[dict[str, Any]]:
