@@ -36,6 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 TRAINING_FIXTURES = frozenset({
     "run_dir", "run_b", "run_other_split", "run_training", "report_runs", "built_report",  # tests/conftest.py
     "trained_run",  # tests/unit/conftest.py
+    "digits_run", "digits_run_b",  # tests/conftest.py: K = 10 classes
+    "imported_digits_run", "imported_binary_run",  # tests/conftest.py: users' models imported beside trained runs
 })
 NOTEBOOK_TESTS = REPO / "tests" / "notebooks"
 
@@ -68,6 +70,54 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("CVD_E2E_RUN"):
         return Path(os.environ["CVD_E2E_RUN"]).absolute()
     return small_run(tmp_path_factory.getbasetemp() / "explorer-run")
+
+
+@pytest.fixture(scope="session")
+def digits_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 10-class folder data set, class folders ``0`` ... ``9`` (tests/kclass_fixtures.py), split by
+    ``cvd-explorer split``."""
+    from cvd_explorer.cli import main
+    from tests.kclass_fixtures import digits_folder
+
+    data = digits_folder(tmp_path_factory.getbasetemp() / "digits-data")
+    if not (data / "manifest.csv").is_file():
+        assert main(["split", str(data)]) == 0
+    return data
+
+
+@pytest.fixture(scope="session")
+def digits_run(digits_data: Path) -> Path:
+    """A finished 10-class resnet-mini run on :func:`digits_data`, trained by ``cvd-explorer train``."""
+    from tests.kclass_fixtures import cli_run
+
+    return cli_run(digits_data, digits_data.parent / "digits-run-a", seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_run_b(digits_data: Path) -> Path:
+    """Another seed of :func:`digits_run` on the same split, with label smoothing 0.1 (Compare and the
+    report of two K-class runs)."""
+    from tests.kclass_fixtures import cli_run
+
+    return cli_run(digits_data, digits_data.parent / "digits-run-b", seed=1, extra=("--label-smoothing", "0.1"))
+
+
+@pytest.fixture(scope="session")
+def imported_digits_run(digits_data: Path, digits_run: Path) -> Path:
+    """A nested ResNet50 10-class classifier (64 px, random weights) brought by ``cvd-explorer import``
+    with ``--manifest`` of :func:`digits_run`: the same test images (tests/import_fixtures.py)."""
+    from tests.import_fixtures import imported_run
+
+    return imported_run(digits_data, digits_run, digits_data.parent / "digits-imported")
+
+
+@pytest.fixture(scope="session")
+def imported_binary_run(run_dir: Path) -> Path:
+    """A binary nested MobileNetV2 classifier (32 px, random weights) imported with ``--manifest`` of
+    :func:`run_dir`: the same test images."""
+    from tests.import_fixtures import imported_binary_run
+
+    return imported_binary_run(run_dir, run_dir.parent / "imported-binary")
 
 
 @pytest.fixture(scope="session")

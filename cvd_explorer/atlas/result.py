@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 from cvd_explorer.atlas import store
 from cvd_explorer.atlas.curves import DepthCurves
 from cvd_explorer.atlas.schema import AtlasRow
+from cvd_explorer.atlas.similar import centroid, nearest, nearest_to, unit_rows
 from cvd_explorer.errors import RunError
 
 if TYPE_CHECKING:
@@ -87,6 +89,48 @@ class AtlasData:
             raise RunError(f"unknown group {group!r}; groups: {', '.join(means['groups'])}")
         b, g = means["blocks"].index(block), means["groups"].index(group)
         return means["maps"][b, g], int(means["counts"][b, g])
+
+    @cached_property
+    def _unit_features(self) -> np.ndarray:
+        """The pooled features as float32 unit rows ``(N, D)``, made on the first similarity query."""
+        return unit_rows(self.arrays["features"])
+
+    @cached_property
+    def _row_of_path(self) -> dict[str, int]:
+        return {row.path: i for i, row in enumerate(self.rows)}
+
+    def similar(self, paths: str | Sequence[str], k: int = 10, source: AtlasData | None = None
+                ) -> list[tuple[str, float]]:
+        """The ``k`` images of this atlas nearest by cosine distance on the pooled features, nearest first, as
+        ``(path, distance)``. One path queries with that image, several with their centroid (an atlas
+        selection); the query images are left out of the answer.
+
+        ``source``: the atlas the query paths belong to, when it is another one: a train-split atlas
+        searched from test images answers "which training images taught it this".
+
+        Raises:
+            RunError: a path that is not in the query's atlas (named), no path at all, or a source atlas
+                of another feature size.
+        """
+        origin = self if source is None else source
+        wanted = [paths] if isinstance(paths, str) else list(paths)
+        unknown = [p for p in wanted if p not in origin._row_of_path]
+        if unknown:
+            raise RunError(f"not in the {origin.split} atlas: {', '.join(unknown[:3])}"
+                           + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
+        if not wanted:
+            raise RunError("a similarity query needs at least one image path")
+        rows = [origin._row_of_path[p] for p in wanted]
+        if origin is self:
+            found = nearest(self._unit_features, rows, k)
+        else:
+            direction = centroid(origin._unit_features[rows])
+            if direction.shape[0] != self._unit_features.shape[1]:
+                raise RunError(f"the {origin.split} atlas has {direction.shape[0]} features per image and the "
+                               f"{self.split} atlas {self._unit_features.shape[1]}: atlases of one run only")
+            found = nearest_to(self._unit_features, direction, k)
+        pairs = zip(found.indices.tolist(), found.distances.tolist(), strict=True)
+        return [(self.rows[i].path, float(d)) for i, d in pairs]
 
 
 def load_atlas(folder: str | os.PathLike[str]) -> AtlasData:

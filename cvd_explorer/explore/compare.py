@@ -184,7 +184,7 @@ class PairedStats:
     mcnemar: McNemar
 
 
-def paired_stats(pairing: Pairing, classes: tuple[str, str]) -> PairedStats:
+def paired_stats(pairing: Pairing, classes: tuple[str, ...]) -> PairedStats:
     """Statistics of a pairing with at least one pair (ValueError otherwise)."""
     if not pairing.pairs:
         raise ValueError("the two runs share no test image: nothing to compare")

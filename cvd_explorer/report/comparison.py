@@ -14,6 +14,7 @@ from cvd_explorer.report.run_section import SYNTHETIC, is_synthetic, run_curves,
 from cvd_explorer.report.samples import Row
 from cvd_explorer.report.tables import results_table
 from cvd_explorer.runs import Run
+from cvd_explorer.runs.imported_meta import no_history_note
 
 CELL_TITLES = {"both_right": "both right", "both_wrong": "both wrong", "only_a": "only {a} right",
                "only_b": "only {b} right"}
@@ -110,13 +111,16 @@ def comparison_section(runs: Sequence[Run], slugs: Sequence[str]) -> Section:
         "The reference study's table for each run (summary.json). A difference here is only meaningful with the "
         "paired test below." + note,
     ))
-    curves = [run_curves(r) for r in runs]
-    section.blocks.append(Figure(
-        "comparison-curves", "Validation curves overlaid",
-        "Validation accuracy (left) and loss (right) of every run, one colour each. Look at which run reaches its "
-        "best earlier and whether one keeps improving while the other has flattened.",
-        figures.training_curves(curves, validation_only=True),
-    ))
+    untrained = [n for n in map(no_history_note, runs) if n]  # imported models: no curves
+    curves = [run_curves(r) for r in runs if not no_history_note(r)]
+    section.blocks += [Text(n, id=f"comparison-no-history-{k}") for k, n in enumerate(untrained)]
+    if curves:
+        section.blocks.append(Figure(
+            "comparison-curves", "Validation curves overlaid",
+            "Validation accuracy (left) and loss (right) of every run, one colour each. Look at which run reaches "
+            "its best earlier and whether one keeps improving while the other has flattened.",
+            figures.training_curves(curves, validation_only=True),
+        ))
     for (i, a), (j, b) in combinations(enumerate(runs), 2):
         key = f"compare-{slugs[i]}-{slugs[j]}"
         section.subsections.append(Section(key, f"{a.name} vs {b.name}", [], pair_blocks(a, b, key)))

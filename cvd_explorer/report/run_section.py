@@ -15,6 +15,7 @@ from cvd_explorer.report.progress import Steps
 from cvd_explorer.report.samples import Row, load_batch, load_display, pick
 from cvd_explorer.report.tables import results_table
 from cvd_explorer.runs import Run
+from cvd_explorer.runs.imported_meta import no_history_note
 
 FEATURE_LAYERS = 5  # conv layers shown in the feature-map figure, evenly spaced over depth
 STRIP_LAYERS = 8  # conv layers per depth strip
@@ -105,16 +106,16 @@ class RunReport:
     def curves_and_table(self) -> list[Block]:
         """Train/validation curves and the study's results table for this run."""
         r = self.run
-        curves = run_curves(r)
         summary: dict[str, Any] = r.summary or {}
         note = f" Trained on {SYNTHETIC}." if is_synthetic(r) else ""
+        untrained = no_history_note(r)  # an imported model: no curves to draw
         return [
-            Figure(
+            Text(untrained, id=f"{self.slug}-curves") if untrained else Figure(
                 f"{self.slug}-curves", f"Training curves of {self.label}",
                 "Accuracy (left) and loss (right) per epoch, train solid, validation dashed. Look for the gap "
                 "between the two: validation falling behind train while train keeps improving means overfitting."
                 + note,
-                figures.training_curves([curves]),
+                figures.training_curves([run_curves(r)]),
             ),
             results_table(
                 f"{self.slug}-results", [self.label], [summary], f"Results of {self.label}",

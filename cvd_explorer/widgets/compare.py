@@ -33,6 +33,7 @@ from cvd_explorer.explore.compare import (
     results_table,
 )
 from cvd_explorer.explore.compare_curves import overlaid_curves_png
+from cvd_explorer.runs.imported_meta import no_history_note
 from cvd_explorer.stats import AGREEMENT_CELLS
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.compare_atlas import AtlasCompare
@@ -231,7 +232,7 @@ class Compare(Panel):
             return
         same = manifest_hash(runs[0]) is not None and manifest_hash(runs[0]) == manifest_hash(runs[1])
         self.pairing = pairing = pair_predictions(predictions_a, predictions_b, same)
-        notices = [pairing.shared_note(na, nb)]
+        notices = [pairing.shared_note(na, nb), *map(no_history_note, runs)]  # imported models: empty curves
         self._set_counts(pairing)
         if pairing.pairs:
             self.stats = paired_stats(pairing, runs[0].classes)

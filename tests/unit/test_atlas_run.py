@@ -234,3 +234,20 @@ def test_leakage_from_the_scans_duplicates(shared_run: Path, tmp_path: Path) -> 
     assert sum(r.copy_elsewhere for r in atlas.rows) == 1
     (entry,) = [d for d in atlas.summary["duplicates"] if test_path in d["paths"]]
     assert set(entry["paths"]) == {test_path, train_path} and sorted(entry["splits"]) == ["test", "train"]
+
+
+def test_similar_images_are_the_nearest_by_cosine_on_the_stored_features(atlas_run: Path) -> None:
+    atlas = find_atlas(Run(atlas_run))
+    assert atlas is not None
+    features = atlas.arrays["features"].astype(np.float64)
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    paths = [r.path for r in atlas.rows]
+    found = atlas.similar(paths[3], k=5)
+    expected = np.argsort(1 - unit @ unit[3], kind="stable")
+    expected = [i for i in expected if i != 3][:5]
+    assert [p for p, _ in found] == [paths[i] for i in expected]
+    np.testing.assert_allclose([d for _, d in found], (1 - unit @ unit[3])[expected], atol=1e-4)
+    centroid = atlas.similar(paths[:4], k=3)  # a selection: its centroid, the selection left out
+    assert len(centroid) == 3 and not {p for p, _ in centroid} & set(paths[:4])
+    with pytest.raises(RunError, match="not in the test atlas: nowhere.jpg"):
+        atlas.similar(["nowhere.jpg"])
