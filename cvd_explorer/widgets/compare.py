@@ -22,9 +22,11 @@ import ipywidgets as W
 
 from cvd_explorer.explore.compare import (
     CELL_TITLES,
+    CELL_TOOLTIPS,
     Pair,
     PairedStats,
     Pairing,
+    check_classes,
     manifest_hash,
     missing_predictions,
     order_pairs,
@@ -56,7 +58,8 @@ class Compare(Panel):
     Test handles: ``atlas`` (:class:`~cvd_explorer.widgets.compare_atlas.AtlasCompare`: ``depth_image``,
     ``triage_html``, ``suspects_only``, ``curve``), ``depth`` (IntSlider 0-100), ``agreement``
     (ToggleButtons, value in "all",
-    "both_right", "both_wrong", "only_a", "only_b"), ``samples``, ``sample``, ``cam_images``
+    "both_right", "both_wrong", "only_a", "only_b", and for K > 2 classes "both_wrong_same",
+    "both_wrong_different"), ``samples``, ``sample``, ``cam_images``
     (pair of ``ipywidgets.Image``), ``layer_labels`` (pair of HTML), ``table`` (list of dict
     rows), ``pairing``, ``stats``, ``notice``, ``error``, ``busy``, :meth:`wait`.
     """
@@ -235,6 +238,7 @@ class Compare(Panel):
         notices = [pairing.shared_note(na, nb), *map(no_history_note, runs)]  # imported models: empty curves
         self._set_counts(pairing)
         if pairing.pairs:
+            check_classes(runs[0].classes, runs[1].classes, na, nb)
             self.stats = paired_stats(pairing, runs[0].classes)
             self.stats_html.value = stats_html(self.stats, na, nb)
         else:
@@ -247,9 +251,10 @@ class Compare(Panel):
             side.open()
 
     def _set_counts(self, pairing: Pairing | None) -> None:
-        counts = pairing.counts() if pairing is not None else {c: 0 for c in AGREEMENT_CELLS}
-        options = [(f"{CELL_TITLES[c].format(a='A', b='B')} ({counts[c]:,})", c) for c in AGREEMENT_CELLS]
-        value = self.agreement.value
+        names = pairing.cell_names if pairing is not None else AGREEMENT_CELLS
+        counts = pairing.counts() if pairing is not None else {c: 0 for c in names}
+        options = [(f"{CELL_TITLES[c].format(a='A', b='B')} ({counts[c]:,})", c) for c in names]
+        value = self.agreement.value if self.agreement.value in names else "all"
 
         def apply() -> None:
             self.agreement.options = options
@@ -257,9 +262,7 @@ class Compare(Panel):
 
         self._set_quiet(apply)
         self.agreement.disabled = pairing is None
-        self.agreement.tooltips = [
-            "every shared test image", "both runs right", "both runs wrong", "only run A right", "only run B right"
-        ]
+        self.agreement.tooltips = [CELL_TOOLTIPS[c] for c in names]
 
     # ------------------------------------------------------------------ filtering and gallery
     def _refilter(self) -> None:
