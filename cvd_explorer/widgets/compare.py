@@ -207,6 +207,7 @@ class Compare(Panel):
 
         run_a, run_b, data_root = self._source
         runs = [r if isinstance(r, Run) else Run(r, data_root=data_root) for r in (run_a, run_b)]
+        check_classes(runs[0].classes, runs[1].classes, runs[0].name, runs[1].name)
         if self.sides is not None:
             self.worker.wait(30)
         sides = (Side(runs[0], "a", self._cache_size), Side(runs[1], "b", self._cache_size))
@@ -238,7 +239,6 @@ class Compare(Panel):
         notices = [pairing.shared_note(na, nb), *map(no_history_note, runs)]  # imported models: empty curves
         self._set_counts(pairing)
         if pairing.pairs:
-            check_classes(runs[0].classes, runs[1].classes, na, nb)
             self.stats = paired_stats(pairing, runs[0].classes)
             self.stats_html.value = stats_html(self.stats, na, nb)
         else:
