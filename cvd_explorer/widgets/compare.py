@@ -3,9 +3,10 @@ model's layers look at in the same image.
 
 Layout, top to bottom: title and reload; notices (different test sets, missing predictions);
 the error area; the results table next to both runs' curves overlaid; the agreement cells on the
-test split (each filters the gallery) with accuracies, confusion matrices and McNemar's test in
-words; the paired gallery; the relative-depth slider; per run: layer, CAM overlay, prediction,
-feature grid, depth strip.
+test split (each filters the gallery; for K > 2 classes the shared mistakes split by wrong class) with
+accuracies, per-class accuracies with Wilson intervals, confusion matrices and McNemar's test in words;
+the paired gallery; the relative-depth slider; per run: layer, CAM overlay, prediction (p(positive), or the
+top classes for K > 2), feature grid, depth strip.
 
 Selecting a sample explains it once per model at every conv layer (off the kernel's main thread,
 with a busy indicator; the Explorer's session caches the result), and each depth step only
