@@ -1,7 +1,8 @@
 """Paired comparison of two classifiers on the same test images: pure functions, no widgets.
 
-Wilson intervals for accuracy, McNemar's test on the discordant pairs, confusion matrices and the
-four agreement cells. (The relative-depth mapping between two ResNets is in :mod:`cvd_explorer.depth`.)
+Wilson intervals for accuracy (overall and per class), McNemar's test on the discordant pairs,
+confusion matrices, the four agreement cells and the shared mistakes split by predicted class. (The
+relative-depth mapping between two ResNets is in :mod:`cvd_explorer.depth`.)
 """
 
 from __future__ import annotations
@@ -122,3 +123,47 @@ def agreement_cells(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict[
         "only_a": np.flatnonzero(a & ~b),
         "only_b": np.flatnonzero(~a & b),
     }
+
+
+def per_class_accuracy(
+    labels: Sequence[str], predicted: Sequence[str], classes: Sequence[str], level: float = 0.95
+) -> dict[str, Interval | None]:
+    """Accuracy of each true class (its recall) with a Wilson interval, in ``classes`` order.
+
+    Args:
+        labels, predicted: (N,) class names, true and predicted, paired.
+        classes: the K class names; every label must be one of them.
+
+    Returns:
+        ``{class: Interval}``; None for a class with no image.
+    """
+    if len(labels) != len(predicted):
+        raise ValueError(f"labels and predictions must be paired, got {len(labels)} and {len(predicted)}")
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ValueError(f"labels {unknown[:3]} are not among the classes {list(classes)}")
+    true = np.asarray(labels, dtype=object)
+    right = true == np.asarray(predicted, dtype=object)
+    return {c: accuracy_interval(right[true == c], level) if np.any(true == c) else None for c in classes}
+
+
+@dataclass(frozen=True)
+class SharedMistakes:
+    """The images both models get wrong, split by whether they predict the same wrong class.
+
+    Attributes:
+        same: both wrong with the same (wrong) prediction; different: both wrong, different predictions.
+    """
+
+    same: int
+    different: int
+
+
+def shared_mistakes(predicted_a: Sequence[str], predicted_b: Sequence[str], labels: Sequence[str]) -> SharedMistakes:
+    """Count the both-wrong images by whether A and B predicted the same class (always the same for two classes)."""
+    a, b, true = (np.asarray(x, dtype=object) for x in (predicted_a, predicted_b, labels))
+    if not a.shape == b.shape == true.shape:
+        raise ValueError(f"paired predictions must have the same length, got {a.shape}, {b.shape} and {true.shape}")
+    both_wrong = (a != true) & (b != true)
+    same = int(np.sum(both_wrong & (a == b)))
+    return SharedMistakes(same, int(both_wrong.sum()) - same)

@@ -20,10 +20,13 @@ from cvd_explorer.stats import (
     AGREEMENT_CELLS,
     Interval,
     McNemar,
+    SharedMistakes,
     accuracy_interval,
     agreement_cells,
     confusion_matrix,
     mcnemar,
+    per_class_accuracy,
+    shared_mistakes,
 )
 
 # (key in summary.json, label shown, "max"/"min"/None: which value is better)
@@ -34,7 +37,17 @@ CELL_TITLES = {
     "both_wrong": "both wrong",
     "only_a": "only {a} right",
     "only_b": "only {b} right",
+    "both_wrong_same": "both wrong, same class",
+    "both_wrong_different": "both wrong, different classes",
 }
+CELL_TOOLTIPS = {
+    "all": "every shared test image", "both_right": "both runs right", "both_wrong": "both runs wrong",
+    "only_a": "only run A right", "only_b": "only run B right",
+    "both_wrong_same": "both runs wrong, and both predicted the same wrong class",
+    "both_wrong_different": "both runs wrong, each with another wrong class",
+}
+# For K > 2 classes the shared mistakes are split in two more cells.
+SPLIT_CELLS = ("both_wrong_same", "both_wrong_different")
 # Gallery order for "all": disagreements first, then shared mistakes, then shared successes.
 _CELL_ORDER = {"only_a": 0, "only_b": 1, "both_wrong": 2, "both_right": 3}
 
@@ -79,6 +92,7 @@ class Pairing:
         same_manifest: whether the runs' split manifests have the same sha256.
         by: what images were matched on: ``"manifest path"`` (same manifest) or ``"image path"``.
         only_in_a, only_in_b: test images only one of the runs has.
+        k: the number of classes (from the rows' ``probs``); for K > 2 the cells include :data:`SPLIT_CELLS`.
     """
 
     pairs: list[Pair]
@@ -86,10 +100,21 @@ class Pairing:
     by: str
     only_in_a: int = 0
     only_in_b: int = 0
+    k: int = 2
     _cells: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._cells = agreement_cells(self.correct_a, self.correct_b)
+        if self.k > 2:
+            wrong = self._cells["both_wrong"]
+            same = np.array([self.pairs[i].a["predicted"] == self.pairs[i].b["predicted"] for i in wrong], bool)
+            self._cells["both_wrong_same"] = wrong[same] if wrong.size else wrong
+            self._cells["both_wrong_different"] = wrong[~same] if wrong.size else wrong
+
+    @property
+    def cell_names(self) -> tuple[str, ...]:
+        """The agreement cells: :data:`~cvd_explorer.stats.AGREEMENT_CELLS`, plus :data:`SPLIT_CELLS` for K > 2."""
+        return AGREEMENT_CELLS + (SPLIT_CELLS if self.k > 2 else ())
 
     @property
     def correct_a(self) -> np.ndarray:
@@ -102,13 +127,13 @@ class Pairing:
         return np.array([bool(p.b["correct"]) for p in self.pairs], dtype=bool)
 
     def counts(self) -> dict[str, int]:
-        """Pairs per cell of :data:`~cvd_explorer.stats.AGREEMENT_CELLS` ("all" included)."""
-        return {cell: int(len(self._cells[cell])) for cell in AGREEMENT_CELLS}
+        """Pairs per cell of :attr:`cell_names` ("all" included)."""
+        return {cell: int(len(self._cells[cell])) for cell in self.cell_names}
 
     def cell(self, name: str) -> list[Pair]:
         """Pairs of one agreement cell, in pairing order."""
-        if name not in AGREEMENT_CELLS:
-            raise ValueError(f"agreement must be one of {AGREEMENT_CELLS}, got {name!r}")
+        if name not in self.cell_names:
+            raise ValueError(f"agreement must be one of {self.cell_names}, got {name!r}")
         return [self.pairs[i] for i in self._cells[name]]
 
     def shared_note(self, name_a: str = "A", name_b: str = "B") -> str:
@@ -157,7 +182,9 @@ def pair_predictions(
                 f"{k}: run A labels it {a['label']!r} and run B {b['label']!r}; the runs disagree on the data"
             )
         pairs.append(Pair(str(a["path"]), PurePath(str(a["path"])).name, str(a["label"]), ia, ib, a, b))
-    return Pairing(pairs, same_manifest, by, len(index_a.keys() - index_b.keys()), len(index_b.keys() - index_a.keys()))
+    n_classes = max([2, *(len(r.get("probs") or ()) for r in (*rows_a[:1], *rows_b[:1]))])
+    return Pairing(pairs, same_manifest, by, len(index_a.keys() - index_b.keys()),
+                   len(index_b.keys() - index_a.keys()), n_classes)
 
 
 def order_pairs(pairs: Sequence[Pair]) -> list[Pair]:
@@ -167,35 +194,56 @@ def order_pairs(pairs: Sequence[Pair]) -> list[Pair]:
 
 @dataclass(frozen=True)
 class PairedStats:
-    """Accuracy with 95% CI of each run, a confusion matrix each and McNemar's test, on shared images.
+    """Accuracy with 95% CI of each run (overall and per class), a confusion matrix each, McNemar's test and
+    the shared mistakes, on shared images.
 
     Attributes:
         accuracy_a, accuracy_b: Wilson intervals.
-        confusion_a, confusion_b: int64 ``(2, 2)``: row = true class, column = predicted, in ``classes`` order.
-        classes: ``(negative, positive)``.
+        confusion_a, confusion_b: int64 ``(K, K)``: row = true class, column = predicted, in ``classes`` order.
+        classes: the K class names (for two classes ``(negative, positive)``).
         mcnemar: the paired test.
+        per_class_a, per_class_b: ``{class: Wilson interval of that class's accuracy}``, None for a class
+            with no shared image, in ``classes`` order.
+        shared: the both-wrong images split by whether the two runs predicted the same wrong class.
     """
 
     accuracy_a: Interval
     accuracy_b: Interval
     confusion_a: np.ndarray
     confusion_b: np.ndarray
-    classes: tuple[str, str]
+    classes: tuple[str, ...]
     mcnemar: McNemar
+    per_class_a: dict[str, Interval | None] = field(default_factory=dict)
+    per_class_b: dict[str, Interval | None] = field(default_factory=dict)
+    shared: SharedMistakes = SharedMistakes(0, 0)
+
+
+def check_classes(classes_a: Sequence[str], classes_b: Sequence[str], name_a: str = "A", name_b: str = "B") -> None:
+    """ValueError naming both class lists when two runs do not classify into the same classes in the same order."""
+    if tuple(classes_a) != tuple(classes_b):
+        raise ValueError(
+            f"{name_a} has the classes {list(classes_a)} and {name_b} {list(classes_b)}: Compare needs two runs "
+            "with the same classes in the same order (train or import both on the same manifest)"
+        )
 
 
 def paired_stats(pairing: Pairing, classes: tuple[str, ...]) -> PairedStats:
-    """Statistics of a pairing with at least one pair (ValueError otherwise)."""
+    """Statistics of a pairing with at least one pair (ValueError otherwise), for K >= 2 ``classes``."""
     if not pairing.pairs:
         raise ValueError("the two runs share no test image: nothing to compare")
     labels = [p.label for p in pairing.pairs]
+    predicted_a = [str(p.a["predicted"]) for p in pairing.pairs]
+    predicted_b = [str(p.b["predicted"]) for p in pairing.pairs]
     return PairedStats(
         accuracy_interval(pairing.correct_a),
         accuracy_interval(pairing.correct_b),
-        confusion_matrix(labels, [p.a["predicted"] for p in pairing.pairs], classes),
-        confusion_matrix(labels, [p.b["predicted"] for p in pairing.pairs], classes),
-        (classes[0], classes[1]),
+        confusion_matrix(labels, predicted_a, classes),
+        confusion_matrix(labels, predicted_b, classes),
+        tuple(classes),
         mcnemar(pairing.correct_a, pairing.correct_b),
+        per_class_accuracy(labels, predicted_a, classes),
+        per_class_accuracy(labels, predicted_b, classes),
+        shared_mistakes(predicted_a, predicted_b, labels),
     )
 
 

@@ -60,7 +60,8 @@ def _intro(runs: Sequence[Run]) -> list[Text]:
     blocks = [Text(
         f"Figures of the reference study (ResNet50 vs ResNet101 on Cats-vs-Dogs) reproduced for {names}: training "
         "curves, the results table, feature maps across depth, Grad-CAM on sample images and across depth for "
-        "right and wrong predictions, confusion matrices and explanation metrics against random maps."
+        "right and wrong predictions, confusion matrices, per-class accuracy and explanation metrics against random "
+        "maps."
     )]
     synthetic = [r.name for r in runs if is_synthetic(r)]
     if synthetic:
@@ -122,8 +123,9 @@ def build_report(
     from cvd_explorer.report.atlas_section import atlas_sections
     from cvd_explorer.report.comparison import comparison_section
     from cvd_explorer.report.html import render_page
+    from cvd_explorer.report.per_class import per_class_section
     from cvd_explorer.report.probes_section import probe_sections
-    from cvd_explorer.report.run_section import RunReport
+    from cvd_explorer.report.run_section import RunReport, run_label
     from cvd_explorer.report.tables import reference_table
 
     opened = check_runs(runs)
@@ -132,6 +134,7 @@ def build_report(
     sections = [
         RunReport(run, slug, samples_per_cell).build(steps, metrics) for run, slug in zip(opened, slugs, strict=True)
     ]
+    sections.append(per_class_section(opened, [run_label(r) for r in opened]))
     sections += probe_sections(opened, slugs)  # runs with probes: where the model looked, epoch by epoch
     if len(opened) > 1:
         steps.next(f"comparison of {len(opened)} runs")

@@ -1,5 +1,6 @@
 """The report's "Atlas" section: per run with a current atlas, the embedding as a static figure, the
-depth curves, the top suspected label errors with thumbnails and the duplicates table."""
+depth curves, the top suspected label errors with thumbnails, the underperforming slices (when the atlas
+has them) and the duplicates table."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def run_blocks(run: Run, atlas: AtlasData, slug: str) -> list[Block]:
     from cvd_explorer.atlas.curves import CURVE_TITLES
     from cvd_explorer.explore import atlas_view as av
     from cvd_explorer.explore.atlas_figures import depth_png, embedding_png
+    from cvd_explorer.report.slices_section import slice_blocks
 
     classes = list(run.classes)
     points = av.atlas_points(atlas.rows, lambda p: str(run.image_path(p)))
@@ -58,6 +60,8 @@ def run_blocks(run: Run, atlas: AtlasData, slug: str) -> list[Block]:
                 "Per conv layer, input to output: mean and 95% interval for correct and misclassified images.",
                 depth_png(series, list(depth.layers), title=CURVE_TITLES[curve], classes=classes)))
     blocks.extend(suspect_blocks(run, points, slug))
+    blocks.extend(slice_blocks(atlas.summary, atlas.folder, run.image_path,
+                               {p.path: (p.prediction, p.correct) for p in points}, slug))
     blocks.append(duplicates_table(points, slug))
     blocks.extend(Text(str(note), "note") for note in atlas.summary.get("notes", []))
     return blocks

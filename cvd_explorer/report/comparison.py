@@ -29,6 +29,8 @@ class Paired:
         correct_a, correct_b: bool ``(N,)``.
         same_manifest: whether the two runs' manifests have the same sha256.
         only_in_a, only_in_b: how many test images only one run has.
+        labels, predicted_a, predicted_b: the shared images' true and predicted classes (empty when the
+            rows carry none).
     """
 
     relpaths: list[str]
@@ -37,6 +39,9 @@ class Paired:
     same_manifest: bool
     only_in_a: int
     only_in_b: int
+    labels: tuple[str, ...] = ()
+    predicted_a: tuple[str, ...] = ()
+    predicted_b: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Images in each agreement cell: both_right, both_wrong, only_a, only_b."""
@@ -48,12 +53,17 @@ class Paired:
 
 def pair(rows_a: Sequence[Row], rows_b: Sequence[Row], same_manifest: bool) -> Paired:
     """Pair two prediction tables on their shared test images (by manifest path)."""
-    a = {r["relpath"]: bool(r["correct"]) for r in rows_a}
-    b = {r["relpath"]: bool(r["correct"]) for r in rows_b}
+    a = {r["relpath"]: r for r in rows_a}
+    b = {r["relpath"]: r for r in rows_b}
     shared = sorted(a.keys() & b.keys())
+    named = all("predicted" in r and "label" in r for r in (*rows_a, *rows_b))
     return Paired(
-        shared, np.array([a[k] for k in shared], bool), np.array([b[k] for k in shared], bool),
+        shared, np.array([bool(a[k]["correct"]) for k in shared], bool),
+        np.array([bool(b[k]["correct"]) for k in shared], bool),
         same_manifest, len(a.keys() - b.keys()), len(b.keys() - a.keys()),
+        tuple(str(a[k]["label"]) for k in shared) if named else (),
+        tuple(str(a[k]["predicted"]) for k in shared) if named else (),
+        tuple(str(b[k]["predicted"]) for k in shared) if named else (),
     )
 
 
@@ -83,9 +93,19 @@ def pair_blocks(a: Run, b: Run, key: str) -> list[Block]:
         return blocks
     counts = p.counts()
     rows = [[Cell(CELL_TITLES[k].format(a=a.name, b=b.name)), Cell(str(v), v)] for k, v in counts.items()]
+    split = ""
+    if len(a.classes) > 2 and p.labels:
+        from cvd_explorer.stats import shared_mistakes
+
+        mistakes = shared_mistakes(p.predicted_a, p.predicted_b, p.labels)
+        rows += [[Cell("both wrong, same class"), Cell(str(mistakes.same), mistakes.same)],
+                 [Cell("both wrong, different classes"), Cell(str(mistakes.different), mistakes.different)]]
+        split = (" The last two rows split \"both wrong\": the same wrong class from both models points at the "
+                 "images (or labels), different wrong classes at the models.")
     blocks.append(Table(
         f"{key}-agreement", f"Agreement of {a.name} and {b.name}", ["cell", "images"], rows,
-        f"On {len(p.relpaths)} shared test images. The two \"only\" cells are the images that decide McNemar's test.",
+        f"On {len(p.relpaths)} shared test images. The two \"only\" cells are the images that decide McNemar's test."
+        + split,
     ))
     acc_rows = []
     for run, correct in ((a, p.correct_a), (b, p.correct_b)):

@@ -110,21 +110,33 @@ def strips(strips_and_titles: Sequence[tuple[np.ndarray, str]]) -> bytes:
 
 
 def confusion(matrix: np.ndarray, classes: Sequence[str], title: str) -> bytes:
-    """A confusion matrix with its counts: rows the true class, columns the predicted one.
+    """A K x K confusion matrix heatmap with its counts: rows the true class, columns the predicted one.
 
     Args:
-        matrix: ``(C, C)`` int counts, as :func:`cvd_explorer.stats.confusion_matrix` returns.
-        classes: class names in the matrix's order.
+        matrix: ``(K, K)`` int counts, as :func:`cvd_explorer.stats.confusion_matrix` returns.
+        classes: class names in the matrix's order (on both axes).
     """
     matrix = np.asarray(matrix)
-    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
+    k = len(classes)
+    if matrix.shape != (k, k):
+        raise ValueError(f"a confusion matrix of {k} classes must be ({k}, {k}), got {matrix.shape}")
+    side = 3.6 if k == 2 else min(12.0, 2.4 + 0.45 * k)
+    fig = Figure(figsize=(side, side * 0.9), layout="constrained")
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, int(matrix.max())))
+    size = 12 if k <= 4 else max(5, 11 - k // 4)
     for (i, j), count in np.ndenumerate(matrix):
         dark = count > matrix.max() / 2
-        ax.text(j, i, str(int(count)), ha="center", va="center", fontsize=12, color="white" if dark else "black")
-    ax.set_xticks(range(len(classes)), [f"predicted {c}" for c in classes])
-    ax.set_yticks(range(len(classes)), [f"true {c}" for c in classes])
+        ax.text(j, i, str(int(count)), ha="center", va="center", fontsize=size, color="white" if dark else "black")
+    if k == 2:  # the study's look
+        ax.set_xticks(range(k), [f"predicted {c}" for c in classes])
+        ax.set_yticks(range(k), [f"true {c}" for c in classes])
+    else:
+        tick = max(5, 9 - k // 8)
+        ax.set_xticks(range(k), list(classes), fontsize=tick, rotation=90 if max(map(len, classes)) > 3 else 0)
+        ax.set_yticks(range(k), list(classes), fontsize=tick)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
     ax.set_title(title, fontsize=9)
     return _png(fig)
 

@@ -19,6 +19,7 @@ from cvd_explorer.runs.imported_meta import no_history_note
 
 FEATURE_LAYERS = 5  # conv layers shown in the feature-map figure, evenly spaced over depth
 STRIP_LAYERS = 8  # conv layers per depth strip
+PER_ROW = 8  # images per row of the Grad-CAM samples (K classes give many)
 SYNTHETIC = "synthetic data"
 
 
@@ -53,9 +54,17 @@ def run_curves(run: Run) -> figures.Curves:
                           run.curve("loss"), run.curve("val_loss"))
 
 
-def _title(row: Row, positive: str, sep: str = "\n") -> str:
+def _title(row: Row, run: Run, sep: str = "\n") -> str:
+    """``name``, true → predicted class and a probability: P(positive) for two classes (the study's look),
+    P(predicted class) for K > 2."""
     name = row["relpath"].rsplit("/", 1)[-1]
-    return f"{name}{sep}{row['label']} → {row['predicted']}, P({positive}) = {row['prob']:.2f}"
+    which = run.positive if len(run.classes) == 2 else row["predicted"]
+    return f"{name}{sep}{row['label']} → {row['predicted']}, P({which}) = {row['prob']:.2f}"
+
+
+def _what(run: Run) -> str:
+    """How the figures name the images: "cats and dogs" for the study's two classes, else "images"."""
+    return "cats and dogs" if len(run.classes) == 2 else "images of each class"
 
 
 class RunReport:
@@ -90,7 +99,7 @@ class RunReport:
         section.blocks += self.curves_and_table()
         steps.next(f"feature maps across depth: {self.label}")
         section.blocks += self.feature_maps()
-        steps.next(f"Grad-CAM on sample cats and dogs: {self.label}")
+        steps.next(f"Grad-CAM on sample {_what(self.run)}: {self.label}")
         section.blocks += self.gradcam_samples()
         steps.next(f"Grad-CAM across depth: {self.label}")
         section.blocks += self.depth_groups()
@@ -140,7 +149,7 @@ class RunReport:
         row = self._first_sample()
         layers = pick_evenly(conv_layers(self.model), FEATURE_LAYERS)
         acts = feature_maps(self.model, load_batch([row["path"]], self.size), layers)
-        panels = [(load_display(row["path"]), _title(row, self.run.positive))]
+        panels = [(load_display(row["path"]), _title(row, self.run))]
         for name in layers:
             maps = acts[name][0]
             h, w, c = maps.shape
@@ -175,14 +184,15 @@ class RunReport:
         pictures, overlays = [], []
         for row, cam in zip(rows, cams, strict=True):
             image = load_display(row["path"])
-            pictures.append((image, _title(row, self.run.positive)))
-            overlays.append((cam_overlay(image, cam), f"Grad-CAM\n{layer}"))
+            pictures.append((image, _title(row, self.run)))
+            overlays.append((cam_overlay(image, cam), f"Grad-CAM of {row['predicted']}\n{layer}"))
+        grid = [part[i : i + PER_ROW] for i in range(0, len(pictures), PER_ROW) for part in (pictures, overlays)]
         blocks.append(Figure(
-            f"{self.slug}-gradcam", f"Grad-CAM on correctly predicted cats and dogs, {self.label}",
-            f"Top: test images the model got right (most confident first); bottom: Grad-CAM of the predicted class "
-            f"at {layer} (red = most important). Look whether the heat sits on the animal (face, ears, legs) "
-            "or on the background.",
-            figures.image_panels([pictures, overlays]),
+            f"{self.slug}-gradcam", f"Grad-CAM on correctly predicted {_what(self.run)}, {self.label}",
+            f"Rows of test images the model got right (most confident first), each above its Grad-CAM of the "
+            f"predicted class (named above each map; here also the true class) at {layer} (red = most important). "
+            "Look whether the heat sits on the object (for the animals: face, ears, legs) or on the background.",
+            figures.image_panels(grid),
         ))
         return blocks
 
@@ -209,14 +219,16 @@ class RunReport:
             for i, row in enumerate(group, start):
                 by_layer = {name: cams[name][i] for name in layers}
                 strip = depth_strip(load_display(row["path"]), by_layer, n=STRIP_LAYERS)
-                strips.append((strip, _title(row, self.run.positive, ": ")))
+                strips.append((strip, _title(row, self.run, ": ") + f" · Grad-CAM of {row['predicted']}"))
             start += len(group)
+            explained = "the true class" if ok else "the wrong class it predicted"
             look = ("the maps should stay on the animal from shallow to deep" if ok else
                     "the study saw maps wander off the animal on wrong predictions: find the depth where it happens")
             blocks.append(Figure(
                 key, f"Grad-CAM across depth, {what}, {self.label}",
                 f"Each row is one test image ({what}{'' if ok else ', most confidently wrong first'}); "
-                f"left to right Grad-CAM of the predicted class at {len(layers)} conv layers from shallow to deep. "
+                f"left to right Grad-CAM of the predicted class ({explained}, named in each row's title) at "
+                f"{len(layers)} conv layers from shallow to deep. "
                 f"Look: {look}.",
                 figures.strips(strips),
             ))

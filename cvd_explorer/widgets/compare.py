@@ -3,9 +3,10 @@ model's layers look at in the same image.
 
 Layout, top to bottom: title and reload; notices (different test sets, missing predictions);
 the error area; the results table next to both runs' curves overlaid; the agreement cells on the
-test split (each filters the gallery) with accuracies, confusion matrices and McNemar's test in
-words; the paired gallery; the relative-depth slider; per run: layer, CAM overlay, prediction,
-feature grid, depth strip.
+test split (each filters the gallery; for K > 2 classes the shared mistakes split by wrong class) with
+accuracies, per-class accuracies with Wilson intervals, confusion matrices and McNemar's test in words;
+the paired gallery; the relative-depth slider; per run: layer, CAM overlay, prediction (p(positive), or the
+top classes for K > 2), feature grid, depth strip.
 
 Selecting a sample explains it once per model at every conv layer (off the kernel's main thread,
 with a busy indicator; the Explorer's session caches the result), and each depth step only
@@ -22,9 +23,11 @@ import ipywidgets as W
 
 from cvd_explorer.explore.compare import (
     CELL_TITLES,
+    CELL_TOOLTIPS,
     Pair,
     PairedStats,
     Pairing,
+    check_classes,
     manifest_hash,
     missing_predictions,
     order_pairs,
@@ -56,7 +59,8 @@ class Compare(Panel):
     Test handles: ``atlas`` (:class:`~cvd_explorer.widgets.compare_atlas.AtlasCompare`: ``depth_image``,
     ``triage_html``, ``suspects_only``, ``curve``), ``depth`` (IntSlider 0-100), ``agreement``
     (ToggleButtons, value in "all",
-    "both_right", "both_wrong", "only_a", "only_b"), ``samples``, ``sample``, ``cam_images``
+    "both_right", "both_wrong", "only_a", "only_b", and for K > 2 classes "both_wrong_same",
+    "both_wrong_different"), ``samples``, ``sample``, ``cam_images``
     (pair of ``ipywidgets.Image``), ``layer_labels`` (pair of HTML), ``table`` (list of dict
     rows), ``pairing``, ``stats``, ``notice``, ``error``, ``busy``, :meth:`wait`.
     """
@@ -204,6 +208,7 @@ class Compare(Panel):
 
         run_a, run_b, data_root = self._source
         runs = [r if isinstance(r, Run) else Run(r, data_root=data_root) for r in (run_a, run_b)]
+        check_classes(runs[0].classes, runs[1].classes, runs[0].name, runs[1].name)
         if self.sides is not None:
             self.worker.wait(30)
         sides = (Side(runs[0], "a", self._cache_size), Side(runs[1], "b", self._cache_size))
@@ -247,9 +252,10 @@ class Compare(Panel):
             side.open()
 
     def _set_counts(self, pairing: Pairing | None) -> None:
-        counts = pairing.counts() if pairing is not None else {c: 0 for c in AGREEMENT_CELLS}
-        options = [(f"{CELL_TITLES[c].format(a='A', b='B')} ({counts[c]:,})", c) for c in AGREEMENT_CELLS]
-        value = self.agreement.value
+        names = pairing.cell_names if pairing is not None else AGREEMENT_CELLS
+        counts = pairing.counts() if pairing is not None else {c: 0 for c in names}
+        options = [(f"{CELL_TITLES[c].format(a='A', b='B')} ({counts[c]:,})", c) for c in names]
+        value = self.agreement.value if self.agreement.value in names else "all"
 
         def apply() -> None:
             self.agreement.options = options
@@ -257,9 +263,7 @@ class Compare(Panel):
 
         self._set_quiet(apply)
         self.agreement.disabled = pairing is None
-        self.agreement.tooltips = [
-            "every shared test image", "both runs right", "both runs wrong", "only run A right", "only run B right"
-        ]
+        self.agreement.tooltips = [CELL_TOOLTIPS[c] for c in names]
 
     # ------------------------------------------------------------------ filtering and gallery
     def _refilter(self) -> None:

@@ -90,7 +90,8 @@ class Side:
 
     def show_prediction(self, row: dict[str, Any]) -> None:
         """Fill the prediction box from the run's prediction row."""
-        self.prediction.value = prediction_html(row, self.run.positive)
+        classes = self.run.classes
+        self.prediction.value = prediction_html(row, classes, self.run.positive if len(classes) == 2 else None)
 
     def draw(self, se: SampleExplanation, depth: int, opacity: float, top_k: int, strip: bool) -> None:
         """Draw the CAM overlay and feature grid at ``depth`` (and the depth strip when ``strip``)."""

@@ -160,8 +160,6 @@ def test_training_panel_on_an_imported_run_says_there_is_no_history(imported_bin
     assert len(snap.history) == 0 and panel.curves_image.value == curves_png((), title=title)
 
 
-@pytest.mark.xfail(strict=True, raises=RunError, reason="K-class Compare (Run.positive of a 10-class run in "
-                   "compare_side) lands with the compare work: remove this mark then")
 def test_compare_opens_on_a_trained_and_an_imported_ten_class_run(run: Run, digits_run: Path) -> None:
     from cvd_explorer.widgets.compare import Compare
 
