@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cvd_explorer.atlas import mapstats, store
+from cvd_explorer.atlas.outcomes import predicted_of_logits
 from cvd_explorer.atlas.schema import Chunk, group_index, groups
 from cvd_explorer.errors import DataError, RunError
 
@@ -129,7 +130,8 @@ def reduce_batch(
     Args:
         batch: the loaded images (n).
         cams: raw maps ``{layer: (n, h, w)}`` for every conv layer and block output of ``spec``.
-        logits: ``(n,)`` logit of the positive class.
+        logits: ``(n,)`` logit of the positive class (one-unit sigmoid head), or ``(n, K)`` the K class
+            logits (softmax head).
         features: ``(n, D)`` the head's input.
         spec: the pass (layers, blocks, the images' labels and classes).
 
@@ -148,7 +150,7 @@ def reduce_batch(
         grid = deepest if layer == layers[-1] else mapstats.on_grid(cams[layer])
         for name, values in mapstats.layer_statistics(grid, deepest, cover, batch.has_mask).items():
             columns[name].append(values)
-    group = group_index(labels, (logits > 0).astype(np.int64) == labels)
+    group = group_index(labels, predicted_of_logits(logits) == labels)
     chunk = Chunk.empty(len(layers), len(blocks), spec.n_groups, batch.failed)
     for b, block in enumerate(blocks):
         unit = mapstats.unit_mass(mapstats.on_grid(cams[block]))
@@ -161,7 +163,7 @@ def reduce_batch(
     thumbs = np.where(peak > 0, deepest / np.where(peak > 0, peak, 1), 0)
     return Chunk(
         indices=batch.indices,
-        logits=np.asarray(logits, np.float32).reshape(n),
+        logits=np.asarray(logits, np.float32).reshape((n,) if np.ndim(logits) == 1 else (n, -1)),
         features=np.asarray(features, np.float16).reshape(n, -1),
         thumbs=thumbs.astype(np.float16),
         has_mask=batch.has_mask,

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.atlas import store
 from cvd_explorer.atlas.data_issues import find_data_issues
 from cvd_explorer.atlas.schema import AtlasRow
 from cvd_explorer.atlas.slices import find_slices, slice_maps
 
-SLICE_MAPS = "slices.npz"
+SLICE_MAPS = store.SLICES
 
 
 @dataclass(frozen=True)

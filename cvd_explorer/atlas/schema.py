@@ -118,7 +118,8 @@ class Chunk:
 
     Attributes:
         indices: int64 ``(n,)`` positions in the split of the images that loaded.
-        logits: float32 ``(n,)`` logit of the positive class.
+        logits: float32 ``(n,)`` logit of the positive class (two classes, one sigmoid unit), or ``(n, K)``
+            the class logits of a K-unit softmax head.
         features: float16 ``(n, D)`` the head's input (``(0, 0)`` when no image loaded).
         thumbs: float16 ``(n, S, S)`` the deepest layer's map on the statistics grid, peak 1.
         has_mask: bool ``(n,)``.

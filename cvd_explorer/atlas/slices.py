@@ -165,7 +165,7 @@ def slice_maps(thumbs: np.ndarray, piece: Slice, labels: np.ndarray, correct: np
 
 
 def _mean_unit_mass(maps: np.ndarray) -> np.ndarray:
-    mass = maps.reshape(len(maps), -1).sum(axis=1)
+    mass = maps.sum(axis=tuple(range(1, maps.ndim)))
     keep = mass > 0
     if not keep.any():
         return np.zeros(maps.shape[1:], np.float32)

@@ -37,7 +37,11 @@ LAYER_STATS = "layer_stats.npz"
 MEAN_CAMS = "mean_cams.npz"
 SUMMARY = "summary.json"
 LABEL_ISSUES = "label_issues.csv"
-FINISHED_FILES = (IMAGES, ARRAYS, LAYER_STATS, MEAN_CAMS, SUMMARY, LABEL_ISSUES)
+SLICES = "slices.npz"
+REQUIRED_FILES = (IMAGES, ARRAYS, LAYER_STATS, MEAN_CAMS, SUMMARY, LABEL_ISSUES)
+"""The files every complete atlas has (also those written before the slices)."""
+FINISHED_FILES = (*REQUIRED_FILES, SLICES)
+"""Every file a finished atlas writes now."""
 SYNTHETIC_MASKS = "_masks"
 FIX = "delete the atlas folder and compute it again (`cvd-explorer atlas RUN --force`)"
 
