@@ -75,22 +75,31 @@ class PassSpec:
 def load_mask(folder: Path, relpath: str, size: int) -> np.ndarray | None:
     """The object mask of an image as bool ``(size, size)``, or None when there is none.
 
-    The mask is ``folder/<relpath with .png>``. The synthetic data's masks hold 1 for the labelled
-    animal and 2 for the other animal; any other mask counts every pixel above half its maximum.
-    A mask of another size is resized (nearest); an unreadable one counts as missing.
+    The mask is ``folder/<relpath with .png>``, or else ``folder/<file stem>.png`` (a flat folder such as
+    Oxford-IIIT Pet's ``annotations/trimaps``). The synthetic data's masks hold 1 for the labelled
+    animal and 2 for the other animal (and 0 background); an Oxford-IIIT Pet trimap holds 1 pet,
+    2 background and 3 border, and no 0: its pet is 1 or 3 (:mod:`cvd_explorer.data.masks`). Any
+    other mask counts every pixel above half its maximum. A mask of another size is resized (nearest);
+    an unreadable one counts as missing.
     """
     from PIL import Image, UnidentifiedImageError
 
+    from cvd_explorer.data.masks import TRIMAP_BORDER, TRIMAP_PET
+
     path = folder / PurePosixPath(relpath).with_suffix(".png")
     if not path.is_file():
-        return None
+        path = folder / (PurePosixPath(relpath).stem + ".png")
+        if not path.is_file():
+            return None
     try:
         with Image.open(path) as im:
             m = np.asarray(im.convert("L").resize((size, size), Image.Resampling.NEAREST))
     except (OSError, UnidentifiedImageError, ValueError):
         return None
-    values = np.unique(m)
-    if set(values.tolist()) <= {0, 1, 2}:
+    values = set(np.unique(m).tolist())
+    if values <= {1, 2, 3} and TRIMAP_BORDER in values:
+        return np.asarray((m == TRIMAP_PET) | (m == TRIMAP_BORDER))
+    if values <= {0, 1, 2}:
         return np.asarray(m == 1)
     return np.asarray(m > (int(m.max()) // 2))
 

@@ -65,6 +65,8 @@ _PARSE: dict[str, Any] = {"str": str, "float": float, "bool": lambda text: text 
 class AtlasRow:
     """One image of the atlas: a row of ``images.csv``, whose header is these fields in order.
 
+    ``p`` is P(classes[1]) for two classes (``predictions.csv``'s ``prob``) and the predicted class's
+    probability for K > 2 (the K probabilities are ``arrays.npz``'s ``probs``, :attr:`AtlasData.probs`).
     ``group`` names the image's duplicate group (``"d<k>"``, "" without copies); ``copy_elsewhere`` says
     that a copy of it lies in another split (leakage); ``label_score`` is cleanlab's label quality (lower
     is more suspicious) and ``suspect`` whether cleanlab lists it as a likely label error.
