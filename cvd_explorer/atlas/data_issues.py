@@ -27,6 +27,7 @@ from cvd_explorer.atlas.similar import unit_rows
 ISSUE_TYPES = ("outlier", "near_duplicate", "non_iid")
 TOP = 50
 NON_IID_MIN_IMAGES = 20
+NEIGHBOURS = 10
 METRIC = "euclidean"
 """On unit rows, Euclidean distance orders neighbours as the cosine does; on their centred principal
 components only the Euclidean one is meaningful."""
@@ -71,7 +72,9 @@ def find_data_issues(features: np.ndarray, labels: np.ndarray, probs: np.ndarray
     empty = IssueList(np.zeros(0, np.int64), np.ones(n, np.float32))
     if n < 3:
         return {name: empty for name in ISSUE_TYPES}
-    lab = _datalab(labels, x, probs, {"outlier": {"metric": METRIC}, "near_duplicate": {"metric": METRIC}})
+    k = min(NEIGHBOURS, n - 1)  # Datalab's default k, fewer on a tiny split (it refuses k >= N)
+    lab = _datalab(labels, x, probs, {"outlier": {"metric": METRIC, "k": k},
+                                      "near_duplicate": {"metric": METRIC, "k": k}})
     found = {"outlier": _issue_list(lab.get_issues("outlier"), "outlier")}
     near = lab.get_issues("near_duplicate")
     found["near_duplicate"] = _new_near_duplicates(near, scan_groups)
