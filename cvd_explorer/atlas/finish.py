@@ -103,7 +103,7 @@ def finish(
         "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks).to_json(),
         "leakage": leak,
         "duplicates": duplicate_rows,
-        "notes": notes(key.split, with_masks),
+        "notes": notes(key.split, with_masks, len(classes)),
     }
     found = findings(data.features, y, correct, said.probs, classes, image_rows, data.thumbs,
                      mask_mass=stats["mass_in_mask"][:, -1] if with_masks else None)
@@ -117,13 +117,16 @@ def finish(
     return summary
 
 
-def notes(split: str, with_masks: bool) -> list[str]:
+def notes(split: str, with_masks: bool, n_classes: int = 2) -> list[str]:
     """What a reader of the atlas must know to read it right."""
     out = [
         embed.EMBEDDING_NOTE,
         f"map statistics on maps resized to {mapstats.STAT_SIZE}x{mapstats.STAT_SIZE} after the ReLU; "
         "mean maps average unit-mass maps (each map divided by its sum), so every image weighs the same",
     ]
+    if n_classes > 2:
+        out.append(f"{n_classes} classes: every map explains the image's predicted class; p in images.csv is the "
+                   "predicted class's probability (all of them: probs in arrays.npz)")
     if split != "test":
         out.append(label_issues.IN_SAMPLE_WARNING if split == "train" else
                    "validation predictions chose the best checkpoint, so they are not fully out of sample")
