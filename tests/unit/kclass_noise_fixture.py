@@ -19,6 +19,9 @@ DATA: dict[str, Any] = {"n": 1500, "size": 64, "seed": 0, "classes": 5, "label_n
 TRAIN: dict[str, Any] = {"arch": "resnet-mini", "image_size": 48, "batch_size": 32, "steps_per_epoch": 64,
                          "val_steps": "all", "epochs": 40, "lr": 0.05, "momentum": 0.9, "augment": True,
                          "cache_images": True, "lr_schedule": "warmup-cosine"}
+"""Measured on the 2 shared cores under a load of about 5: 204 s of training (3 to 5 s an epoch), test accuracy
+0.71 on the noisy labels (val 0.73); with 12 epochs it stayed at 0.41 and cleanlab found 9 of the 12 planted
+test errors but suggested the true class for 2. The images (1,500 at 64 px) are written once, cached apart."""
 
 
 def _key(*parts: Any, modules: bool = True) -> str:
