@@ -51,6 +51,8 @@ class GallerySelection:
         if order is not None and order not in dict(SORTS).values():
             raise ValueError(f"order must be one of {[v for _, v in SORTS]} or None, got {order!r}")
         self._restricted = None if keys is None else tuple(keys)
+        if self.similar.active and self._restricted != tuple(self.similar.distances):
+            self.similar.finish()  # another selection (the Atlas's) replaces the similar images
         if order is not None:
             self._set_quiet(lambda: setattr(self.sort, "value", order))
         self._refilter()

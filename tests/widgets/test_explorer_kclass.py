@@ -264,6 +264,8 @@ def test_digits_strip_export_top3_and_bars(digits, tmp_path):
     assert data["image"].shape == (32, 32, 3) and data["activations"].shape == c
     assert data["cam"].shape == c[:2] and data["channel_weights"].shape == (c[2],)
     assert float(data["prob"]) == pytest.approx(row.prob) and png.is_file()
+    assert data["probs"].shape == (10,)
+    np.testing.assert_allclose(data["probs"], row.probs, rtol=1e-6)
     digits.top.toggle.value = True
     assert [se.target for se in digits.top.explanations] == [n for n, _ in row.top(digits.session.classes, 3)]
     digits.top.toggle.value = False

@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from cvd_explorer.atlas import compute_atlas, find_atlas
+from cvd_explorer.atlas import find_atlas
 from cvd_explorer.runs import Run
 from cvd_explorer.widgets import Explorer
 from cvd_explorer.widgets.explorer_similar import NO_ATLAS
+from tests.widgets import test_atlas_panel
 
-
-@pytest.fixture(scope="module")
-def atlas_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the small run with its test atlas computed once."""
-    out = tmp_path_factory.mktemp("explorer-similar") / "run"
-    shutil.copytree(run_dir, out, ignore=shutil.ignore_patterns("atlas"))
-    compute_atlas(out)
-    return out
+atlas_run = test_atlas_panel.atlas_run  # a copy of the small run with its test atlas (a module fixture)
 
 
 def test_more_like_this_fills_the_gallery_and_clears_back(atlas_run: Path) -> None:
@@ -55,6 +49,12 @@ def test_more_like_this_fills_the_gallery_and_clears_back(atlas_run: Path) -> No
     assert (list(ex.samples), ex.count.value) == before and ex.filter.value == "misclassified"
     assert ex.sort.value == "name" and ex.similar.clear.disabled
     assert not any(b.description.startswith("≈") for _, b in ex.gallery.cells)
+
+    ex.more_like_this(k=3)
+    assert len(ex.samples) == 4 and ex.similar.active
+    chosen = list(key_of.values())[:5]
+    ex.restrict(chosen, order="selection")  # an Atlas selection replaces the similar images
+    assert not ex.similar.active and "atlas selection: 5" in ex.count.value and ex.similar.clear.disabled
     ex.close()
 
 
