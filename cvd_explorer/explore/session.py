@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,8 +35,12 @@ LAYER_EVIDENCE = "gradcam"
 """The CAM whose pass gives pixel methods their layers' activations (and guided Grad-CAM its CAMs)."""
 GUIDED = "guided-backprop"
 
+TRUE_CLASS = "true class"
+"""The target that explains each image's own label (resolved to that class name per sample)."""
+PREDICTED = "predicted"
+
 CacheKey = tuple[str, str, str, str, str | None]
-"""``(sample key, method, target, layer kind, layer or None)``."""
+"""``(sample key, method, target (``"predicted"`` or a class name), layer kind, layer or None)``."""
 
 
 @dataclass
@@ -49,7 +53,7 @@ class SampleExplanation:
         explanation: the engine's :class:`~cvd_explorer.explain.Explanation` for this one image
             (arrays with a leading batch axis of 1).
         method: CAM method.
-        target: ``"predicted"`` or a class name.
+        target: ``"predicted"`` or a class name (``"true class"`` is resolved to the label before).
         kind: ``"conv"`` or ``"blocks"``.
         pixel: for a pixel method, its attribution of this image (guided Grad-CAM: the guided
             backprop part); ``explanation`` is then Grad-CAM's (activations and per-layer CAMs).
@@ -146,9 +150,10 @@ class Session:
     """A model with its samples, an image loader and the explanation cache.
 
     Args:
-        model: a built Keras model mapping RGB 0-255 ``(N, S, S, 3)`` to P(positive) ``(N, 1)``.
+        model: a built Keras model mapping RGB 0-255 ``(N, S, S, 3)`` to P(positive) ``(N, 1)`` for two
+            classes, or to the K class probabilities ``(N, K)``.
         rows: the sample table.
-        classes: ``(negative, positive)`` class names.
+        classes: the K class names in index order (for two classes ``(negative, positive)``).
         load: returns the uint8 ``(S, S, 3)`` pixels of a row; may raise
             :class:`~cvd_explorer.data.loader.ImageLoadError`.
         cache_size: samples kept in the explanation cache.
@@ -159,7 +164,7 @@ class Session:
         self,
         model: Any,
         rows: Sequence[SampleRow],
-        classes: tuple[str, str],
+        classes: Sequence[str],
         load: Callable[[SampleRow], np.ndarray],
         cache_size: int = 8,
         source: str = "",
@@ -168,7 +173,9 @@ class Session:
 
         self.model = model
         self.rows = list(rows)
-        self.classes = (str(classes[0]), str(classes[1]))
+        self.classes = tuple(str(c) for c in classes)
+        if len(self.classes) < 2:
+            raise ValueError(f"a classifier has at least 2 classes, got {list(self.classes)}")
         self._load = load
         self.source = source
         self.cache: LRUCache[SampleExplanation] = LRUCache(cache_size)
@@ -218,21 +225,25 @@ class Session:
         images: Any,
         labels: Sequence[Any] | None = None,
         paths: Sequence[str | os.PathLike[str]] | None = None,
-        classes: tuple[str, str] = ("cat", "dog"),
+        classes: Sequence[str] = ("cat", "dog"),
         cache_size: int = 8,
     ) -> Session:
         """Samples given as arrays: ``images`` float or uint8 ``(N, S, S, 3)`` RGB 0-255.
 
-        Predictions are computed here with ``model.predict``; ``labels`` are class names or
-        0/1 (1 = ``classes[1]``); ``paths`` name the samples.
+        Predictions are computed here with ``model.predict`` (one sigmoid unit: P(``classes[1]``);
+        K > 2 classes: K probabilities); ``labels`` are class names or indices 0..K-1 (for two
+        classes 1 = ``classes[1]``); ``paths`` name the samples.
         """
         x = np.asarray(images)
         if x.ndim != 4 or x.shape[-1] != 3:
             raise ValueError(f"images must have shape (N, H, W, 3), got {x.shape}")
         out = np.asarray(model.predict(x.astype(np.float32), batch_size=32, verbose=0), dtype=np.float64)
-        probs = out[:, -1] if out.ndim == 2 and out.shape[1] == 2 else out.reshape(len(x), -1)[:, 0]
+        if len(classes) > 2:
+            probs = out.reshape(len(x), -1)
+        else:
+            probs = out[:, -1] if out.ndim == 2 and out.shape[1] == 2 else out.reshape(len(x), -1)[:, 0]
         keys = None if paths is None else [os.fspath(p) for p in paths]
-        rows = rows_from_arrays(probs.tolist(), classes, labels, keys)
+        rows = rows_from_arrays(probs, classes, labels, keys)
         pixels = np.clip(x, 0, 255).astype(np.uint8) if x.dtype != np.uint8 else x
         return cls(model, rows, classes, lambda row: pixels[row.index], cache_size, f"{len(x)} images")
 
@@ -263,10 +274,27 @@ class Session:
         return self._shapes[layer]
 
     @staticmethod
+    def target_of(row: SampleRow, target: str) -> str:
+        """The target explained for ``row``: ``"true class"`` becomes its label; anything else stays.
+
+        Raises:
+            ValueError: ``"true class"`` for a sample without a label.
+        """
+        if target != TRUE_CLASS:
+            return target
+        if row.label is None:
+            raise ValueError(f"{row.name} has no true class (no label was given): choose 'predicted' or a class")
+        return row.label
+
+    @staticmethod
     def cache_key(row: SampleRow, method: str, target: str, kind: str, layer: str | None) -> CacheKey:
         """Cache key of one explanation (the layer matters only for per-layer methods; pixel methods
-        are cached per sample and method)."""
-        return (row.key, method, target, kind, layer if method_spec(method).per_layer else None)
+        are cached per sample and method; ``"true class"`` shares the entry of the label's name)."""
+        return (row.key, method, Session.target_of(row, target), kind, layer if method_spec(method).per_layer else None)
+
+    def top_classes(self, row: SampleRow, k: int = 3) -> list[tuple[str, float]]:
+        """The ``min(k, K)`` most probable classes of ``row`` with their probabilities, most probable first."""
+        return row.top(self.classes, k)
 
     def cached(
         self, row: SampleRow, method: str, target: str, kind: str, layer: str | None = None
@@ -286,8 +314,9 @@ class Session:
             ImageLoadError: the image cannot be loaded.
             ExplainError: the model has no layer of that kind, or the engine refuses the input.
         """
-        from cvd_explorer.explain import ExplainError, explain_all
+        from cvd_explorer.explain import explain_all
 
+        target = self.target_of(row, target)
         key = self.cache_key(row, method, target, kind, layer)
         hit = self.cache.get(key)
         if hit is not None:
@@ -295,14 +324,7 @@ class Session:
         spec = method_spec(method)
         if spec.family == PIXEL:
             return self._explain_pixels(row, method, target, kind, key)
-        layers = self.layer_sets.get(kind)
-        if not layers:
-            what = "Conv2D layers" if kind == "conv" else "residual block outputs (convN_blockM_out)"
-            raise ExplainError(f"model {self.model.name!r} has no {what} to explain")
-        if method_spec(method).per_layer:
-            if layer is None or layer not in layers:
-                raise ExplainError(f"{method} explains one layer at a time; choose one of the {kind} layers")
-            layers = (layer,)
+        layers = self._layers(method, kind, layer)
         image = self.image(row)
         with self._lock:
             expl = explain_all(
@@ -324,3 +346,54 @@ class Session:
         result = SampleExplanation(row, base.image, base.explanation, method, target, kind, pixel)
         self.cache.put(key, result)
         return result
+
+    def _layers(self, method: str, kind: str, layer: str | None) -> tuple[str, ...]:
+        """The layers one explanation of ``method`` covers: every layer of ``kind``, or ``layer`` alone for a
+        per-layer method (Score-CAM)."""
+        from cvd_explorer.explain import ExplainError
+
+        layers = self.layer_sets.get(kind)
+        if not layers:
+            what = "Conv2D layers" if kind == "conv" else "residual block outputs (convN_blockM_out)"
+            raise ExplainError(f"model {self.model.name!r} has no {what} to explain")
+        if method_spec(method).per_layer:
+            if layer is None or layer not in layers:
+                raise ExplainError(f"{method} explains one layer at a time; choose one of the {kind} layers")
+            return (layer,)
+        return tuple(layers)
+
+    def explain_classes(
+        self, row: SampleRow, method: str, names: Sequence[str], kind: str = "conv", layer: str | None = None
+    ) -> list[SampleExplanation]:
+        """Explain ``row`` for each class of ``names`` (the "top 3" view), one explanation per class, cached
+        as if each class had been the target (a later pick of that class is a cache hit).
+
+        The classes not cached yet are explained in one engine pass over copies of the image (one class
+        per copy); pixel methods explain one class after the other.
+        """
+        from cvd_explorer.explain import explain_all
+
+        names = [str(n) for n in names]
+        found = {n: self.cached(row, method, n, kind, layer) for n in names}
+        missing = [n for n, hit in found.items() if hit is None]
+        if missing and method_spec(method).family == PIXEL:
+            for n in missing:
+                found[n] = self.explain(row, method, n, kind, layer)
+        elif missing:
+            unknown = [n for n in missing if n not in self.classes]
+            if unknown:
+                raise ValueError(f"unknown class {unknown[0]!r}; classes: {', '.join(self.classes)}")
+            layers = self._layers(method, kind, layer)
+            image = self.image(row)
+            batch = np.repeat(image[None].astype(np.float32), len(missing), axis=0)
+            with self._lock:
+                expl = explain_all(self.model, batch, layers=list(layers), method=method,
+                                   target=[self.classes.index(n) for n in missing], classes=self.classes)
+            shared = {name: np.ascontiguousarray(a[:1]) for name, a in expl.activations.items()}
+            for i, n in enumerate(missing):
+                one = replace(expl, activations=shared, cams={k: v[i : i + 1].copy() for k, v in expl.cams.items()},
+                              channel_weights={k: v[i : i + 1].copy() for k, v in expl.channel_weights.items()},
+                              logits=expl.logits[i : i + 1], probs=expl.probs[i : i + 1])
+                found[n] = made = SampleExplanation(row, image, one, method, n, kind)
+                self.cache.put(self.cache_key(row, method, n, kind, layer), made)
+        return [hit for n in names if (hit := found[n]) is not None]

@@ -120,7 +120,8 @@ def export(
 
     The ``.npz`` holds ``image`` uint8 ``(S, S, 3)``, ``activations`` float32 ``(h, w, C)``,
     ``cam`` float32 ``(h, w)`` in [0, 1], ``cam_raw`` float32 ``(h, w)``, ``channel_weights``
-    float32 ``(C,)``, and ``layer``, ``method``, ``target``, ``sample``, ``prob`` as 0-d arrays.
+    float32 ``(C,)``, ``probs`` float32 ``(K,)`` (the class probabilities in class order), and ``layer``,
+    ``method``, ``target`` (the class explained, or "predicted"), ``sample``, ``prob`` as 0-d arrays.
     For a pixel method ``cam`` is its ``(H, W)`` map, ``attribution`` the signed ``(H, W, 3)``
     attributions, ``cam_raw`` and ``channel_weights`` are Grad-CAM's at the layer (the feature
     grid's order), and integrated gradients add ``completeness_gap``.
@@ -154,6 +155,7 @@ def export(
         target=np.array(se.target),
         sample=np.array(se.row.key),
         prob=np.array(se.row.prob),
+        probs=np.asarray(se.row.class_probs(), np.float32),
     )
     return png, npz
 

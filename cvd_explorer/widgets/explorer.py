@@ -1,10 +1,11 @@
 """The Explorer: slide through a CNN's layers on one image at a time, misclassified images first.
 
-Layout, top to bottom: the source and sample counts; the error area; filters (prediction,
-true class, sort); a paged gallery; the layer controls (conv layers or block outputs, a layer
-slider with name, depth index and output shape); CAM controls (method, target, opacity) and
-feature-grid controls (top k, order); the views (CAM overlay with a note when the layer has no
-positive evidence for the target, feature-map grid, prediction); the depth strip; export.
+Layout, top to bottom: the source and sample counts; the error area; filters (prediction, true class,
+predicted class, sort) and the clickable confusion matrix; "more like this"; a paged gallery; the layer
+controls (conv layers or block outputs, a layer slider with name, depth index and output shape); CAM
+controls (method, target, opacity, "top 3") and feature-grid controls (top k, order); the views (CAM overlay
+with a note when the layer has no positive evidence for the target, feature-map grid, prediction with the
+top classes); the "top 3" CAMs; the depth strip; export.
 
 Selecting a sample runs the engine once for every layer (off the kernel's main thread, with a
 busy indicator); the result goes into the session's LRU cache and every later slider step only
@@ -15,31 +16,31 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
 
 from cvd_explorer.explain.registry import method_spec
 from cvd_explorer.explore import views
-from cvd_explorer.explore.samples import PREDICTION_FILTERS, SampleRow, count_text, filter_rows, restrict_rows
+from cvd_explorer.explore.samples import SampleRow
 from cvd_explorer.explore.session import SampleExplanation, Session
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.explorer_controls import LayerControls, ViewControls
+from cvd_explorer.widgets.explorer_filters import FilterBar
 from cvd_explorer.widgets.explorer_html import prediction_html
 from cvd_explorer.widgets.explorer_options import ExplorerOptions, open_session
 from cvd_explorer.widgets.explorer_probes import ProbeControls
+from cvd_explorer.widgets.explorer_selection import GallerySelection
+from cvd_explorer.widgets.explorer_similar import SimilarControls
+from cvd_explorer.widgets.explorer_top import TopView
 from cvd_explorer.widgets.explorer_views import ExplanationViews
 from cvd_explorer.widgets.gallery import Gallery
 
-SORTS = (("confidence", "confidence"), ("loss", "loss"), ("file name", "name"), ("atlas order", "selection"))
-Order = Literal["confidence", "loss", "name", "selection"]
-Badges = Callable[[SampleRow], tuple[str, str]]
 
-
-class Explorer(Panel):
+class Explorer(Panel, GallerySelection):
     """Interactive view of what each layer of a model looks at, per image.
 
     Args:
@@ -53,11 +54,16 @@ class Explorer(Panel):
     :attr:`sample`, ``on_select`` and ``on_layer`` (callbacks called with the key of each selected
     sample, and with the name of the layer shown whenever it changes).
 
-    Test handles: ``filter``, ``class_filter``, ``sort``, ``samples``, ``sample``, ``layer``,
+    K classes: :meth:`show_cell` (one confusion cell), ``predicted_filter``, the target "true class".
+
+    Test handles: ``filter``, ``class_filter``, ``predicted_filter``, ``clear_filters``, ``confusion`` (the
+    :class:`~cvd_explorer.widgets.confusion_grid.ConfusionGrid`), ``sort``, ``samples``, ``sample``, ``layer``,
     ``layer_kind``, ``feature_image``, ``cam_image``, ``strip_image``, ``method``, ``target``,
     ``opacity``, ``top_k``, ``order``, ``count``, ``prediction``, ``cam_note``, ``method_note``, ``error``,
     ``busy``, ``export_folder``, ``export_button``, ``export_result``, ``gallery``, ``probes`` (the epoch
-    slider of probe images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), :meth:`wait`.
+    slider of probe images: :class:`~cvd_explorer.widgets.explorer_probes.ProbeControls`), ``top`` (the "top 3"
+    view: :class:`~cvd_explorer.widgets.explorer_top.TopView`, ``top.toggle``), ``similar`` (:meth:`more_like_this`:
+    :class:`~cvd_explorer.widgets.explorer_similar.SimilarControls`), :meth:`wait`.
     """
 
     def __init__(self, run_or_path: Any = None, *, options: ExplorerOptions | None = None, **kwargs: Any) -> None:
@@ -75,15 +81,15 @@ class Explorer(Panel):
         self.on_layer: list[Callable[[str], None]] = []
 
         classes = opts.classes
+        guard = self.errors.guard
         self.title = W.HTML("<b>Explorer</b>")
         self.count = W.HTML("")
         self.count.add_class("cvd-count")
-        self.filter = W.ToggleButtons(options=list(PREDICTION_FILTERS), value="all", description="prediction")
-        self.filter.add_class("cvd-filter")
-        self.class_filter = W.Dropdown(options=["all", *classes], value="all", description="true class",
-                                       layout=W.Layout(width="200px"))
-        self.sort = W.Dropdown(options=list(SORTS), value="name", description="sort by",
-                               layout=W.Layout(width="220px"))
+        self.filters = f = FilterBar(classes, guard("confusion cell")(self.show_cell))
+        self.filter, self.class_filter, self.predicted_filter, self.sort = f.filter, f.class_filter, \
+            f.predicted_filter, f.sort
+        self.clear_filters, self.confusion = f.clear, f.grid
+        self.similar = SimilarControls()
         self.gallery = Gallery(self._thumbnail, self._on_thumb, per_page=opts.per_page)
 
         self.layers = LayerControls()
@@ -97,25 +103,27 @@ class Explorer(Panel):
         self.cam_image, self.cam_note, self.feature_image = v.cam_image, v.cam_note, v.feature_image
         self.strip_image, self.prediction = v.strip_image, v.prediction
         self.export_folder, self.export_button, self.export_result = v.export_folder, v.export_button, v.export_result
+        self.top = TopView(self.worker, self.errors)
 
         self.root = W.VBox([
             W.HBox([self.title, self.count, self.reload_button], layout=W.Layout(align_items="center",
                                                                                 grid_gap="12px")),
             self.error,
-            W.HBox([self.filter, self.class_filter, self.sort]),
+            self.filters.widget,
+            self.similar.widget,
             self.gallery.widget,
             W.HBox([self.layer_kind, self.busy]),
             W.HBox([self.layer, self.layer_label, self.method_note], layout=W.Layout(align_items="center")),
             self.probes.widget,
-            W.HBox([self.method, self.target, self.opacity]),
+            W.HBox([self.method, self.target, self.opacity, self.top.toggle]),
             W.HBox([self.top_k, self.order, self.strip_n]),
-            self.pictures.widget, self.pictures.strip, self.pictures.export_row,
+            self.pictures.widget, self.top.widget, self.pictures.strip, self.pictures.export_row,
         ])
         self.root.add_class("cvd-explorer")
 
-        guard = self.errors.guard
         for widget, context, handler in (
             (self.filter, "filter", self._on_filter), (self.class_filter, "class filter", self._on_filter),
+            (self.predicted_filter, "predicted filter", self._on_filter), (self.top.toggle, "top 3", self._on_top),
             (self.sort, "sort", self._on_filter), (self.layer_kind, "layer kind", self._on_layer_kind),
             (self.layer, "layer", self._on_layer), (self.layer, "layer", self._tell_layer),
             (self.method, "method", self._on_explain_settings), (self.target, "target", self._on_explain_settings),
@@ -124,6 +132,9 @@ class Explorer(Panel):
         ):
             widget.observe(guard(context)(handler), "value")
         self.export_button.on_click(guard("export")(lambda _b: self.export()))
+        self.clear_filters.on_click(guard("clear filters")(lambda _b: self.show_cell(None, None)))
+        self.similar.button.on_click(guard("more like this")(lambda _b: self.more_like_this()))
+        self.similar.clear.on_click(guard("clear similar")(lambda _b: self.clear_similar()))
         self.reload()
 
     # ------------------------------------------------------------------ public API
@@ -154,22 +165,6 @@ class Explorer(Panel):
         return self._current
 
     # ------------------------------------------------------------------ linking (the Atlas's interface)
-    def restrict(self, keys: Iterable[str] | None, order: Order | None = None) -> None:
-        """Show only the samples with these keys (an Atlas selection), the filters still applying
-        on top; None shows every sample again.
-
-        Args:
-            keys: sample keys (see :attr:`samples`); unknown keys are left out.
-            order: how the gallery sorts them: ``"selection"`` in the order of ``keys``, or
-                ``"confidence"``, ``"loss"``, ``"name"``; None keeps the sort chosen.
-        """
-        if order is not None and order not in dict(SORTS).values():
-            raise ValueError(f"order must be one of {[v for _, v in SORTS]} or None, got {order!r}")
-        self._restricted = None if keys is None else tuple(keys)
-        if order is not None:
-            self._set_quiet(lambda: setattr(self.sort, "value", order))
-        self._refilter()
-
     def set_layer(self, name: str) -> bool:
         """Show layer ``name`` (a conv layer or a block output; the layer kind follows).
 
@@ -188,23 +183,13 @@ class Explorer(Panel):
         self._request()
         return True
 
-    def set_badges(self, badges: Badges | None) -> None:
-        """Add marks to the gallery's badges: ``badges(row) -> (marks, tooltip line)``, e.g. the
-        Atlas's triage flags (None: no marks). Call it again to redraw after the marks changed."""
-        self.gallery.extra_badge = badges
-        self.gallery.show_page(self.gallery.page)
-
-    @property
-    def restricted(self) -> tuple[str, ...] | None:
-        """The keys the gallery is restricted to, in the Atlas's order (see :meth:`restrict`), or None."""
-        return self._restricted
-
     def reload(self) -> None:
         """(Re)open the source: read the run again, rebuild the sample table and layer list."""
         self.errors.clear()
         try:
             self.session, run = open_session(self._source, self.options)
             self.probes.open(run)
+            self.similar.open(run)
         except Exception as exc:
             self.session = None
             self._rows, self._row, self._current = [], None, None
@@ -229,7 +214,8 @@ class Explorer(Panel):
             self.gallery.mark(row.key)
             for callback in self.on_select:
                 callback(row.key)
-            self.prediction.value = prediction_html(row, self.session.classes[1] if self.session else "positive")
+            classes = self.session.classes if self.session else ("negative", "positive")
+            self.prediction.value = prediction_html(row, classes[1], classes)
             self.errors.clear()
             self._show_probes()
         self._request()
@@ -242,24 +228,21 @@ class Explorer(Panel):
         return self.pictures.export(folder, se, layer, self.opacity.value)
 
     # ------------------------------------------------------------------ opening
-    def _set_options(self, classes: tuple[str, str]) -> None:
-        self.class_filter.options = ["all", *classes]
-        self.class_filter.value = "all"
-        self.controls.set_classes(classes)
+    def _set_options(self, classes: tuple[str, ...]) -> None:
+        self.filters.set_classes(classes)
+        labelled = self.session is not None and any(r.label is not None for r in self.session.rows)
+        self.controls.set_classes(classes, labelled)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.filter, self.class_filter, self.sort, self.layer_kind, self.layer, *self.controls.widgets,
-                  self.export_button):
+        for w in (*self.filters.widgets, self.layer_kind, self.layer, *self.controls.widgets, self.export_button,
+                  self.clear_filters, self.top.toggle):
             w.disabled = not on
     # ------------------------------------------------------------------ filters and gallery
     def _refilter(self) -> None:
         if self.session is None:
             return
-        label = None if self.class_filter.value == "all" else self.class_filter.value
-        rows = restrict_rows(self.session.rows, self._restricted)
-        self._rows = filter_rows(rows, self.filter.value, label, self.sort.value)
-        selected = None if self._restricted is None else len(rows)
-        text = count_text(len(self._rows), len(self.session.rows), self.filter.value, label, selected)
+        selection = "similar images" if self.similar.active else "atlas selection"
+        self._rows, text = self.filters.apply(self.session.rows, self._restricted, selection)
         self.count.value = f"<b>{html.escape(text)}</b>"
         keys = {row.key for row in self._rows}
         self.gallery.set_rows(self._rows)
@@ -311,6 +294,15 @@ class Explorer(Panel):
             self._request()
 
     # ------------------------------------------------------------------ settings
+    def _on_top(self, _change: dict[str, Any]) -> None:
+        if self._current is not None:  # else the views' own explanation comes first (then _show draws the top 3)
+            self._update_top()
+
+    def _update_top(self) -> None:
+        session, row = self.session, self._row
+        self.top.update(session, row, self.method.value, self.layer_kind.value, self.layers.name,
+                        self.opacity.value, self._display, lambda: self.sample)
+
     def _on_explain_settings(self, _change: dict[str, Any]) -> None:
         self.controls.update_note()
         if not self._quiet:
@@ -321,6 +313,8 @@ class Explorer(Panel):
         if se is not None and self.layer.value in se.layers:
             with self._ui:
                 self.pictures.draw_cam(se, self.layer.value, self.opacity.value, self._display)
+                if self.top.on:
+                    self._update_top()
 
     def _on_feature_settings(self, _change: dict[str, Any]) -> None:
         se = self._current
@@ -388,8 +382,11 @@ class Explorer(Panel):
             self.pictures.draw_cam(se, layer, self.opacity.value, self._display)
             self.pictures.draw_features(se, layer, self.top_k.value, self.order.value)
             self.pictures.draw_notes(se, layer)
+            if self.top.on:
+                self._update_top()
 
     def _clear_views(self, keep_strip: bool = False) -> None:
         with self._ui:
             self._current = None
             self.pictures.clear(keep_strip)
+            self.top.clear()

@@ -10,6 +10,7 @@ import ipywidgets as W
 
 from cvd_explorer.explain.registry import DEFAULT_METHOD, SPECS
 from cvd_explorer.explore import views
+from cvd_explorer.explore.session import TRUE_CLASS
 
 NO_LAYERS = "(no layers)"
 KINDS = (("conv layers", "conv"), ("block outputs", "blocks"))
@@ -69,7 +70,7 @@ class ViewControls:
         self.method_note.add_class("cvd-method-note")
         self.method = W.Dropdown(options=[(spec.label, spec.name) for spec in SPECS], value=DEFAULT_METHOD,
                                  description="method", layout=W.Layout(width="220px"))
-        self.target = W.Dropdown(options=["predicted", *classes], value="predicted", description="target",
+        self.target = W.Dropdown(options=["predicted", TRUE_CLASS, *classes], value="predicted", description="target",
                                  layout=W.Layout(width="200px"))
         self.opacity = W.FloatSlider(value=0.4, min=0.0, max=1.0, step=0.05, description="opacity",
                                      continuous_update=True, layout=W.Layout(width="260px"))
@@ -85,9 +86,10 @@ class ViewControls:
         """Every control (to enable or disable them together)."""
         return (self.method, self.target, self.opacity, self.top_k, self.order, self.strip_n)
 
-    def set_classes(self, classes: Sequence[str]) -> None:
-        """Offer ``classes`` as targets, back on "predicted"."""
-        self.target.options = ["predicted", *classes]
+    def set_classes(self, classes: Sequence[str], labelled: bool = True) -> None:
+        """Offer "predicted", "true class" (when the samples are ``labelled``) and ``classes`` as targets,
+        back on "predicted"."""
+        self.target.options = ["predicted", *([TRUE_CLASS] if labelled else []), *classes]
         self.target.value = "predicted"
 
     def update_note(self) -> None:

@@ -15,11 +15,12 @@ class ExplorerOptions:
     """The Explorer's settings besides its run (each is also a keyword argument of ``Explorer``).
 
     Attributes:
-        model: a Keras model (RGB 0-255 in, P(positive) out) when there is no run.
+        model: a Keras model (RGB 0-255 in; P(positive) out for two classes, K probabilities for K > 2)
+            when there is no run.
         images: uint8 or float ``(N, S, S, 3)`` RGB 0-255, with ``model``.
-        labels: per image a class name or 0/1 (1 = ``classes[1]``), with ``model``.
+        labels: per image a class name or index 0..K-1 (two classes: 1 = ``classes[1]``), with ``model``.
         paths: per image a path or name, with ``model``.
-        classes: ``(negative, positive)`` class names, with ``model``.
+        classes: the K class names in the model's output order (two: ``(negative, positive)``), with ``model``.
         data_root: image folder of a run copied from another machine.
         background: compute explanations on a worker thread (False: synchronously, for tests).
         cache_size: samples whose explanations are kept.
@@ -30,7 +31,7 @@ class ExplorerOptions:
     images: Any = None
     labels: Sequence[Any] | None = None
     paths: Sequence[str | os.PathLike[str]] | None = None
-    classes: tuple[str, str] = ("cat", "dog")
+    classes: tuple[str, ...] = ("cat", "dog")
     data_root: str | os.PathLike[str] | None = None
     background: bool = True
     cache_size: int = 8
@@ -50,7 +51,7 @@ class ExplorerOptions:
                             f"(options: {', '.join(sorted(names))})")
         base = options or cls()
         values = {f.name: keywords.get(f.name, getattr(base, f.name)) for f in fields(cls)}
-        values["classes"] = (str(values["classes"][0]), str(values["classes"][1]))
+        values["classes"] = tuple(str(c) for c in values["classes"])
         values["cache_size"] = int(values["cache_size"])
         return cls(**values)
 

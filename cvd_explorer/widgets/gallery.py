@@ -20,7 +20,8 @@ def badge(row: SampleRow, broken: bool = False) -> tuple[str, str, str]:
     mark = "?" if row.correct is None else ("✓" if row.correct else "✗")
     style = "" if row.correct is None else ("success" if row.correct else "danger")
     label = row.label if row.label is not None else "?"
-    tip = f"{row.name}: true {label}, predicted {row.predicted}, p(positive) {row.prob:.3f}, loss {row.loss:.3f}"
+    what = "p(positive)" if len(row.probs) <= 2 else f"p({row.predicted})"  # K > 2: the predicted class's
+    tip = f"{row.name}: true {label}, predicted {row.predicted}, {what} {row.prob:.3f}, loss {row.loss:.3f}"
     return f"{mark} {label}→{row.predicted} {row.prob:.2f}", style, tip
 
 
