@@ -139,6 +139,11 @@ def test_every_accepted_file_goes_through_the_pipeline(tmp_path):
             assert images.shape[1:] == (24, 24, 3) and np.isfinite(images.numpy()).all()
             seen += len(labels)
     assert seen == len(result.accepted)
+    # the training stream as the loop reads it (warp deferred to the train step), Pillow files included
+    deferred = DatasetOptions(repeat=False, defer_warp=True)
+    for (images, transforms), labels in make_dataset(manifest, "train", 24, 4, deferred):
+        assert images.dtype == tf.uint8 and images.shape[1:] == (24, 24, 3) and transforms.shape == (len(labels), 8)
+        assert np.isfinite(warp(tf.cast(images, tf.float32), transforms).numpy()).all()
 
 
 @pytest.fixture()
