@@ -2,18 +2,29 @@
 
 On photo-like JPEGs of 300-500 px generated in a temp folder, images/s of:
 
-* ``pipeline_img_s_1_thread`` / ``pipeline_img_s_2_threads``: the training stream of
-  ``make_dataset`` (in-graph decode, squash to 224 px, the study's augmentation, shuffled), with
+* ``pipeline_img_s_1_thread`` / ``pipeline_img_s_2_threads``: the training stream as the
+  training loop reads it (``make_dataset`` with ``defer_warp``: in-graph decode, squash to
+  224 px, shuffled, each image's augmentation transform drawn from its stateless seed), with
   tf.data parallelism 1 and 2 (``num_parallel_calls`` and ``private_threadpool_size``);
 * ``tf_decode_baseline_img_s``: a plain tf.data ``read_file`` + ``decode_jpeg`` + ``resize`` of
   the same files at parallelism 2, no augmentation;
-* ``pipeline_no_augment_img_s_2_threads``: the training stream without augmentation, to tell
-  what the decode costs from what the warp costs.
+* ``pipeline_warp_in_pipeline_img_s_2_threads``: the stream with the warp applied in the
+  pipeline, image by image (what the loop still does with ``--xla``, which cannot compile it).
+
+The warp did not disappear: the training step now does it, on the model's device, as one
+batched op. ``device_warp_ms_per_image`` is its wall time per 224 px image on this CPU (a
+tf.function warping batches of the stream with TensorFlow's default thread pools), timed in the
+same alternating rounds, with ``device_warp_img_s`` the same as a rate. On a GPU box it runs on
+the GPU instead of the input pipeline's CPU threads (not measured here); on this CPU it adds to
+the train step's time.
 
 ``cpu_ms_per_image`` is the process CPU time per image of each feed (median over rounds): on a
-busy machine it shows the work done when the images/s show mostly the neighbours' load.
+busy machine it shows the work done when the images/s show mostly the neighbours' load, and
+``pipeline_vs_baseline_by_cpu_time`` (baseline CPU ms / pipeline CPU ms) compares the two feeds'
+work without the neighbours. Scaling from 1 to 2 threads needs two free cores: with a load
+average above 2 on this 2-core machine it measures the neighbours.
 
-The three alternate round by round (the order rotates) on this shared machine; each figure is
+The feeds alternate round by round (the order rotates) on this shared machine; each figure is
 the median over rounds, and the per-round figures are printed too. ``scaling_1_to_2`` (target at
 least 1.6) and ``pipeline_vs_baseline`` (target at least 0.9) are ratios of the medians. Prints
 one JSON object. Usage: ``python bench/pipeline.py [--quick] [--rounds 5] [--images 600]``.
@@ -22,6 +33,8 @@ one JSON object. Usage: ``python bench/pipeline.py [--quick] [--rounds 5] [--ima
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
 import os
 import statistics
@@ -88,7 +101,11 @@ def _baseline(paths: list[str], threads: int):
 
 
 def _rate(dataset, warmup: int, batches: int) -> tuple[float, float]:
-    """(images/s, CPU ms per image) of ``batches`` batches of a fresh iterator after ``warmup``."""
+    """(images/s, CPU ms per image) of ``batches`` batches of a fresh iterator after ``warmup``.
+
+    The iterator is destroyed before returning: its prefetch threads would otherwise go on
+    decoding into their buffers while the next feed is timed.
+    """
     iterator = iter(dataset)
     for _ in range(warmup):
         next(iterator)
@@ -96,7 +113,30 @@ def _rate(dataset, warmup: int, batches: int) -> tuple[float, float]:
     for _ in range(batches):
         next(iterator)
     images = batches * BATCH
-    return images / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / images
+    result = images / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / images
+    del iterator
+    gc.collect()
+    return result
+
+
+def _device_warp(dataset, batches: int):
+    """A timer of the train step's first op: ``warp`` of ``batches`` real batches of the stream."""
+    import tensorflow as tf
+
+    from cvd_explorer.data.augment import warp
+
+    held = list(dataset.take(batches))
+    step = tf.function(lambda images, transforms: warp(tf.cast(images, tf.float32), transforms))
+    step(*held[0][0])  # trace once
+
+    def timed() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
+        for (images, transforms), _ in held:
+            step(images, transforms).numpy()
+        n = batches * BATCH
+        return n / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / n
+
+    return timed
 
 
 def main() -> None:
@@ -113,26 +153,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         manifest = _write_photos(Path(tmp), n_images)
         paths, _ = split_arrays(manifest, "train")
+        def stream(threads: int, defer_warp: bool = True):
+            return make_dataset(manifest, "train", SIZE, BATCH, DatasetOptions(threads=threads, defer_warp=defer_warp))
+
+        load_before = os.getloadavg()[0]
+        datasets = [stream(1), stream(2), _baseline(paths, 2), stream(2, defer_warp=False)]
         feeds = {
-            "pipeline_img_s_1_thread": make_dataset(manifest, "train", SIZE, BATCH, DatasetOptions(threads=1)),
-            "pipeline_img_s_2_threads": make_dataset(manifest, "train", SIZE, BATCH, DatasetOptions(threads=2)),
-            "tf_decode_baseline_img_s": _baseline(paths, 2),
-            "pipeline_no_augment_img_s_2_threads": make_dataset(
-                manifest, "train", SIZE, BATCH, DatasetOptions(threads=2, augment=False)
-            ),
+            name: functools.partial(_rate, dataset, 2, batches)
+            for name, dataset in zip(
+                ["pipeline_img_s_1_thread", "pipeline_img_s_2_threads", "tf_decode_baseline_img_s",
+                 "pipeline_warp_in_pipeline_img_s_2_threads"], datasets, strict=True)
         }
+        feeds["device_warp_img_s"] = _device_warp(datasets[1], batches)
         routes = plan_decoding(paths).counts()
         per_round: dict[str, list[float]] = {name: [] for name in feeds}
         cpu_ms: dict[str, list[float]] = {name: [] for name in feeds}
         names = list(feeds)
         for r in range(rounds):
             for name in names[r % len(names):] + names[: r % len(names)]:
-                rate, cpu = _rate(feeds[name], 2, batches)
+                rate, cpu = feeds[name]()
                 per_round[name].append(round(rate, 1))
                 cpu_ms[name].append(cpu)
 
     median = {name: statistics.median(rates) for name, rates in per_round.items()}
     one, two, base = (median[name] for name in names[:3])
+    cpu = {name: statistics.median(values) for name, values in cpu_ms.items()}
+    ratios = [round(b / a, 3) for a, b in zip(per_round[names[0]], per_round[names[1]], strict=True)]
+    vs_base = [round(b / a, 3) for a, b in zip(per_round[names[2]], per_round[names[1]], strict=True)]
     print(json.dumps({
         "benchmark": "pipeline",
         "image_size": SIZE,
@@ -141,14 +188,18 @@ def main() -> None:
         "timed_images_per_round": batches * BATCH,
         "rounds": rounds,
         "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1min": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
         "routes": routes,
         **{name: round(value, 1) for name, value in median.items()},
         "scaling_1_to_2": round(two / one, 3),
         "scaling_target": SCALING_TARGET,
         "pipeline_vs_baseline": round(two / base, 3),
         "pipeline_vs_baseline_target": BASELINE_TARGET,
-        "cpu_ms_per_image": {name: round(statistics.median(v), 2) for name, v in cpu_ms.items()},
+        "scaling_1_to_2_per_round": ratios,
+        "pipeline_vs_baseline_per_round": vs_base,
+        "pipeline_vs_baseline_by_cpu_time": round(cpu[names[2]] / cpu[names[1]], 3),
+        "device_warp_ms_per_image": round(1000 / median["device_warp_img_s"], 3),
+        "cpu_ms_per_image": {name: round(value, 3) for name, value in cpu.items()},
         "per_round": per_round,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }, indent=2))

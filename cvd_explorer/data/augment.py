@@ -8,7 +8,9 @@ from outside the image repeat the nearest edge pixel, bilinear interpolation ins
 ``RandomShear(0.2)``/``RandomZoom(0.2)`` mean a 20% shear and a linked zoom, so they are not used.
 
 Randomness is stateless: each image's parameters are a function of ``(seed, image_index)``, so an
-epoch's data can be reproduced exactly when a run resumes.
+epoch's data can be reproduced exactly when a run resumes. The parameters (:func:`transform_vector`,
+cheap) and the warp (:func:`warp`, the costly bilinear resampling) are separate, so the input
+pipeline can stream the parameters and the training step warp the whole batch on its device.
 """
 
 from __future__ import annotations
@@ -84,6 +86,43 @@ def transform_matrix(params: dict[str, tf.Tensor], height: int, width: int) -> t
     return m_xy @ flip
 
 
+def transform_vector(seed: tf.Tensor, height: int, width: int, spec: AugmentSpec = STUDY_AUGMENTATION) -> tf.Tensor:
+    """One image's random transform as the 8 numbers :func:`warp` takes.
+
+    Args:
+        seed: stateless seed, shape (2,).
+        height, width: the image size.
+
+    Returns:
+        float32 (8,): the first 8 entries of the normalised 3x3 output-to-input matrix.
+    """
+    matrix = transform_matrix(sample_params(seed, spec), height, width)
+    return tf.reshape(matrix, [9])[:8] / matrix[2, 2]
+
+
+def warp(images: tf.Tensor, transforms: tf.Tensor) -> tf.Tensor:
+    """Warp a batch, each image by its own transform, in one op (no Python per image).
+
+    Args:
+        images: float32 (B, H, W, C), any value range.
+        transforms: float32 (B, 8), rows of :func:`transform_vector`.
+
+    Returns:
+        float32 (B, H, W, C), bilinear sampling, edges filled with the nearest pixel. Each image
+        equals its own single-image warp bit for bit (the kernel works image by image).
+    """
+    size = images.shape[1:3]
+    output_shape = tf.constant(size.as_list(), tf.int32) if size.is_fully_defined() else tf.shape(images)[1:3]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=output_shape,
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
+
+
 def augment_image(image: tf.Tensor, seed: tf.Tensor, spec: AugmentSpec = STUDY_AUGMENTATION) -> tf.Tensor:
     """Randomly transform one image.
 
@@ -94,15 +133,5 @@ def augment_image(image: tf.Tensor, seed: tf.Tensor, spec: AugmentSpec = STUDY_A
     Returns:
         float32 (H, W, 3), edges filled with the nearest pixel, bilinear sampling.
     """
-    height, width = image.shape[0], image.shape[1]
-    matrix = transform_matrix(sample_params(seed, spec), height, width)
-    flat = tf.reshape(matrix, [9])[:8] / matrix[2, 2]
-    warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[tf.newaxis],
-        transforms=flat[tf.newaxis],
-        output_shape=tf.constant([height, width], tf.int32),
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="NEAREST",
-    )
-    return warped[0]
+    vector = transform_vector(seed, image.shape[0], image.shape[1], spec)
+    return warp(image[tf.newaxis], vector[tf.newaxis])[0]

@@ -11,6 +11,13 @@ Training (and validation used as a stream) is an endless sequence of passes over
 ``(seed, position in the stream)``. ``start_batch=k`` starts at global batch k, so the batches of
 epoch e are a pure function of ``(seed, e)`` and a resumed run sees exactly the data it would have
 seen. The parallel map keeps its order (``deterministic=True``).
+
+The warp (bilinear resampling) costs more than the decode. With ``defer_warp=True`` the stream
+carries each image's transform instead of applying it: batches are
+``((images uint8 (B, S, S, 3), transforms float32 (B, 8)), labels)`` and the consumer warps the
+whole batch in one op (:func:`cvd_explorer.data.augment.warp`); the training loop does it as the
+first op of its train step, on the model's device. The transforms are drawn from the same seeds,
+so the warped batch equals the in-pipeline one bit for bit.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
-from cvd_explorer.data.augment import STUDY_AUGMENTATION, AugmentSpec, augment_image
+from cvd_explorer.data.augment import STUDY_AUGMENTATION, AugmentSpec, transform_vector, warp
 from cvd_explorer.data.tf_decode import make_decoder, plan_decoding
 from cvd_explorer.errors import DataError
 
@@ -52,6 +59,8 @@ class DatasetOptions:
         augmentation: the transform's ranges.
         threads: tf.data parallelism (parallel calls and a private thread pool of that size);
             default AUTOTUNE on the shared pool.
+        defer_warp: when augmenting, stream the unwarped uint8 images with their transforms
+            (see the module docstring) for the consumer to warp; no effect without augmentation.
     """
 
     data_root: str | Path | None = None
@@ -63,6 +72,7 @@ class DatasetOptions:
     cache: bool = False
     augmentation: AugmentSpec = STUDY_AUGMENTATION
     threads: int | None = None
+    defer_warp: bool = False
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -93,6 +103,9 @@ def make_dataset(
 ) -> Any:
     """Batches of ``(images float32 (B, S, S, 3) in 0-255, labels float32 (B,))``.
 
+    With augmentation and ``options.defer_warp``: ``((images uint8 (B, S, S, 3), transforms
+    float32 (B, 8)), labels)``, the images not yet warped.
+
     Args:
         manifest: a :class:`cvd_explorer.data.split.Manifest`.
         split: "train", "val" or "test".
@@ -111,15 +124,19 @@ def make_dataset(
     parallel = tf.data.AUTOTUNE if opts.threads is None else opts.threads
     order = _index_stream(len(paths), opts.seed, shuffle, repeat, opts.start_batch * batch_size)
     decode = make_decoder(plan_decoding(paths), image_size)
-    load = _memory_loader(decode, len(paths), parallel) if opts.cache else _float_loader(decode)
+    load = _memory_loader(decode, len(paths), parallel) if opts.cache else decode
     label_table = tf.constant(labels)
     seed = tf.constant(opts.seed, tf.int64)
+    size, spec = image_size, opts.augmentation
 
     def load_one(position: Any, index: Any) -> tuple[Any, Any]:
-        image = load(index)
-        if augment:
-            image = augment_image(image, tf.stack([seed, position]), opts.augmentation)
-        return image, tf.gather(label_table, index)
+        image, label = load(index), tf.gather(label_table, index)
+        if not augment:
+            return tf.cast(image, tf.float32), label
+        transform = transform_vector(tf.stack([seed, position]), size, size, spec)
+        if opts.defer_warp:
+            return (image, transform), label
+        return warp(tf.cast(image, tf.float32)[tf.newaxis], transform[tf.newaxis])[0], label
 
     ds = order.map(load_one, num_parallel_calls=parallel, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)
@@ -150,10 +167,6 @@ def _index_stream(n: int, seed: int, shuffle: bool, repeat: bool, skip: int) -> 
     return tf.data.Dataset.zip(positions, passes)
 
 
-def _float_loader(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda index: tf.cast(decode(index), tf.float32)
-
-
 def _memory_loader(decode: Callable[[Any], Any], n: int, parallel: int) -> Callable[[Any], Any]:
     """Decode the split once (in graph, in parallel, in order) into a uint8 (N, S, S, 3) constant."""
     ds = tf.data.Dataset.range(n).map(decode, num_parallel_calls=parallel, deterministic=True)
@@ -161,7 +174,7 @@ def _memory_loader(decode: Callable[[Any], Any], n: int, parallel: int) -> Calla
     table = tf.constant(images)
 
     def load(index: Any) -> Any:
-        return tf.cast(tf.gather(table, index), tf.float32)
+        return tf.gather(table, index)
 
     return load
 

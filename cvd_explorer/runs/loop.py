@@ -82,10 +82,14 @@ def fit_epochs(
             if done and not probes.epoch_file(out, done).is_file():  # only if deleted: written before each commit
                 recorder.record(model, done)
         steps = cfg.steps_per_epoch
+        # XLA cannot compile the warp (ImageProjectiveTransformV3): with --xla it stays in the pipeline
+        on_device = cfg.augment and not cfg.xla
         train_ds = make_dataset(setup.manifest, "train", cfg.image_size, global_batch, DatasetOptions(
             data_root=setup.data_root, augment=cfg.augment, seed=cfg.seed, start_batch=done * steps,
-            cache=cfg.cache_images,
+            cache=cfg.cache_images, defer_warp=on_device,
         ))
+        if on_device:
+            warp_in_train_step(model, cfg.image_size)
         validate = _validator(setup, model, global_batch, lambda: callback)
 
         def commit(epoch: int, logs: dict[str, float], train_seconds: float, epoch_seconds: float) -> None:
@@ -129,6 +133,33 @@ def fit_epochs(
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
         tb.close()
+
+
+def warp_in_train_step(model: Any, image_size: int) -> None:
+    """Make the augmentation's warp the first op of ``model``'s train step, on its device.
+
+    The training stream then yields ``((images uint8 (B, S, S, 3), transforms float32 (B, 8)),
+    labels)`` (:class:`cvd_explorer.data.pipeline.DatasetOptions` ``defer_warp``); the step warps
+    the batch (:func:`cvd_explorer.data.augment.warp`) and trains on ``(warped, labels)`` as
+    before. Only this model object's ``train_step`` changes: evaluation, prediction and the saved
+    ``.keras`` files hold no augmentation.
+    """
+    import keras
+    import tensorflow as tf
+
+    from cvd_explorer.data.augment import warp
+
+    train_step = model.train_step
+
+    def warped_train_step(data: Any) -> Any:
+        (images, transforms), labels = data
+        return train_step((warp(tf.cast(images, tf.float32), transforms), labels))
+
+    model.train_step = warped_train_step
+    # Under a tf.distribute strategy, fit builds the model's metrics from the first batch as if
+    # it were (x, y); build them here from what the step passes on.
+    spec = (keras.KerasTensor((None, image_size, image_size, 3), "float32"), keras.KerasTensor((None,), "float32"))
+    model._maybe_symbolic_build(data_batch=spec)
 
 
 def test_epoch(setup: RunSetup, stop: StopSignal, status: StatusWriter) -> dict[str, Any]:

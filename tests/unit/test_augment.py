@@ -7,7 +7,14 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from cvd_explorer.data.augment import AugmentSpec, augment_image, sample_params, transform_matrix
+from cvd_explorer.data.augment import (
+    AugmentSpec,
+    augment_image,
+    sample_params,
+    transform_matrix,
+    transform_vector,
+    warp,
+)
 
 
 def _draws(n: int = 2000):
@@ -94,3 +101,16 @@ def test_augment_image_keeps_shape_values_and_fills_edges():
     assert not np.isnan(out).any()
     off = augment_image(image, tf.constant([1, 2], tf.int64), AugmentSpec(0.0, 0.0, (1.0, 1.0), False)).numpy()
     np.testing.assert_allclose(off, image.numpy(), atol=1e-3)
+
+
+def test_a_batch_warp_equals_each_images_own_warp():
+    """The training step warps a whole batch in one op: the same pixels as the per-image warp."""
+    rng = np.random.default_rng(1)
+    images = tf.constant(rng.uniform(0, 255, (5, 24, 24, 3)).astype(np.float32))
+    seeds = [tf.constant([9, i], tf.int64) for i in range(5)]
+    transforms = tf.stack([transform_vector(seed, 24, 24) for seed in seeds])
+    batch = warp(images, transforms).numpy()
+    assert batch.shape == (5, 24, 24, 3)
+    for image, seed, got in zip(images, seeds, batch, strict=True):
+        np.testing.assert_array_equal(got, augment_image(image, seed).numpy())  # bound: bit for bit
+    assert not np.array_equal(batch[0], batch[1])  # each image its own transform

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from cvd_explorer.data.augment import augment_image
+from cvd_explorer.data.augment import augment_image, warp
 from cvd_explorer.data.loader import load_image
 from cvd_explorer.data.pipeline import DatasetOptions, make_dataset, split_arrays
 from cvd_explorer.data.scan import scan
@@ -139,6 +139,11 @@ def test_every_accepted_file_goes_through_the_pipeline(tmp_path):
             assert images.shape[1:] == (24, 24, 3) and np.isfinite(images.numpy()).all()
             seen += len(labels)
     assert seen == len(result.accepted)
+    # the training stream as the loop reads it (warp deferred to the train step), Pillow files included
+    deferred = DatasetOptions(repeat=False, defer_warp=True)
+    for (images, transforms), labels in make_dataset(manifest, "train", 24, 4, deferred):
+        assert images.dtype == tf.uint8 and images.shape[1:] == (24, 24, 3) and transforms.shape == (len(labels), 8)
+        assert np.isfinite(warp(tf.cast(images, tf.float32), transforms).numpy()).all()
 
 
 @pytest.fixture()
@@ -186,3 +191,23 @@ def test_each_training_image_is_the_loaders_pixels_warped_with_its_stream_seed(p
             seed = tf.constant([7, position], tf.int64)
             np.testing.assert_array_equal(image, augment_image(tf.constant(source), seed).numpy())
             position += 1
+
+
+def test_a_deferred_warp_gives_the_same_batches_at_any_parallelism(photo_manifest):
+    """defer_warp streams unwarped uint8 images and transforms; warping the batch gives the old stream."""
+    warped = _epoch(photo_manifest, 2, batch=3)
+    for threads in (1, 2):
+        deferred = _epoch(photo_manifest, 2, batch=3, threads=threads, defer_warp=True)
+        plain = _epoch(photo_manifest, 2, batch=3, threads=threads, augment=False)
+        for ((images, transforms), labels), (expected, expected_labels), (unwarped, _) in zip(
+            deferred, warped, plain, strict=True
+        ):
+            assert images.dtype == np.uint8 and transforms.shape == (3, 8) and transforms.dtype == np.float32
+            np.testing.assert_array_equal(images.astype(np.float32), unwarped)  # not warped yet
+            np.testing.assert_array_equal(warp(tf.cast(images, tf.float32), transforms).numpy(), expected)
+            np.testing.assert_array_equal(labels, expected_labels)
+
+
+def test_a_deferred_warp_is_ignored_without_augmentation(photo_manifest):
+    images, labels = next(iter(make_dataset(photo_manifest, "val", 16, 2, DatasetOptions(defer_warp=True))))
+    assert images.dtype == tf.float32 and images.shape == (2, 16, 16, 3) and labels.shape == (2,)

@@ -129,3 +129,38 @@ def test_resume_of_a_finished_run_says_so(trained_run, capsys):
     run = train(None, None, trained_run.path, resume=True, progress=True)
     assert "already finished (2 epochs)" in capsys.readouterr().err
     assert run.state == "finished" and (trained_run.path / "status.json").read_bytes() == stamp
+
+
+def test_the_warp_in_the_train_step_trains_as_the_warp_in_the_pipeline_did(tiny_data, tmp_path):
+    """The augmentation's warp moved from the input pipeline into the train step: same weights, and
+    the saved model holds no augmentation."""
+    import keras
+
+    from cvd_explorer.data.pipeline import DatasetOptions, make_dataset
+    from cvd_explorer.data.split import ensure_manifest
+    from cvd_explorer.models import build, compile_reference
+    from cvd_explorer.runs.loop import warp_in_train_step
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    manifest, _ = ensure_manifest(data)
+
+    def trained(augment: bool, on_device: bool):
+        keras.utils.set_random_seed(3)
+        model = compile_reference(build("resnet-mini", 32), lr=0.05)
+        if on_device:
+            warp_in_train_step(model, 32)
+        options = DatasetOptions(seed=3, augment=augment, defer_warp=on_device)
+        model.fit(make_dataset(manifest, "train", 32, 4, options), epochs=2, steps_per_epoch=3, verbose=0)
+        return model
+
+    in_pipeline, on_device, unaugmented = trained(True, False), trained(True, True), trained(False, False)
+    for a, b in zip(in_pipeline.get_weights(), on_device.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=1e-6)
+    assert any(not np.allclose(a, c, rtol=RTOL, atol=1e-6)
+               for a, c in zip(in_pipeline.get_weights(), unaugmented.get_weights(), strict=True))
+    on_device.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert "train_step" not in vars(loaded) and len(loaded.layers) == len(in_pipeline.layers)
+    images = next(iter(make_dataset(manifest, "test", 32, 4)))[0]
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), on_device.predict(images, verbose=0), rtol=1e-5)
