@@ -18,7 +18,11 @@ The search part (``--part search``, also run by default) uses synthetic pooled f
   ``similar_ms``: one ``nearest`` query (k = 10, median of rounds) alternated with a bare matrix-vector
     product of the same unit rows (``similar_vs_matvec``: what the partial sort and bookkeeping add);
   ``slices_s``: one ``find_slices`` call (PCA, k-means within each class and across, the tests);
-  ``planted_group_found``: whether the first slice is the planted group (Jaccard >= 0.8).
+  ``planted_group_found``: whether the first slice is the planted group (Jaccard >= 0.8);
+  ``issues_s``: one ``find_data_issues`` call (cleanlab Datalab: outliers, near-duplicates, non-IID per
+    class), the other half of what the atlas' finish step adds;
+  ``findings_s``: the finish step's whole addition, :func:`cvd_explorer.atlas.findings.findings` (slices, their
+    mean maps, data issues; one PCA shared by the two).
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ def search_figures(n: int, rounds: int, dims: int = 2048) -> dict:
     """``similar_ms`` and ``slices_s`` on synthetic features of ``n`` images (see the module docstring)."""
     import time
 
+    from cvd_explorer.atlas.data_issues import find_data_issues
     from cvd_explorer.atlas.similar import nearest, unit_rows
     from cvd_explorer.atlas.slices import find_slices
 
@@ -129,6 +134,19 @@ def search_figures(n: int, rounds: int, dims: int = 2048) -> dict:
     start = time.perf_counter()
     slices = find_slices(features, labels, correct, ("cat", "dog"))
     slices_s = time.perf_counter() - start
+    probs = np.where(correct, 0.9, 0.1)
+    two = np.stack([np.where(labels == 1, 1 - probs, probs), np.where(labels == 1, probs, 1 - probs)], axis=1)
+    start = time.perf_counter()
+    issues = find_data_issues(features, labels, two, ("cat", "dog"), [""] * n)
+    issues_s = time.perf_counter() - start
+    from cvd_explorer.atlas.findings import findings
+    from cvd_explorer.atlas.schema import AtlasRow
+
+    rows = [AtlasRow(f"img/{i}.jpg", "cat", "cat", 0.5, 0.1, True, 0.0, 0.0, "", False, 1.0, False) for i in range(n)]
+    thumbs = rng.random((n, 32, 32)).astype(np.float16)
+    start = time.perf_counter()
+    findings(features, labels, correct, two, ("cat", "dog"), rows, thumbs)
+    findings_s = time.perf_counter() - start
     first = slices[0].indices if slices else np.zeros(0, np.int64)
     jaccard = np.intersect1d(first, planted).size / max(1, np.union1d(first, planted).size)
     return {
@@ -136,7 +154,9 @@ def search_figures(n: int, rounds: int, dims: int = 2048) -> dict:
         "unit_rows_mb": round(unit.nbytes / 2**20, 1), "peak_rss_mb": round(mem.peak_mb, 1),
         "matvec_ms": round(timing["median"][0] * 1000, 2), "similar_ms": round(timing["median"][1] * 1000, 2),
         "similar_vs_matvec": round(timing["ratio"], 3), "slices_s": round(slices_s, 2),
-        "slices": len(slices), "planted_group_found": bool(jaccard >= 0.8),
+        "slices": len(slices), "planted_group_found": bool(jaccard >= 0.8), "issues_s": round(issues_s, 2),
+        "findings_s": round(findings_s, 2),
+        "issues": {name: int(found.flagged.size) for name, found in issues.items()},
         "target": {"similar_ms <=": 50}, "target_met": timing["median"][1] * 1000 <= 50,
     }
 

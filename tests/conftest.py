@@ -37,6 +37,7 @@ TRAINING_FIXTURES = frozenset({
     "run_dir", "run_b", "run_other_split", "run_training", "report_runs", "built_report",  # tests/conftest.py
     "trained_run",  # tests/unit/conftest.py
     "digits_run", "digits_run_b",  # tests/conftest.py: K = 10 classes
+    "noisy_atlas",  # tests/unit/test_atlas_kclass_noise.py: a cached 5-class run with planted label errors
     "imported_digits_run", "imported_binary_run",  # tests/conftest.py: users' models imported beside trained runs
 })
 NOTEBOOK_TESTS = REPO / "tests" / "notebooks"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cvd_explorer.atlas import mapstats, store
+from cvd_explorer.atlas.outcomes import predicted_of_logits
 from cvd_explorer.atlas.schema import Chunk, group_index, groups
 from cvd_explorer.errors import DataError, RunError
 
@@ -74,22 +75,31 @@ class PassSpec:
 def load_mask(folder: Path, relpath: str, size: int) -> np.ndarray | None:
     """The object mask of an image as bool ``(size, size)``, or None when there is none.
 
-    The mask is ``folder/<relpath with .png>``. The synthetic data's masks hold 1 for the labelled
-    animal and 2 for the other animal; any other mask counts every pixel above half its maximum.
-    A mask of another size is resized (nearest); an unreadable one counts as missing.
+    The mask is ``folder/<relpath with .png>``, or else ``folder/<file stem>.png`` (a flat folder such as
+    Oxford-IIIT Pet's ``annotations/trimaps``). The synthetic data's masks hold 1 for the labelled
+    animal and 2 for the other animal (and 0 background); an Oxford-IIIT Pet trimap holds 1 pet,
+    2 background and 3 border, and no 0: its pet is 1 or 3 (:mod:`cvd_explorer.data.masks`). Any
+    other mask counts every pixel above half its maximum. A mask of another size is resized (nearest);
+    an unreadable one counts as missing.
     """
     from PIL import Image, UnidentifiedImageError
 
+    from cvd_explorer.data.masks import TRIMAP_BORDER, TRIMAP_PET
+
     path = folder / PurePosixPath(relpath).with_suffix(".png")
     if not path.is_file():
-        return None
+        path = folder / (PurePosixPath(relpath).stem + ".png")
+        if not path.is_file():
+            return None
     try:
         with Image.open(path) as im:
             m = np.asarray(im.convert("L").resize((size, size), Image.Resampling.NEAREST))
     except (OSError, UnidentifiedImageError, ValueError):
         return None
-    values = np.unique(m)
-    if set(values.tolist()) <= {0, 1, 2}:
+    values = set(np.unique(m).tolist())
+    if values <= {1, 2, 3} and TRIMAP_BORDER in values:
+        return np.asarray((m == TRIMAP_PET) | (m == TRIMAP_BORDER))
+    if values <= {0, 1, 2}:
         return np.asarray(m == 1)
     return np.asarray(m > (int(m.max()) // 2))
 
@@ -129,7 +139,8 @@ def reduce_batch(
     Args:
         batch: the loaded images (n).
         cams: raw maps ``{layer: (n, h, w)}`` for every conv layer and block output of ``spec``.
-        logits: ``(n,)`` logit of the positive class.
+        logits: ``(n,)`` logit of the positive class (one-unit sigmoid head), or ``(n, K)`` the K class
+            logits (softmax head).
         features: ``(n, D)`` the head's input.
         spec: the pass (layers, blocks, the images' labels and classes).
 
@@ -148,7 +159,7 @@ def reduce_batch(
         grid = deepest if layer == layers[-1] else mapstats.on_grid(cams[layer])
         for name, values in mapstats.layer_statistics(grid, deepest, cover, batch.has_mask).items():
             columns[name].append(values)
-    group = group_index(labels, (logits > 0).astype(np.int64) == labels)
+    group = group_index(labels, predicted_of_logits(logits) == labels)
     chunk = Chunk.empty(len(layers), len(blocks), spec.n_groups, batch.failed)
     for b, block in enumerate(blocks):
         unit = mapstats.unit_mass(mapstats.on_grid(cams[block]))
@@ -161,7 +172,7 @@ def reduce_batch(
     thumbs = np.where(peak > 0, deepest / np.where(peak > 0, peak, 1), 0)
     return Chunk(
         indices=batch.indices,
-        logits=np.asarray(logits, np.float32).reshape(n),
+        logits=np.asarray(logits, np.float32).reshape((n,) if np.ndim(logits) == 1 else (n, -1)),
         features=np.asarray(features, np.float16).reshape(n, -1),
         thumbs=thumbs.astype(np.float16),
         has_mask=batch.has_mask,

@@ -27,6 +27,7 @@ from cvd_explorer.atlas.similar import unit_rows
 ISSUE_TYPES = ("outlier", "near_duplicate", "non_iid")
 TOP = 50
 NON_IID_MIN_IMAGES = 20
+NEIGHBOURS = 10
 METRIC = "euclidean"
 """On unit rows, Euclidean distance orders neighbours as the cosine does; on their centred principal
 components only the Euclidean one is meaningful."""
@@ -57,21 +58,25 @@ class IssueList:
 
 
 def find_data_issues(features: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: Sequence[str],
-                     scan_groups: Sequence[str]) -> dict[str, IssueList]:
+                     scan_groups: Sequence[str], components: np.ndarray | None = None) -> dict[str, IssueList]:
     """Every type of :data:`ISSUE_TYPES` for one split.
 
     Args:
         features: ``(N, D)`` pooled features; labels: int ``(N,)`` true class indices;
         probs: ``(N, K)`` out-of-sample probabilities; scan_groups: ``(N,)`` each image's duplicate group
             from the scan ("" for none).
+        components: the unit rows' principal components (``embed.reduce(unit_rows(features))``), when
+            already computed (the slices use the same).
     """
-    x = reduced(features)
+    x = reduced(features, components=components)
     labels = np.asarray(labels, np.int64)
     n = len(x)
     empty = IssueList(np.zeros(0, np.int64), np.ones(n, np.float32))
     if n < 3:
         return {name: empty for name in ISSUE_TYPES}
-    lab = _datalab(labels, x, probs, {"outlier": {"metric": METRIC}, "near_duplicate": {"metric": METRIC}})
+    k = min(NEIGHBOURS, n - 1)  # Datalab's default k, fewer on a tiny split (it refuses k >= N)
+    lab = _datalab(labels, x, probs, {"outlier": {"metric": METRIC, "k": k},
+                                      "near_duplicate": {"metric": METRIC, "k": k}})
     found = {"outlier": _issue_list(lab.get_issues("outlier"), "outlier")}
     near = lab.get_issues("near_duplicate")
     found["near_duplicate"] = _new_near_duplicates(near, scan_groups)
@@ -79,13 +84,13 @@ def find_data_issues(features: np.ndarray, labels: np.ndarray, probs: np.ndarray
     return found
 
 
-def reduced(features: np.ndarray, dims: int = PCA_DIMS) -> np.ndarray:
+def reduced(features: np.ndarray, dims: int = PCA_DIMS, components: np.ndarray | None = None) -> np.ndarray:
     """float32 ``(N, dims + 1)``: the unit rows' first principal components and the residual norm (the rows
     themselves when there are at most ``dims`` features or images)."""
     unit = unit_rows(features)
     if unit.shape[1] <= dims or len(unit) <= dims:
         return unit
-    z = reduce(unit, SEED, dims)
+    z = components if components is not None else reduce(unit, SEED, dims)
     centred = unit - unit.mean(axis=0, keepdims=True)
     residual = np.sqrt(np.maximum((centred**2).sum(axis=1) - (z**2).sum(axis=1), 0.0))
     return np.concatenate([z, residual[:, None]], axis=1).astype(np.float32)

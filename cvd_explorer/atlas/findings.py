@@ -12,11 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from cvd_explorer.atlas import store
 from cvd_explorer.atlas.data_issues import find_data_issues
+from cvd_explorer.atlas.embed import SEED, reduce
 from cvd_explorer.atlas.schema import AtlasRow
+from cvd_explorer.atlas.similar import unit_rows
 from cvd_explorer.atlas.slices import find_slices, slice_maps
 
-SLICE_MAPS = "slices.npz"
+SLICE_MAPS = store.SLICES
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ def findings(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, prob
         mask_mass: ``(N,)`` deepest map's mass inside the mask, NaN without a mask (or None).
     """
     paths = [row.path for row in rows]
-    found = find_slices(features, labels, correct, classes, mask_mass=mask_mass)
+    components = reduce(unit_rows(features), SEED)  # once for both: the slices cluster them, Datalab reads them
+    found = find_slices(features, labels, correct, classes, mask_mass=mask_mass, components=components)
     maps = (np.stack([slice_maps(thumbs, s, labels, correct) for s in found]) if found
             else np.zeros((0, 2, *np.asarray(thumbs).shape[1:]), np.float32))
-    issues = find_data_issues(features, labels, probs, classes, [row.group for row in rows])
+    issues = find_data_issues(features, labels, probs, classes, [row.group for row in rows], components)
     return Findings([s.to_json(paths) for s in found], {k: v.to_json(paths) for k, v in issues.items()}, maps)

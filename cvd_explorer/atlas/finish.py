@@ -1,5 +1,10 @@
 """From the streamed chunks to the finished atlas files: predictions, embedding, label issues,
-depth curves, mean maps, leakage, and the summary object of ``cvd-explorer atlas --json``."""
+depth curves, mean maps, leakage, slices and data issues (:mod:`cvd_explorer.atlas.findings`), and the
+summary object of ``cvd-explorer atlas --json``.
+
+Two classes (one sigmoid unit) and K > 2 classes (softmax) go through the same steps
+(:mod:`cvd_explorer.atlas.outcomes`); the binary files are exactly what they always were.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import numpy as np
 
 from cvd_explorer.atlas import depth, embed, mapstats, store
 from cvd_explorer.atlas import labels as label_issues
+from cvd_explorer.atlas.findings import SLICE_MAPS, findings
+from cvd_explorer.atlas.outcomes import confusion, outcomes
 from cvd_explorer.atlas.schema import AtlasRow, Chunk, group_names, groups
 from cvd_explorer.fileio import write_csv
 
@@ -19,7 +26,8 @@ if TYPE_CHECKING:
     from cvd_explorer.data.split import ManifestRow
     from cvd_explorer.runs import Run
 
-THRESHOLD = 0.5  # predicted positive when p > 0.5, as the run's predictions.csv
+EXPLAINED = "predicted class"
+"""The target of every map of the atlas: each image's predicted class (the engine's default)."""
 
 
 def gather(folder: Path, n_layers: int, n_blocks: int, n_groups: int) -> Chunk:
@@ -32,8 +40,6 @@ def finish(
     blocks: Sequence[str], key: store.AtlasKey, seconds: float,
 ) -> dict[str, Any]:
     """Write the finished files and mark the atlas complete; returns the summary object."""
-    from cvd_explorer.runs.evaluate import binary_cross_entropy
-
     classes = tuple(run.classes)
     data = gather(folder, len(layers), len(blocks), len(groups(classes)))
     idx = data.indices
@@ -48,26 +54,26 @@ def finish(
     copy_groups, elsewhere, leak, duplicate_rows = copies(run, paths)
     y = labels_all[idx]
     logits = data.logits.astype(np.float64)
-    p = 1.0 / (1.0 + np.exp(-logits))
-    predicted = (p > THRESHOLD).astype(np.int64)
-    correct = predicted == y
-    loss = binary_cross_entropy(y, p)
+    said = outcomes(logits, y)
+    predicted, correct, loss, p = said.predicted, said.correct, said.loss, said.p
     coords = embed.embed(data.features)
-    issues = label_issues.find_label_issues(y, p)
+    issues = label_issues.find_label_issues(y, p if logits.ndim == 1 else said.probs)
     suspect = np.zeros(len(idx), bool)
     suspect[issues.suspects] = True
 
-    store.write_rows(folder / store.IMAGES, [
+    image_rows = [
         AtlasRow(path=paths[k], label=classes[int(y[k])], prediction=classes[int(predicted[k])], p=float(p[k]),
                  loss=float(loss[k]), correct=bool(correct[k]), x=float(coords[k, 0]), y=float(coords[k, 1]),
                  group=copy_groups[k], copy_elsewhere=bool(elsewhere[k]), label_score=float(issues.scores[k]),
                  suspect=bool(suspect[k]))
         for k in range(len(idx))
-    ])
-    store.write_npz(folder / store.ARRAYS, {
-        "features": data.features.astype(np.float16), "embedding": coords, "thumbs": data.thumbs,
-        "logits": logits.astype(np.float32), "has_mask": data.has_mask,
-    })
+    ]
+    store.write_rows(folder / store.IMAGES, image_rows)
+    arrays = {"features": data.features.astype(np.float16), "embedding": coords, "thumbs": data.thumbs,
+              "logits": logits.astype(np.float32), "has_mask": data.has_mask}
+    if logits.ndim == 2:  # K > 2 classes: the softmax probabilities beside the logits (binary files unchanged)
+        arrays["probs"] = said.probs.astype(np.float32)
+    store.write_npz(folder / store.ARRAYS, arrays)
     stats = {m: data.stats[m].astype(np.float32) for m in mapstats.STATISTICS}
     store.write_npz(folder / store.LAYER_STATS, {**stats, "layers": np.asarray(layers, dtype=str)})
     means = _mean_maps(data.block_sums, data.block_counts)
@@ -86,17 +92,23 @@ def finish(
         "layers": list(layers),
         "blocks": list(blocks),
         "seconds": round(float(seconds), 3),
+        "explained": EXPLAINED,
         "accuracy": float(correct.mean()),
         "misclassified": int((~correct).sum()),
         "images_with_mask": int(data.has_mask.sum()),
         "skipped": [{"path": rows[int(i)].path, "reason": str(r)}
                     for i, r in zip(data.failed, data.failed_reason, strict=True)],
         "suspected_label_errors": suspects,
+        "confusion": confusion(classes, y, predicted),
         "depth": depth.depth_curves(layers, stats, correct, y, classes, with_masks=with_masks).to_json(),
         "leakage": leak,
         "duplicates": duplicate_rows,
-        "notes": notes(key.split, with_masks),
+        "notes": notes(key.split, with_masks, len(classes)),
     }
+    found = findings(data.features, y, correct, said.probs, classes, image_rows, data.thumbs,
+                     mask_mass=stats["mass_in_mask"][:, -1] if with_masks else None)
+    store.write_npz(folder / SLICE_MAPS, {"maps": found.maps})
+    summary["slices"], summary["issues"] = found.slices, found.issues
     store.write_json(folder / store.SUMMARY, summary)
     index = store.read_index(folder) or {}
     index.update(state="complete", images=summary["images"], seconds=summary["seconds"], layers=list(layers),
@@ -105,13 +117,16 @@ def finish(
     return summary
 
 
-def notes(split: str, with_masks: bool) -> list[str]:
+def notes(split: str, with_masks: bool, n_classes: int = 2) -> list[str]:
     """What a reader of the atlas must know to read it right."""
     out = [
         embed.EMBEDDING_NOTE,
         f"map statistics on maps resized to {mapstats.STAT_SIZE}x{mapstats.STAT_SIZE} after the ReLU; "
         "mean maps average unit-mass maps (each map divided by its sum), so every image weighs the same",
     ]
+    if n_classes > 2:
+        out.append(f"{n_classes} classes: every map explains the image's predicted class; p in images.csv is the "
+                   "predicted class's probability (all of them: probs in arrays.npz)")
     if split != "test":
         out.append(label_issues.IN_SAMPLE_WARNING if split == "train" else
                    "validation predictions chose the best checkpoint, so they are not fully out of sample")

@@ -35,18 +35,19 @@ class LabelIssues:
 
 
 def find_label_issues(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
-    """Suspected label errors of a binary split.
+    """Suspected label errors of a split.
 
     Args:
-        labels: int ``(N,)`` given class index (1 = positive).
-        probs: float ``(N,)`` P(positive) from out-of-sample predictions.
+        labels: int ``(N,)`` given class index.
+        probs: out-of-sample predictions: float ``(N,)`` P(classes[1]) of a binary head, or ``(N, K)``
+            class probabilities in class order.
 
     Returns:
-        :class:`LabelIssues`. With fewer than two images, or one class only, nothing is suspected.
+        :class:`LabelIssues` (``suggested``: the most probable class). With fewer than two images, or one
+        class only, nothing is suspected.
     """
     labels = np.asarray(labels, int)
-    p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
-    pred_probs = np.stack([1.0 - p, p], axis=1)
+    pred_probs = _pred_probs(probs)
     suggested = pred_probs.argmax(axis=1)
     if len(labels) < 2 or len(np.unique(labels)) < 2:
         return LabelIssues(pred_probs[np.arange(len(labels)), labels].astype(np.float32), np.zeros(0, int), suggested)
@@ -58,6 +59,19 @@ def find_label_issues(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
         scores = get_label_quality_scores(labels, pred_probs, method="self_confidence")
         suspects = cl_find(labels, pred_probs, return_indices_ranked_by="self_confidence")
     return LabelIssues(np.asarray(scores, np.float32), np.asarray(suspects, int), suggested)
+
+
+def _pred_probs(probs: np.ndarray) -> np.ndarray:
+    """cleanlab's ``(N, K)`` from ``(N,)`` P(classes[1]) or ``(N, K)``: clipped away from 0 and 1 (and rows
+    summed to 1 again for K > 2)."""
+    p = np.asarray(probs, np.float64)
+    if p.ndim == 1:
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.stack([1.0 - p, p], axis=1)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probabilities must be (N,) or (N, K) with K >= 2, got shape {p.shape}")
+    p = np.clip(p, 1e-6, 1.0)
+    return np.asarray(p / p.sum(axis=1, keepdims=True), np.float64)
 
 
 def issue_rows(

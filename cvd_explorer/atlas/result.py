@@ -61,7 +61,8 @@ class AtlasData:
     @cached_property
     def arrays(self) -> dict[str, np.ndarray]:
         """``features`` (N, D) float16, ``embedding`` (N, 2) float32 in [0, 1], ``thumbs`` (N, 32, 32)
-        float16 deepest-layer maps with peak 1, ``logits`` (N,), ``has_mask`` (N,) bool."""
+        float16 deepest-layer maps with peak 1, ``logits`` (N,) for two classes or (N, K), ``has_mask`` (N,)
+        bool, and for K > 2 classes ``probs`` (N, K) float32 (see :attr:`probs`)."""
         return store.read_npz(self.folder / store.ARRAYS)
 
     @cached_property
@@ -89,6 +90,62 @@ class AtlasData:
             raise RunError(f"unknown group {group!r}; groups: {', '.join(means['groups'])}")
         b, g = means["blocks"].index(block), means["groups"].index(group)
         return means["maps"][b, g], int(means["counts"][b, g])
+
+    @property
+    def classes(self) -> list[str]:
+        """The run's classes in index order (from ``summary["confusion"]``; empty for an atlas written before it)."""
+        return list((self.summary.get("confusion") or {}).get("classes") or [])
+
+    @property
+    def confusion(self) -> np.ndarray | None:
+        """int64 ``(K, K)`` counts, row = true class, column = predicted class; None for an older atlas."""
+        found = self.summary.get("confusion")
+        return None if not found else np.asarray(found["matrix"], np.int64)
+
+    @cached_property
+    def probs(self) -> np.ndarray:
+        """float32 ``(N, K)`` class probabilities in class order: stored for K > 2 classes, derived from the
+        logits (sigmoid) for two."""
+        arrays = self.arrays
+        if "probs" in arrays:
+            return np.asarray(arrays["probs"], np.float32)
+        from cvd_explorer.atlas.outcomes import class_probabilities
+
+        return class_probabilities(arrays["logits"]).astype(np.float32)
+
+    @property
+    def slices(self) -> list[dict[str, Any]]:
+        """``summary["slices"]``: the underperforming slices, best first (:mod:`cvd_explorer.atlas.slices`);
+        empty for an atlas written before them."""
+        return list(self.summary.get("slices") or [])
+
+    @property
+    def issues(self) -> dict[str, Any]:
+        """``summary["issues"]``: ``{type: {"count", "paths", "scores"}}`` for outliers, near-duplicates and
+        non-IID (:mod:`cvd_explorer.atlas.data_issues`); empty for an atlas written before them."""
+        return dict(self.summary.get("issues") or {})
+
+    @cached_property
+    def _slice_maps(self) -> np.ndarray:
+        path = self.folder / store.SLICES
+        if not path.is_file():
+            raise RunError(f"{self.folder} has no {store.SLICES} (written before slices existed); compute the "
+                           "atlas again (`cvd-explorer atlas RUN --force`)")
+        return store.read_npz(path)["maps"]
+
+    def slice_maps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slice ``index``'s mean unit-mass deepest-layer map ``(h, w)`` and the reference map: the correct
+        images of its most common true class outside it.
+
+        Raises:
+            RunError: no such slice, or an atlas without ``slices.npz``.
+        """
+        n = len(self.slices)
+        if not 0 <= int(index) < n:
+            raise RunError(f"slice {index} does not exist: the atlas has {n} slices (0..{n - 1})" if n
+                           else f"slice {index} does not exist: the atlas found no slices")
+        maps = self._slice_maps
+        return maps[int(index), 0], maps[int(index), 1]
 
     @cached_property
     def _unit_features(self) -> np.ndarray:
@@ -140,7 +197,7 @@ def load_atlas(folder: str | os.PathLike[str]) -> AtlasData:
     if index is None or index.get("state") != "complete":
         state = "missing" if index is None else str(index.get("state"))
         raise RunError(f"{folder}: the atlas is {state}; compute it with `cvd-explorer atlas RUN`")
-    missing = [name for name in store.FINISHED_FILES if not (folder / name).is_file()]
+    missing = [name for name in store.REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise RunError(
             f"{folder} lacks {', '.join(missing)}; compute the atlas again (`cvd-explorer atlas RUN --force`)"

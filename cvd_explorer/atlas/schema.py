@@ -65,6 +65,8 @@ _PARSE: dict[str, Any] = {"str": str, "float": float, "bool": lambda text: text 
 class AtlasRow:
     """One image of the atlas: a row of ``images.csv``, whose header is these fields in order.
 
+    ``p`` is P(classes[1]) for two classes (``predictions.csv``'s ``prob``) and the predicted class's
+    probability for K > 2 (the K probabilities are ``arrays.npz``'s ``probs``, :attr:`AtlasData.probs`).
     ``group`` names the image's duplicate group (``"d<k>"``, "" without copies); ``copy_elsewhere`` says
     that a copy of it lies in another split (leakage); ``label_score`` is cleanlab's label quality (lower
     is more suspicious) and ``suspect`` whether cleanlab lists it as a likely label error.
@@ -118,7 +120,8 @@ class Chunk:
 
     Attributes:
         indices: int64 ``(n,)`` positions in the split of the images that loaded.
-        logits: float32 ``(n,)`` logit of the positive class.
+        logits: float32 ``(n,)`` logit of the positive class (two classes, one sigmoid unit), or ``(n, K)``
+            the class logits of a K-unit softmax head.
         features: float16 ``(n, D)`` the head's input (``(0, 0)`` when no image loaded).
         thumbs: float16 ``(n, S, S)`` the deepest layer's map on the statistics grid, peak 1.
         has_mask: bool ``(n,)``.

@@ -82,7 +82,7 @@ class Slice:
 
 
 def candidates(features: np.ndarray, labels: np.ndarray, classes: Sequence[str],
-               seed: int = SEED) -> list[tuple[str, np.ndarray]]:
+               seed: int = SEED, components: np.ndarray | None = None) -> list[tuple[str, np.ndarray]]:
     """``(scope, indices)`` of every k-means cluster: within each class, then across all classes.
 
     Args:
@@ -90,7 +90,7 @@ def candidates(features: np.ndarray, labels: np.ndarray, classes: Sequence[str],
     """
     from sklearn.cluster import KMeans
 
-    x = reduce(unit_rows(features), seed)
+    x = components if components is not None else reduce(unit_rows(features), seed)
     labels = np.asarray(labels, np.int64)
     groups = [(name, np.flatnonzero(labels == k)) for k, name in enumerate(classes)]
     groups.append((ACROSS, np.arange(len(x))))
@@ -105,7 +105,8 @@ def candidates(features: np.ndarray, labels: np.ndarray, classes: Sequence[str],
 
 
 def find_slices(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, classes: Sequence[str],
-                mask_mass: np.ndarray | None = None, seed: int = SEED) -> list[Slice]:
+                mask_mass: np.ndarray | None = None, seed: int = SEED,
+                components: np.ndarray | None = None) -> list[Slice]:
     """The underperforming slices, best first (at most :data:`MAX_SLICES`).
 
     Args:
@@ -119,7 +120,7 @@ def find_slices(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, c
     if n == 0 or not wrong.any():
         return []
     overall = float(wrong.mean())
-    found = candidates(features, labels, classes, seed)
+    found = candidates(features, labels, classes, seed, components)
     if not found:
         return []
     errors = [int(wrong[members].sum()) for _, members in found]
@@ -165,7 +166,7 @@ def slice_maps(thumbs: np.ndarray, piece: Slice, labels: np.ndarray, correct: np
 
 
 def _mean_unit_mass(maps: np.ndarray) -> np.ndarray:
-    mass = maps.reshape(len(maps), -1).sum(axis=1)
+    mass = maps.sum(axis=tuple(range(1, maps.ndim)))
     keep = mass > 0
     if not keep.any():
         return np.zeros(maps.shape[1:], np.float32)

@@ -37,7 +37,11 @@ LAYER_STATS = "layer_stats.npz"
 MEAN_CAMS = "mean_cams.npz"
 SUMMARY = "summary.json"
 LABEL_ISSUES = "label_issues.csv"
-FINISHED_FILES = (IMAGES, ARRAYS, LAYER_STATS, MEAN_CAMS, SUMMARY, LABEL_ISSUES)
+SLICES = "slices.npz"
+REQUIRED_FILES = (IMAGES, ARRAYS, LAYER_STATS, MEAN_CAMS, SUMMARY, LABEL_ISSUES)
+"""The files every complete atlas has (also those written before the slices)."""
+FINISHED_FILES = (*REQUIRED_FILES, SLICES)
+"""Every file a finished atlas writes now."""
 SYNTHETIC_MASKS = "_masks"
 FIX = "delete the atlas folder and compute it again (`cvd-explorer atlas RUN --force`)"
 
@@ -68,14 +72,28 @@ class AtlasKey:
 
 
 def masks_folder(run: Run, masks: str | os.PathLike[str] | None) -> Path | None:
-    """The folder of PNG masks: ``masks`` as given, else the synthetic data's ``DATA/_masks`` if present."""
+    """The folder of PNG masks: ``masks`` as given, else the data's own (:func:`default_masks`)."""
     if masks is not None:
         folder = Path(masks).expanduser().absolute()
         if not folder.is_dir():
             raise DataError(f"--masks {folder} is not a folder; give the folder holding <relative path>.png masks")
         return folder
-    auto = Path(run.data_root) / SYNTHETIC_MASKS
-    return auto if auto.is_dir() else None
+    return default_masks(Path(run.data_root))
+
+
+def default_masks(root: Path) -> Path | None:
+    """The masks a data folder brings: the synthetic data's ``_masks``, else Oxford-IIIT Pet's
+    ``annotations/trimaps`` (in the folder or its one sub-folder), else None."""
+    auto = root / SYNTHETIC_MASKS
+    if auto.is_dir():
+        return auto
+    from cvd_explorer.data.masks import TRIMAP_DIR
+
+    for base in (root, *sorted(p for p in root.glob("*") if p.is_dir())[:1]):
+        trimaps = base.joinpath(*TRIMAP_DIR)
+        if trimaps.is_dir():
+            return trimaps
+    return None
 
 
 def atlas_key(run: Run, split: str, method: str, mask_dir: Path | None) -> AtlasKey:

@@ -18,8 +18,15 @@ per image the prediction, pooled features, a 2-D UMAP embedding (seeded: a pictu
 metric), the deepest layer's map and, per conv layer, statistics of its map (agreement with the
 deepest layer, concentration, centroid and, with masks, mass inside the mask and the pointing
 game); per split the depth curves (correct vs misclassified, per class, with 95% intervals),
-suspected label errors (cleanlab, on out-of-sample test predictions), mean maps per block output
-and leakage (test images with a copy in another split).
+suspected label errors (cleanlab, on out-of-sample test predictions, with the suggested class),
+the confusion matrix, mean maps per block output, leakage (test images with a copy in another
+split), underperforming slices (clusters of the pooled features whose error rate is well above
+the overall rate: Wilson interval, binomial test, Benjamini-Hochberg q-value) and data issues
+(outliers, near-duplicates, non-IID). Any number of classes; the maps explain each image's
+predicted class.
+
+--similar PATH prints the k images nearest to PATH on the pooled features (cosine) instead of
+the summary; with --split train and a test image, "which training images look like this one".
 
 The atlas is tied to the run's model (sha256) and manifest: a stale atlas is recomputed, a
 current one is reused, and an interrupted one continues where it stopped.
@@ -38,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", metavar="DIR", help="where the images are, if they moved")
     parser.add_argument("--force", action="store_true", help="recompute even when a current atlas exists")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--similar", action="append", metavar="PATH",
+                        help="print the images of the atlas nearest to this image (relative path as in the "
+                             "manifest; repeat it to query with the centroid of several) as JSON; the image may "
+                             "belong to another split's atlas of the run (e.g. --split train --similar "
+                             "<a test image>: which training images look like it to the model)")
+    parser.add_argument("-k", "--k", type=int, default=10, metavar="N", help="how many similar images (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,12 +67,46 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.json:
         print(file=sys.stderr)
+    if args.similar:
+        print(json.dumps(similar_json(atlas, args.similar, args.k), allow_nan=False))
+        return 0
     summary = atlas.summary  # written without NaN: undefined values are null
     if args.json:
         print(json.dumps(summary, allow_nan=False))
     else:
         print(describe(summary, str(atlas.folder)))
     return 0
+
+
+def similar_json(atlas: Any, paths: list[str], k: int) -> dict[str, Any]:
+    """``{"split", "query", "source", "similar": [{"path", "distance"}]}``: the ``k`` nearest images of
+    ``atlas`` to ``paths``, found in this atlas or else in another current atlas of the run (``source``).
+
+    Raises:
+        RunError: k < 1, or a path that no atlas of the run holds.
+    """
+    from cvd_explorer.atlas import find_atlas
+    from cvd_explorer.data.split import SPLITS
+    from cvd_explorer.errors import RunError
+
+    if k < 1:
+        raise RunError(f"--k must be at least 1, got {k}")
+    source = atlas
+    known = {row.path for row in atlas.rows}
+    if not all(p in known for p in paths):
+        from cvd_explorer.runs import Run
+
+        run = Run(atlas.folder.parent.parent)
+        others = [find_atlas(run, split, atlas.method) for split in SPLITS if split != atlas.split]
+        holding = [a for a in others if a is not None and all(p in {r.path for r in a.rows} for p in paths)]
+        if not holding:
+            raise RunError(f"{', '.join(p for p in paths if p not in known)} is in no atlas of the run "
+                           f"({atlas.split} searched, and the other splits' atlases computed); give a path as "
+                           "in the manifest, or compute the atlas of its split first")
+        source = holding[0]
+    found = atlas.similar(paths, k, source=None if source is atlas else source)
+    return {"split": atlas.split, "query": list(paths), "source": source.split,
+            "similar": [{"path": p, "distance": d} for p, d in found]}
 
 
 def describe(summary: dict[str, Any], folder: str) -> str:
@@ -80,6 +127,15 @@ def describe(summary: dict[str, Any], folder: str) -> str:
             c, m = depth.overall[curve].correct.means, depth.overall[curve].misclassified.means
             lines.append(f"{curve} at {depth.layers[mid]} / {depth.layers[-1]}: correct "
                          f"{_num(c[mid])} / {_num(c[-1])}, misclassified {_num(m[mid])} / {_num(m[-1])}")
+    slices = summary.get("slices") or []
+    if slices:
+        first = slices[0]
+        lines.append(f"{len(slices)} underperforming slices; the first: {first['size']} images, error rate "
+                     f"{first['error_rate']:.3f} [{first['interval'][0]:.3f}, {first['interval'][1]:.3f}] against "
+                     f"{first['overall_error_rate']:.3f} overall (q = {first['q_value']:.2g})")
+    issues = summary.get("issues") or {}
+    if issues:
+        lines.append("data issues: " + ", ".join(f"{name} {entry['count']}" for name, entry in issues.items()))
     for row in summary["skipped"][:5]:
         lines.append(f"skipped {row['path']}: {row['reason']}")
     for note in summary.get("notes", []):

@@ -251,3 +251,62 @@ def test_similar_images_are_the_nearest_by_cosine_on_the_stored_features(atlas_r
     assert len(centroid) == 3 and not {p for p, _ in centroid} & set(paths[:4])
     with pytest.raises(RunError, match="not in the test atlas: nowhere.jpg"):
         atlas.similar(["nowhere.jpg"])
+
+
+def test_the_finish_writes_confusion_slices_and_issues(atlas_run: Path) -> None:
+    atlas = find_atlas(Run(atlas_run))
+    assert atlas is not None
+    s = atlas.summary
+    json.dumps(s, allow_nan=False)
+    assert s["explained"] == "predicted class"
+    classes = list(Run(atlas_run).classes)
+    labels = np.array([classes.index(r.label) for r in atlas.rows])
+    predicted = np.array([classes.index(r.prediction) for r in atlas.rows])
+    expected = np.zeros((2, 2), int)
+    np.add.at(expected, (labels, predicted), 1)
+    assert s["confusion"] == {"classes": classes, "matrix": expected.tolist()}
+    assert np.trace(expected) / expected.sum() == s["accuracy"]
+    assert "probs" not in atlas.arrays and atlas.arrays["logits"].shape == (len(atlas.rows),)  # binary files as before
+    np.testing.assert_allclose(atlas.probs[:, 1], [r.p for r in atlas.rows], atol=1e-6)
+    paths = {r.path for r in atlas.rows}
+    wrong = {r.path for r in atlas.rows if not r.correct}
+    for k, entry in enumerate(atlas.slices):
+        assert entry["id"] == k and entry["size"] == len(entry["paths"]) == sum(entry["classes"].values())
+        assert set(entry["paths"]) <= paths
+        assert entry["error_rate"] == pytest.approx(len(set(entry["paths"]) & wrong) / entry["size"])
+        assert entry["interval"][0] <= entry["error_rate"] <= entry["interval"][1]
+        assert entry["overall_error_rate"] == pytest.approx(len(wrong) / len(paths))
+        assert entry["mask_mass"] is not None and set(entry["mask_mass"]) == {"slice", "rest"}
+        mine, reference = atlas.slice_maps(k)
+        assert mine.shape == reference.shape == atlas.arrays["thumbs"].shape[1:]
+        assert float(mine.sum()) == pytest.approx(1.0, abs=1e-4)
+    assert [q["q_value"] for q in atlas.slices] == sorted(q["q_value"] for q in atlas.slices)
+    with pytest.raises(RunError, match="does not exist"):
+        atlas.slice_maps(len(atlas.slices))
+    assert set(atlas.issues) == {"outlier", "near_duplicate", "non_iid"}
+    for entry in atlas.issues.values():
+        assert len(entry["paths"]) == len(entry["scores"]) <= min(50, entry["count"])
+        assert set(entry["paths"]) <= paths
+
+
+def test_a_train_atlas_answers_which_training_images_look_like_a_test_image(
+        atlas_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cvd_explorer.cli import main
+
+    run = Run(atlas_run)
+    test_atlas = find_atlas(run)
+    assert test_atlas is not None
+    query = test_atlas.rows[0].path
+    assert main(["atlas", str(atlas_run), "--split", "train", "--similar", query, "--k", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    train_atlas = find_atlas(run, "train")
+    assert train_atlas is not None and len(train_atlas.rows) == len(run.manifest.split_rows("train"))
+    assert out["split"] == "train" and out["source"] == "test" and out["query"] == [query]
+    expected = train_atlas.similar(query, k=4, source=test_atlas)
+    assert [(e["path"], e["distance"]) for e in out["similar"]] == [(p, pytest.approx(d)) for p, d in expected]
+    train_paths = {r.path for r in run.manifest.split_rows("train")}
+    assert len(out["similar"]) == 4 and {e["path"] for e in out["similar"]} <= train_paths
+    distances = [e["distance"] for e in out["similar"]]
+    assert distances == sorted(distances)
+    assert main(["atlas", str(atlas_run), "--split", "train", "--similar", "nowhere.jpg"]) == 2
+    assert "nowhere.jpg is in no atlas of the run" in capsys.readouterr().err

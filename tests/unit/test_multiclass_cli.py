@@ -46,6 +46,19 @@ def test_atlas_command_on_a_ten_class_run(digits_run, capsys):
     confusion = atlas.summary["confusion"]
     assert confusion["classes"] == list(DIGIT_CLASSES)
     assert confusion["matrix"] == json.loads((digits_run / "summary.json").read_text())["confusion_matrix"]
+    matrix = np.array(confusion["matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == len(rows) == printed["images"]
+    assert np.trace(matrix) / matrix.sum() == printed["accuracy"] == np.mean([r.correct for r in rows])
+    probs = atlas.probs
+    assert probs.shape == (len(rows), 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    for i, row in enumerate(rows):  # p is the predicted class's probability, the largest of the ten
+        assert abs(row.p - max(predictions[row.path]["probs"])) < 1e-4
+        assert abs(row.p - float(probs[i].max())) < 1e-6 and row.prediction == DIGIT_CLASSES[int(probs[i].argmax())]
+    assert printed["explained"] == "predicted class"
+    assert {"slices", "issues"} <= set(printed)
+    json.dumps(printed, allow_nan=False)
+    assert len(printed["depth"]["by_class"]) == 10  # a depth curve per class, for the panel to pick from
 
 
 def test_report_of_two_ten_class_runs(digits_run, digits_run_b, tmp_path):
