@@ -30,13 +30,12 @@ from cvd_explorer.errors import RunError
 from cvd_explorer.explore.probes import ProbeHistory, probe_grid
 from cvd_explorer.render import to_png
 from cvd_explorer.render_curves import curves_png
-from cvd_explorer.runs.folder import read_summary
 from cvd_explorer.runs.imported_meta import NO_HISTORY, is_imported_folder
 from cvd_explorer.runs.launch import Launch, Snapshot, launch, request_stop, stop_pending, watch
 from cvd_explorer.runs.status import format_duration
 from cvd_explorer.widgets._errors import ErrorArea
 from cvd_explorer.widgets.training_form import TrainingForm, resolve_source
-from cvd_explorer.widgets.training_results import results_html
+from cvd_explorer.widgets.training_results import ResultsView
 
 _BAR_STYLE = {"finished": "success", "stopped": "warning", "failed": "danger", "interrupted": "danger"}
 _STATE_TEXT = {
@@ -116,8 +115,8 @@ class TrainingPanel:
         self.probes_image = W.Image(format="png", layout=W.Layout(max_width="320px"))
         self.probes_caption = W.HTML("")
         self.log_view = W.HTML("")
-        self.results = W.HTML("")
-        self._results_key: object = None
+        self._results = ResultsView()
+        self.results = self._results.widget
         self.show_log = W.ToggleButton(value=False, description="log", icon="file-text-o",
                                        tooltip="show the last lines of log.txt")
 
@@ -322,7 +321,7 @@ class TrainingPanel:
             self.curves_image.value = curves_png(snap.history, title=title)
             self._curves_key = key
         self._show_probes()
-        self._show_results(snap)
+        self._results.show(self.run_dir, snap.state == "finished", self.errors)
         if snap.state in ("failed", "interrupted"):
             self.errors.show(snap.error or f"training {snap.state}", "training")
         self._show_log(snap)
@@ -331,21 +330,6 @@ class TrainingPanel:
         self._set_running(snap.active)
         if not snap.active:
             self._validate()
-
-    def _show_results(self, snap: Snapshot) -> None:
-        """Per-class accuracy from ``summary.json`` once the run has finished (read once per summary)."""
-        out = self.run_dir
-        path = out / "summary.json" if out is not None else None
-        stamp = path.stat().st_mtime_ns if snap.state == "finished" and path is not None and path.is_file() else None
-        key = (path, stamp)
-        if key == self._results_key:
-            return
-        self._results_key = key
-        try:
-            self.results.value = results_html(read_summary(out)) if stamp is not None and out is not None else ""
-        except RunError as exc:  # a damaged summary.json: say so, keep the panel
-            self.results.value = ""
-            self.errors.show(str(exc), "results")
 
     def _show_probes(self) -> None:
         """Redraw the probes' CAMs when a new epoch file appears (a listing of RUN/probes per refresh)."""

@@ -3,7 +3,36 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
+
+import ipywidgets as W
+
+from cvd_explorer.errors import RunError
+from cvd_explorer.runs.folder import read_summary
+from cvd_explorer.widgets._errors import ErrorArea
+
+
+class ResultsView:
+    """The results box (:attr:`widget`), redrawn when a finished run's ``summary.json`` changes."""
+
+    def __init__(self) -> None:
+        self.widget = W.HTML("")
+        self._key: object = None
+
+    def show(self, out: Path | None, finished: bool, errors: ErrorArea) -> None:
+        """Per-class accuracy of the run folder ``out`` once ``finished`` (read once per summary file)."""
+        path = out / "summary.json" if out is not None else None
+        stamp = path.stat().st_mtime_ns if finished and path is not None and path.is_file() else None
+        key = (path, stamp)
+        if key == self._key:
+            return
+        self._key = key
+        try:
+            self.widget.value = results_html(read_summary(out)) if stamp is not None and out is not None else ""
+        except RunError as exc:  # a damaged summary.json: say so, keep the panel
+            self.widget.value = ""
+            errors.show(str(exc), "results")
 
 
 def results_html(summary: dict[str, Any] | None) -> str:
