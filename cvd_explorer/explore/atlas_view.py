@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cvd_explorer.atlas.curves import CURVE_TITLES, DepthCurves
 from cvd_explorer.atlas.schema import MISCLASSIFIED, OUTCOMES, AtlasRow, group_names
@@ -34,6 +35,9 @@ MARKER_SYMBOLS = {"o": "●", "s": "■", "^": "▲", "D": "◆", "v": "▼", "P
 MISTAKE_SHADE = 0.5
 TRIAGE_FILTERS = ("all", "misclassified", "suspected label error", "copy in another split", "has a verdict",
                   "no verdict")
+ISSUE_NAMES = {"outlier": "outlier", "near_duplicate": "near-duplicate", "non_iid": "non-IID"}
+"""Titles of the data-issue types of ``summary["issues"]`` (:mod:`cvd_explorer.atlas.data_issues`)."""
+ISSUE_FILTER = "data issue: "
 TRIAGE_SORTS = ("plot order", "label-issue score", "loss", "confidence")
 DEPTH_CURVES = CURVE_TITLES  # {curve: title}: the curves' one home is cvd_explorer.atlas.curves
 
@@ -56,6 +60,7 @@ class AtlasPoint:
         label_score: cleanlab's label-quality score (lower is more suspicious).
         suspect: among cleanlab's suspected label errors.
         suggested: the class cleanlab suggests for a suspect ("" when unknown or not a suspect).
+        issues: the data-issue types (keys of ``summary["issues"]``) that list the image.
         copy_elsewhere: a copy of it lies in another split (the atlas row's flag, as the CLI counts leakage).
         category: colour category, e.g. ``"cat"`` or ``"cat · misclassified"``.
     """
@@ -78,6 +83,7 @@ class AtlasPoint:
     copy_elsewhere: bool
     category: str
     suggested: str = ""
+    issues: tuple[str, ...] = ()
 
 
 def category(label: str, correct: bool) -> str:
@@ -120,7 +126,7 @@ def confidence_of(p: float, n_classes: int) -> float:
 
 def atlas_points(
     rows: Sequence[AtlasRow], key_of: Callable[[str], str], classes: Sequence[str] = (),
-    suggested: Mapping[str, str] | None = None,
+    suggested: Mapping[str, str] | None = None, issues: Mapping[str, Any] | None = None,
 ) -> list[AtlasPoint]:
     """The points of the atlas rows in plot order.
 
@@ -131,7 +137,12 @@ def atlas_points(
         classes: the run's classes (default: the classes the rows name; more than two makes ``p`` the
             predicted class's probability, :func:`confidence_of`).
         suggested: ``{manifest path: class cleanlab suggests}`` (:func:`read_suggestions`).
+        issues: ``summary["issues"]``, ``{type: {"paths": [...], ...}}``: the types listing each image.
     """
+    listed: dict[str, list[str]] = {}
+    for kind, entry in (issues or {}).items():
+        for path in entry.get("paths") or []:
+            listed.setdefault(path, []).append(kind)
     k = len(classes) if classes else len({r.label for r in rows} | {r.prediction for r in rows})
     hints = suggested or {}
     points = []
@@ -141,7 +152,7 @@ def atlas_points(
             prediction=r.prediction, p=r.p, confidence=confidence_of(r.p, k), loss=r.loss, correct=r.correct,
             x=r.x, y=r.y, group=r.group, label_score=r.label_score, suspect=r.suspect,
             copy_elsewhere=r.copy_elsewhere, category=category(r.label, r.correct),
-            suggested=hints.get(r.path, "") if r.suspect else "",
+            suggested=hints.get(r.path, "") if r.suspect else "", issues=tuple(listed.get(r.path, ())),
         ))
     return points
 
@@ -166,6 +177,7 @@ def flags(point: AtlasPoint, verdict: str | None = None) -> list[str]:
                    and point.suggested != point.label else "⚑ suspected label error")
     if point.copy_elsewhere:
         out.append("⧉ copy in another split")
+    out.extend(f"◌ {ISSUE_NAMES.get(kind, kind)}" for kind in point.issues)
     if verdict:
         out.append(f"verdict: {verdict}")
     return out
@@ -185,13 +197,14 @@ def triage(
 
     Args:
         points: the atlas points.
-        what: one of :data:`TRIAGE_FILTERS`.
+        what: one of :data:`TRIAGE_FILTERS`, or ``"data issue: <type>"`` (:func:`issue_filters`).
         sort: one of :data:`TRIAGE_SORTS`; "label-issue score" puts the most suspicious first,
             "loss" and "confidence" the highest first.
         verdicts: ``{manifest path: verdict}`` for "has a verdict" / "no verdict".
     """
-    if what not in TRIAGE_FILTERS:
-        raise ValueError(f"triage filter must be one of {TRIAGE_FILTERS}, got {what!r}")
+    kind = what[len(ISSUE_FILTER):] if what.startswith(ISSUE_FILTER) else None
+    if what not in TRIAGE_FILTERS and not kind:
+        raise ValueError(f"triage filter must be one of {TRIAGE_FILTERS} or 'data issue: <type>', got {what!r}")
     if sort not in TRIAGE_SORTS:
         raise ValueError(f"triage sort must be one of {TRIAGE_SORTS}, got {sort!r}")
     judged = verdicts or {}
@@ -203,7 +216,7 @@ def triage(
         "has a verdict": lambda p: p.path in judged,
         "no verdict": lambda p: p.path not in judged,
     }
-    kept = [p for p in points if keep[what](p)]
+    kept = [p for p in points if kind in p.issues] if kind else [p for p in points if keep[what](p)]
     if sort == "label-issue score":
         kept.sort(key=lambda p: (_finite_or(p.label_score, math.inf), p.index))
     elif sort == "loss":
@@ -211,6 +224,48 @@ def triage(
     elif sort == "confidence":
         kept.sort(key=lambda p: (-p.confidence, p.index))
     return kept
+
+
+def issue_filters(issues: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(option label, filter)`` of each data-issue type of ``summary["issues"]`` for :func:`triage`, e.g.
+    ``("data issue: outlier (12)", "data issue: outlier")``."""
+    return [(f"{ISSUE_FILTER}{ISSUE_NAMES.get(k, k)} ({int(v.get('count', 0)):,})", f"{ISSUE_FILTER}{k}")
+            for k, v in issues.items()]
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    """One underperforming slice as the slices tab lists it.
+
+    Attributes:
+        id: its rank; scope: the true class it was found within or "all classes"; keys: the Explorer's keys of
+        its images (plot order); size, error_rate, interval (lo, hi), overall (the split's error rate), q_value;
+        classes: ``{true class: images}``.
+    """
+
+    id: int
+    scope: str
+    keys: tuple[str, ...]
+    size: int
+    error_rate: float
+    interval: tuple[float, float]
+    overall: float
+    q_value: float
+    classes: dict[str, int]
+
+
+def slice_rows(slices: Sequence[Mapping[str, Any]], points: Sequence[AtlasPoint]) -> list[SliceRow]:
+    """The ``summary["slices"]`` entries with their images as keys of ``points`` (in plot order)."""
+    index = {p.path: p for p in points}
+    out = []
+    for s in slices:
+        members = sorted((index[path] for path in s["paths"] if path in index), key=lambda p: p.index)
+        out.append(SliceRow(
+            id=int(s["id"]), scope=str(s.get("scope", "")), keys=tuple(p.key for p in members), size=int(s["size"]),
+            error_rate=float(s["error_rate"]), interval=(float(s["interval"][0]), float(s["interval"][1])),
+            overall=float(s["overall_error_rate"]), q_value=float(s["q_value"]),
+            classes={str(k): int(v) for k, v in (s.get("classes") or {}).items()}))
+    return out
 
 
 def _finite_or(value: float, default: float) -> float:

@@ -45,6 +45,8 @@ from cvd_explorer.widgets.atlas_handles import AtlasHandles
 from cvd_explorer.widgets.atlas_legend import LegendView
 from cvd_explorer.widgets.atlas_means import MeanMapsView
 from cvd_explorer.widgets.atlas_scatter import ScatterView
+from cvd_explorer.widgets.atlas_similar import SimilarView
+from cvd_explorer.widgets.atlas_slices import SlicesView
 from cvd_explorer.widgets.atlas_triage import TriageView
 from cvd_explorer.widgets.explorer import Explorer
 from cvd_explorer.widgets.link import AtlasLink, Selection, unobserved
@@ -71,13 +73,15 @@ class Atlas(Panel, AtlasHandles):
 
     Attributes:
         link: the :class:`~cvd_explorer.widgets.link.AtlasLink` the views share.
-        scatter_view, depth, confusion, triage, means, legend: the views (None without an atlas).
+        scatter_view, depth, confusion, triage, means, legend, slices, similar: the views (None without an
+            atlas).
 
     Test handles: ``points`` (sample keys in plot order), ``selection`` (settable list of keys; [] or
     None clears), ``explorer``, ``scatter`` (the ``jscatter.Scatter``) and ``scatter_widget``,
     ``depth_image``, ``depth_curve``, ``depth_by_class``, ``depth_outcome``, ``depth_layer``,
     ``confusion_buttons`` (``{(true, predicted): Button}``), ``legend_buttons`` (``{class: Button}``),
-    ``legend_mistakes``, ``triage_filter``, ``triage_sort``, ``triage_apply``,
+    ``legend_mistakes``, ``slice_buttons`` (in rank order), ``similar_button``, ``similar_k``,
+    ``similar_text``, ``triage_filter``, ``triage_sort``, ``triage_apply``,
     ``verdict_buttons`` (``{verdict: Button}``), ``verdict_clear``, ``verdict_note``, ``verdicts``,
     ``export_path``, ``export_button``, ``export_result``, ``mean_block``, ``mean_class``, ``mean_image``,
     ``hover_image``, ``hover_text``, ``highlighted`` (key of the point outlined), ``compute_button``,
@@ -115,6 +119,8 @@ class Atlas(Panel, AtlasHandles):
         self.triage: TriageView | None = None
         self.means: MeanMapsView | None = None
         self.legend: LegendView | None = None
+        self.slices: SlicesView | None = None
+        self.similar: SimilarView | None = None
         self._dirty: list[_Figure] = []
         self._dirty_lock = threading.Lock()
         guard = self.errors.guard
@@ -196,6 +202,18 @@ class Atlas(Panel, AtlasHandles):
         that order); returns their keys ([] without an atlas)."""
         return self.triage.apply() if self.triage is not None else []
 
+    def select_slice(self, index: int) -> list[str]:
+        """Select the underperforming slice of rank ``index`` (the slices tab's button); returns its keys."""
+        if self.slices is None:
+            raise ValueError("this run has no atlas yet: compute it first")
+        return self.slices.select(index)
+
+    def more_like_selection(self, k: int | None = None) -> list[str]:
+        """Select the ``k`` images nearest to the selection (or the Explorer's image), nearest first."""
+        if self.similar is None:
+            raise ValueError("this run has no atlas yet: compute it first")
+        return self.similar.find(k)
+
     def export_verdicts(self, dest: str | os.PathLike[str] | None = None) -> Path:
         """Write the verdicts as ``path,verdict,label,note,updated`` (default: the export field)."""
         if self.triage is None:
@@ -255,7 +273,7 @@ class Atlas(Panel, AtlasHandles):
         keys = {r["relpath"]: r["path"] for r in (run.predictions or [])}
         classes = list(run.classes)
         points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)), classes,
-                                 av.read_suggestions(atlas.folder / LABEL_ISSUES))
+                                 av.read_suggestions(atlas.folder / LABEL_ISSUES), atlas.issues)
         self._points, self._index = points, {p.key: p.index for p in points}
         wrong = sum(not p.correct for p in points)
         self.counts.value = (
@@ -266,19 +284,23 @@ class Atlas(Panel, AtlasHandles):
         self.link.selection = Selection()
         link, errors = self.link, self.errors
         self.triage = TriageView(link, points, self.verdicts, export_path(run.path), errors,
-                                 self._refresh_badges)
+                                 self._refresh_badges, av.issue_filters(atlas.issues))
         self.scatter_view = ScatterView(link, points, classes, errors, self._hover_thumbnail, self.triage.verdict_of)
         self.depth = DepthView(link, atlas.depth, atlas.layers, classes, errors, self._redraw)
         self.confusion = ConfusionView(link, points, classes, errors)
         self.means = MeanMapsView(atlas, classes, errors, self._redraw)
         self.legend = LegendView(link, points, classes, errors)
-        tabs = W.Tab(children=[self.depth.widget, self.confusion.widget, self.triage.widget, self.means.widget],
-                     titles=("depth curves", "confusion matrix", "triage", "mean CAM"))
+        self.slices = SlicesView(link, atlas.slices, points, errors, self._hover_thumbnail)
+        self.similar = SimilarView(link, points, atlas.similar, errors)
+        tabs = W.Tab(children=[self.depth.widget, self.confusion.widget, self.slices.widget, self.triage.widget,
+                               self.means.widget],
+                     titles=("depth curves", "confusion matrix", "slices", "triage", "mean CAM"))
         tabs.add_class("cvd-atlas-tabs")
-        side = W.VBox([self.scatter_view.side, self.triage.verdict_box], layout=W.Layout(width="38%"))
+        side = W.VBox([self.scatter_view.side, self.similar.widget, self.triage.verdict_box],
+                      layout=W.Layout(width="38%"))
         self.body.children = [W.HBox([self.scatter_view.widget, side], layout=W.Layout(grid_gap="12px")),
                               self.legend.widget, tabs]
-        self._redraw(self.depth, self.means)
+        self._redraw(self.depth, self.means, self.slices)
         if self._explorer is not None:
             self._link(self._explorer)
         else:
@@ -289,10 +311,12 @@ class Atlas(Panel, AtlasHandles):
                 "it loads the model.")], layout=W.Layout(align_items="center", grid_gap="8px"))]
 
     def _close_views(self) -> None:
-        for view in (self.scatter_view, self.depth, self.confusion, self.triage, self.means, self.legend):
+        for view in (self.scatter_view, self.depth, self.confusion, self.triage, self.means, self.legend,
+                     self.slices, self.similar):
             if view is not None:
                 view.close()
         self.scatter_view = self.depth = self.confusion = self.triage = self.means = self.legend = None
+        self.slices = self.similar = None
 
     # ------------------------------------------------------------------ figures, on the worker
     def _redraw(self, *figures: _Figure) -> None:

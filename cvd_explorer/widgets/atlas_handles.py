@@ -48,3 +48,7 @@ class AtlasHandles:
     legend_buttons = _ViewHandle("legend", "buttons")
     legend_mistakes = _ViewHandle("legend", "mistakes_only")
     mean_class = _ViewHandle("means", "klass")
+    slice_buttons = _ViewHandle("slices", "buttons")
+    similar_button = _ViewHandle("similar", "button")
+    similar_k = _ViewHandle("similar", "k")
+    similar_text = _ViewHandle("similar", "text")

@@ -164,3 +164,27 @@ def test_figures_with_many_classes() -> None:
     width, height = _png_size(mean_cams_png(maps, [str(i) for i in range(20)], cell=1.0, dpi=50))
     assert (width, height) == (400, 210)  # rows of eight: three rows of 1.4 inches
     assert _png_size(mean_cams_png(maps[:4], list("abcd"), cell=1.0, dpi=50)) == (200, 70)  # one row as before
+
+
+def test_slices_view_and_issue_triage_on_hand_made_findings() -> None:
+    from cvd_explorer.widgets.atlas_slices import SlicesView, error_bar
+
+    points = av.atlas_points(kclass_rows(5), lambda p: f"/data/{p}", [str(c) for c in range(5)],
+                             issues={"outlier": {"count": 2, "paths": ["1/0.png", "3/2.png"]}})
+    slices = [{"id": 0, "scope": "2", "size": 2, "paths": ["2/2.png", "2/0.png"], "error_rate": 0.5,
+               "interval": [0.1, 0.9], "overall_error_rate": 0.33, "p_value": 0.1, "q_value": 0.2,
+               "classes": {"2": 2}}]
+    link, thumbs = AtlasLink(), []
+    view = SlicesView(link, slices, points, ErrorArea(), lambda p: thumbs.append(p.key) or b"\xff\xd8")
+    assert view.select(0) == ["/data/2/0.png", "/data/2/2.png"] and link.selection.keys == tuple(view.select(0))
+    view.draw()
+    assert thumbs == ["/data/2/0.png", "/data/2/2.png"]
+    assert "left:18px;width:144px" in error_bar(view.rows[0])  # the interval 0.1-0.9 on 180 px
+    with pytest.raises(ValueError, match="slice 1 does not exist"):
+        view.select(1)
+    empty = SlicesView(AtlasLink(), [], points, ErrorArea(), bytes)
+    assert "No underperforming slice" in empty.widget.children[0].value
+    assert av.issue_filters({"outlier": {"count": 2}}) == [("data issue: outlier (2)", "data issue: outlier")]
+    kept = av.triage(points, "data issue: outlier")
+    assert [p.path for p in kept] == ["1/0.png", "3/2.png"] and "◌ outlier" in av.badge_text(kept[0])
+    assert av.triage(points, "data issue: non_iid") == []
