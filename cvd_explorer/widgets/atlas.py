@@ -121,6 +121,7 @@ class Atlas(Panel, AtlasHandles):
         self.legend: LegendView | None = None
         self.slices: SlicesView | None = None
         self.similar: SimilarView | None = None
+        self.tabs: W.Tab | None = None  # the views' tabs (depth curves, confusion, slices, triage, mean CAM)
         self._dirty: list[_Figure] = []
         self._dirty_lock = threading.Lock()
         guard = self.errors.guard
@@ -296,11 +297,15 @@ class Atlas(Panel, AtlasHandles):
                                self.means.widget],
                      titles=("depth curves", "confusion matrix", "slices", "triage", "mean CAM"))
         tabs.add_class("cvd-atlas-tabs")
+        slices = self.slices  # its thumbnails load when the tab is first shown: opening reads no image
+        tabs.observe(errors.guard("slices")(lambda c: self._redraw(slices) if c["new"] == 2 else None),
+                     "selected_index")
+        self.tabs = tabs
         side = W.VBox([self.scatter_view.side, self.similar.widget, self.triage.verdict_box],
                       layout=W.Layout(width="38%"))
         self.body.children = [W.HBox([self.scatter_view.widget, side], layout=W.Layout(grid_gap="12px")),
                               self.legend.widget, tabs]
-        self._redraw(self.depth, self.means, self.slices)
+        self._redraw(self.depth, self.means)
         if self._explorer is not None:
             self._link(self._explorer)
         else:

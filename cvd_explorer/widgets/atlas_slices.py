@@ -1,7 +1,8 @@
 """The Atlas's slices tab: the underperforming slices of ``summary["slices"]`` in rank order, each with a
 strip of its first images, its error rate as a bar with its 95% interval against the split's overall
 rate, its q-value and classes; "select" selects the slice (``link.selection``): its points on the map,
-its images in the Explorer's gallery. The strips are filled on the panel's worker (:meth:`draw`)."""
+its images in the Explorer's gallery. The strips are filled on the panel's worker (:meth:`draw`) when the
+tab is first shown."""
 
 from __future__ import annotations
 

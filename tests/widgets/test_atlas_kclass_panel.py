@@ -82,6 +82,9 @@ def test_slices_tab_selects_the_slice_on_the_map_and_in_the_explorer(digits_atla
         assert sorted(atlas.selection) == expected and sorted(atlas.explorer.samples) == expected
         assert sorted(int(i) for i in atlas.scatter_widget.selection) == sorted(
             atlas.points.index(k) for k in expected)
+    assert not any(image.value for strip in atlas.slices.strips for image in strip)  # read when the tab shows
+    atlas.tabs.selected_index = 2
+    assert atlas.tabs.get_title(2) == "slices"
     assert all(bytes(image.value[:2]) == b"\xff\xd8" for strip in atlas.slices.strips for image in strip)
     assert f"{data.slices[0]['error_rate']:.0%}" in atlas.slices.widget.children[1].children[1].value
     with pytest.raises(ValueError, match="does not exist"):
