@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cvd_explorer.atlas.schema import CORRECT, MISCLASSIFIED
-from cvd_explorer.explore.atlas_view import AtlasPoint, DepthSeries, categories
+from cvd_explorer.explore.atlas_view import AtlasPoint, DepthSeries, categories, class_colours
 
 SERIES_STYLE = {CORRECT: ("#2e7d32", "-"), MISCLASSIFIED: ("#c62828", "--")}
 CLASS_LINE = ("#1f77b4", "#ff7f0e")
@@ -35,11 +35,14 @@ def _png(fig: Any) -> bytes:
 
 
 def _style(series: DepthSeries, classes: Sequence[str]) -> tuple[str, str]:
+    """Colour and dash of a series: green / red overall; a class's colour per class (two classes: the
+    two line colours; more: the scatter's class colour), dashed for misclassified images."""
     group = MISCLASSIFIED if series.name.endswith(MISCLASSIFIED) else CORRECT
     colour, dash = SERIES_STYLE[group]
+    palette = class_colours(classes) if len(classes) > len(CLASS_LINE) else {}
     for k, name in enumerate(classes):
         if series.name.startswith(f"{name} · "):
-            colour = CLASS_LINE[k % len(CLASS_LINE)]
+            colour = palette[name][0] if palette else CLASS_LINE[k % len(CLASS_LINE)]
     return colour, dash
 
 
@@ -83,7 +86,10 @@ def depth_png(
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    if series:
+    if len(series) > 6:  # many classes: the legend beside the plot, in columns
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 + len(series) // 16,
+                  borderaxespad=0.0)
+    elif series:
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return _png(fig)
@@ -92,17 +98,19 @@ def depth_png(
 def embedding_png(
     points: Sequence[AtlasPoint], classes: Sequence[str], *, width: float = 6.0, height: float = 5.0, dpi: int = 90,
 ) -> bytes:
-    """The atlas embedding as a static scatter: colour by true class, misclassified images dark with
-    a black outline, opacity by confidence."""
+    """The atlas embedding as a static scatter: colour by true class (past 20 classes the colours repeat
+    with another marker), misclassified images dark with a black outline, opacity by confidence."""
     fig = _canvas(width, height, dpi)
     ax = fig.subplots()
     colours = categories(classes)
+    markers = {name: style[2] for name, style in class_colours(classes).items()}
     for name, colour in colours.items():
         sel = [p for p in points if p.category == name]
         if not sel:
             continue
         wrong = name.endswith(MISCLASSIFIED)
         ax.scatter([p.x for p in sel], [p.y for p in sel], s=22 if wrong else 8, c=colour,
+                   marker=markers.get(sel[0].label, "o"),
                    alpha=None if wrong else 0.7, edgecolors="black" if wrong else "none", linewidths=0.6,
                    label=f"{name} ({len(sel)})", zorder=3 if wrong else 2)
     suspects = [p for p in points if p.suspect]
@@ -111,18 +119,28 @@ def embedding_png(
                    linewidths=1.0, label=f"suspected label error ({len(suspects)})", zorder=4)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize=7, loc="best", markerscale=1.2)
+    if len(classes) > 4:
+        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 + len(colours) // 30,
+                  markerscale=1.0, borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=7, loc="best", markerscale=1.2)
     ax.set_title("embedding of the head's features (UMAP)", fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
 
 def mean_cams_png(
-    maps: Sequence[np.ndarray], titles: Sequence[str], *, cell: float = 1.9, dpi: int = 80,
+    maps: Sequence[np.ndarray], titles: Sequence[str], *, cell: float = 1.9, dpi: int = 80, columns: int = 8,
 ) -> bytes:
-    """Mean maps side by side (each ``(32, 32)``, scaled to its own maximum) with titles."""
-    fig = _canvas(cell * max(1, len(maps)), cell + 0.4, dpi)
-    axes = np.atleast_1d(fig.subplots(1, max(1, len(maps))))
+    """Mean maps side by side (each ``(32, 32)``, scaled to its own maximum) with titles, in rows of at
+    most ``columns`` maps."""
+    n = max(1, len(maps))
+    cols = min(n, max(1, columns))
+    rows = -(-n // cols)
+    fig = _canvas(cell * cols, (cell + 0.4) * rows, dpi)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes[len(maps):]:
+        ax.set_axis_off()
     for ax, m, t in zip(axes, maps, titles, strict=False):
         values = np.asarray(m, float)
         peak = float(values.max()) if values.size else 0.0

@@ -4,8 +4,9 @@ Layout, top to bottom: title and counts; the error area; the scatter (colour = t
 misclassified images in the class's dark shade, opacity = confidence; pan and zoom with the
 mouse, rectangle or lasso selection from the mode buttons or a long press, click a point to open
 it) with a side column (the hovered image with its badge, the selection, the verdict buttons for
-the Explorer's image); tabs with the depth curves (a layer slider under the plot moves the
-Explorer's layer slider: clicks on a PNG are not reported to the kernel), the confusion matrix
+the Explorer's image); the clickable class legend (a class selects its images); tabs with the
+depth curves (a layer slider under the plot moves the Explorer's layer slider: clicks on a PNG
+are not reported to the kernel), the confusion matrix
 (a cell filters the gallery), triage (suspected label errors, copies in another split, sort by
 label-issue score, export of the verdicts) and the mean CAM per (class x correct /
 misclassified) at a chosen block; then the linked Explorer.
@@ -33,14 +34,19 @@ from typing import Any, Protocol
 
 import ipywidgets as W
 
+from cvd_explorer.atlas.store import LABEL_ISSUES
 from cvd_explorer.explore import atlas_view as av
 from cvd_explorer.explore.verdicts import Verdicts, export_path
 from cvd_explorer.widgets._panel import Panel
 from cvd_explorer.widgets.atlas_compute import ComputeBox
 from cvd_explorer.widgets.atlas_confusion import ConfusionView
 from cvd_explorer.widgets.atlas_depth import DepthView
+from cvd_explorer.widgets.atlas_handles import AtlasHandles
+from cvd_explorer.widgets.atlas_legend import LegendView
 from cvd_explorer.widgets.atlas_means import MeanMapsView
 from cvd_explorer.widgets.atlas_scatter import ScatterView
+from cvd_explorer.widgets.atlas_similar import SimilarView
+from cvd_explorer.widgets.atlas_slices import SlicesView
 from cvd_explorer.widgets.atlas_triage import TriageView
 from cvd_explorer.widgets.explorer import Explorer
 from cvd_explorer.widgets.link import AtlasLink, Selection, unobserved
@@ -50,18 +56,7 @@ class _Figure(Protocol):
     def draw(self) -> None: ...
 
 
-class _ViewHandle:
-    """A test handle of the Atlas: attribute ``attr`` of its view ``view`` (None without an atlas)."""
-
-    def __init__(self, view: str, attr: str) -> None:
-        self.view, self.attr = view, attr
-
-    def __get__(self, atlas: Any, owner: type | None = None) -> Any:
-        view = getattr(atlas, self.view) if atlas is not None else None
-        return None if view is None else getattr(view, self.attr)
-
-
-class Atlas(Panel):
+class Atlas(Panel, AtlasHandles):
     """Embedding map, depth curves, confusion matrix and triage of a run's atlas, linked to an Explorer.
 
     Args:
@@ -78,42 +73,20 @@ class Atlas(Panel):
 
     Attributes:
         link: the :class:`~cvd_explorer.widgets.link.AtlasLink` the views share.
-        scatter_view, depth, confusion, triage, means: the views (None without an atlas).
+        scatter_view, depth, confusion, triage, means, legend, slices, similar: the views (None without an
+            atlas).
 
     Test handles: ``points`` (sample keys in plot order), ``selection`` (settable list of keys; [] or
     None clears), ``explorer``, ``scatter`` (the ``jscatter.Scatter``) and ``scatter_widget``,
-    ``depth_image``, ``depth_curve``, ``depth_by_class``, ``depth_layer``, ``confusion_buttons``
-    (``{(true, predicted): Button}``), ``triage_filter``, ``triage_sort``, ``triage_apply``,
+    ``depth_image``, ``depth_curve``, ``depth_by_class``, ``depth_outcome``, ``depth_layer``,
+    ``confusion_buttons`` (``{(true, predicted): Button}``), ``legend_buttons`` (``{class: Button}``),
+    ``legend_mistakes``, ``slice_buttons`` (in rank order), ``similar_button``, ``similar_k``,
+    ``similar_text``, ``triage_filter``, ``triage_sort``, ``triage_apply``,
     ``verdict_buttons`` (``{verdict: Button}``), ``verdict_clear``, ``verdict_note``, ``verdicts``,
-    ``export_path``, ``export_button``, ``export_result``, ``mean_block``, ``mean_image``,
+    ``export_path``, ``export_button``, ``export_result``, ``mean_block``, ``mean_class``, ``mean_image``,
     ``hover_image``, ``hover_text``, ``highlighted`` (key of the point outlined), ``compute_button``,
     ``progress``, ``error``, :meth:`wait`.
     """
-
-    scatter = _ViewHandle("scatter_view", "scatter")
-    scatter_widget = _ViewHandle("scatter_view", "scatter_widget")
-    clear_button = _ViewHandle("scatter_view", "clear_button")
-    mode = _ViewHandle("scatter_view", "mode")
-    hover_image = _ViewHandle("scatter_view", "hover_image")
-    hover_text = _ViewHandle("scatter_view", "hover_text")
-    highlighted = _ViewHandle("scatter_view", "highlighted")
-    depth_curve = _ViewHandle("depth", "curve")
-    depth_by_class = _ViewHandle("depth", "by_class")
-    depth_layer = _ViewHandle("depth", "layer")
-    depth_image = _ViewHandle("depth", "image")
-    confusion_buttons = _ViewHandle("confusion", "buttons")
-    triage_filter = _ViewHandle("triage", "filter")
-    triage_sort = _ViewHandle("triage", "sort")
-    triage_apply = _ViewHandle("triage", "apply_button")
-    verdict_buttons = _ViewHandle("triage", "verdict_buttons")
-    verdict_clear = _ViewHandle("triage", "verdict_clear")
-    verdict_note = _ViewHandle("triage", "verdict_note")
-    verdict_target = _ViewHandle("triage", "verdict_target")
-    export_path = _ViewHandle("triage", "export_path")
-    export_button = _ViewHandle("triage", "export_button")
-    export_result = _ViewHandle("triage", "export_result")
-    mean_block = _ViewHandle("means", "block")
-    mean_image = _ViewHandle("means", "image")
 
     def __init__(
         self,
@@ -145,6 +118,10 @@ class Atlas(Panel):
         self.confusion: ConfusionView | None = None
         self.triage: TriageView | None = None
         self.means: MeanMapsView | None = None
+        self.legend: LegendView | None = None
+        self.slices: SlicesView | None = None
+        self.similar: SimilarView | None = None
+        self.tabs: W.Tab | None = None  # the views' tabs (depth curves, confusion, slices, triage, mean CAM)
         self._dirty: list[_Figure] = []
         self._dirty_lock = threading.Lock()
         guard = self.errors.guard
@@ -226,6 +203,18 @@ class Atlas(Panel):
         that order); returns their keys ([] without an atlas)."""
         return self.triage.apply() if self.triage is not None else []
 
+    def select_slice(self, index: int) -> list[str]:
+        """Select the underperforming slice of rank ``index`` (the slices tab's button); returns its keys."""
+        if self.slices is None:
+            raise ValueError("this run has no atlas yet: compute it first")
+        return self.slices.select(index)
+
+    def more_like_selection(self, k: int | None = None) -> list[str]:
+        """Select the ``k`` images nearest to the selection (or the Explorer's image), nearest first."""
+        if self.similar is None:
+            raise ValueError("this run has no atlas yet: compute it first")
+        return self.similar.find(k)
+
     def export_verdicts(self, dest: str | os.PathLike[str] | None = None) -> Path:
         """Write the verdicts as ``path,verdict,label,note,updated`` (default: the export field)."""
         if self.triage is None:
@@ -283,9 +272,10 @@ class Atlas(Panel):
         self.data = atlas
         run = self.run
         keys = {r["relpath"]: r["path"] for r in (run.predictions or [])}
-        points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)))
-        self._points, self._index = points, {p.key: p.index for p in points}
         classes = list(run.classes)
+        points = av.atlas_points(atlas.rows, lambda p: keys.get(p) or str(run.image_path(p)), classes,
+                                 av.read_suggestions(atlas.folder / LABEL_ISSUES), atlas.issues)
+        self._points, self._index = points, {p.key: p.index for p in points}
         wrong = sum(not p.correct for p in points)
         self.counts.value = (
             f"{len(points):,} {html.escape(atlas.split)} images · {wrong:,} misclassified · "
@@ -295,16 +285,26 @@ class Atlas(Panel):
         self.link.selection = Selection()
         link, errors = self.link, self.errors
         self.triage = TriageView(link, points, self.verdicts, export_path(run.path), errors,
-                                 self._refresh_badges)
+                                 self._refresh_badges, av.issue_filters(atlas.issues))
         self.scatter_view = ScatterView(link, points, classes, errors, self._hover_thumbnail, self.triage.verdict_of)
         self.depth = DepthView(link, atlas.depth, atlas.layers, classes, errors, self._redraw)
         self.confusion = ConfusionView(link, points, classes, errors)
         self.means = MeanMapsView(atlas, classes, errors, self._redraw)
-        tabs = W.Tab(children=[self.depth.widget, self.confusion.widget, self.triage.widget, self.means.widget],
-                     titles=("depth curves", "confusion matrix", "triage", "mean CAM"))
+        self.legend = LegendView(link, points, classes, errors)
+        self.slices = SlicesView(link, atlas.slices, points, errors, self._hover_thumbnail)
+        self.similar = SimilarView(link, points, atlas.similar, errors)
+        tabs = W.Tab(children=[self.depth.widget, self.confusion.widget, self.slices.widget, self.triage.widget,
+                               self.means.widget],
+                     titles=("depth curves", "confusion matrix", "slices", "triage", "mean CAM"))
         tabs.add_class("cvd-atlas-tabs")
-        side = W.VBox([self.scatter_view.side, self.triage.verdict_box], layout=W.Layout(width="38%"))
-        self.body.children = [W.HBox([self.scatter_view.widget, side], layout=W.Layout(grid_gap="12px")), tabs]
+        slices = self.slices  # its thumbnails load when the tab is first shown: opening reads no image
+        tabs.observe(errors.guard("slices")(lambda c: self._redraw(slices) if c["new"] == 2 else None),
+                     "selected_index")
+        self.tabs = tabs
+        side = W.VBox([self.scatter_view.side, self.similar.widget, self.triage.verdict_box],
+                      layout=W.Layout(width="38%"))
+        self.body.children = [W.HBox([self.scatter_view.widget, side], layout=W.Layout(grid_gap="12px")),
+                              self.legend.widget, tabs]
         self._redraw(self.depth, self.means)
         if self._explorer is not None:
             self._link(self._explorer)
@@ -316,10 +316,12 @@ class Atlas(Panel):
                 "it loads the model.")], layout=W.Layout(align_items="center", grid_gap="8px"))]
 
     def _close_views(self) -> None:
-        for view in (self.scatter_view, self.depth, self.confusion, self.triage, self.means):
+        for view in (self.scatter_view, self.depth, self.confusion, self.triage, self.means, self.legend,
+                     self.slices, self.similar):
             if view is not None:
                 view.close()
-        self.scatter_view = self.depth = self.confusion = self.triage = self.means = None
+        self.scatter_view = self.depth = self.confusion = self.triage = self.means = self.legend = None
+        self.slices = self.similar = None
 
     # ------------------------------------------------------------------ figures, on the worker
     def _redraw(self, *figures: _Figure) -> None:

@@ -1,6 +1,8 @@
-"""The Atlas's depth-curves view: a curve per layer, correct vs misclassified (or per class), with a
-layer slider under the plot that follows and moves ``link.layer`` (the Explorer's layer slider).
-Clicks on a PNG are not reported to the kernel, hence the slider."""
+"""The Atlas's depth-curves view: a curve per layer, correct vs misclassified, or per true class (one
+curve per class for the correct or the misclassified images, or both: 2 K curves), with a layer slider
+under the plot that follows and moves ``link.layer`` (the Explorer's layer slider). Clicks on a PNG are
+not reported to the kernel, hence the slider. The per-class switch is hidden when the atlas has no
+per-class curves."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from cvd_explorer.widgets._errors import ErrorArea
 from cvd_explorer.widgets.link import AtlasLink, unobserved
 
 NO_LAYERS = "(no layers)"
+BOTH = "correct and misclassified"
+OUTCOME_CHOICES = ((BOTH, BOTH), ("correct images", "correct"), ("misclassified images", "misclassified"))
 
 
 class DepthView:
@@ -30,8 +34,10 @@ class DepthView:
         redraw: asks the panel to draw this view's figure (on its worker); the panel then calls :meth:`draw`.
 
     Attributes:
-        curve, by_class, layer, image: the widgets (the Atlas's ``depth_curve``, ``depth_by_class``,
-            ``depth_layer``, ``depth_image``).
+        curve, by_class, outcome, layer, image: the widgets (the Atlas's ``depth_curve``, ``depth_by_class``,
+            ``depth_outcome``, ``depth_layer``, ``depth_image``); ``outcome`` (shown with ``by_class``)
+            picks which images' curve each class gets: both (the default for two classes), or one
+            curve per class of its correct (the default for more) or misclassified images.
     """
 
     def __init__(
@@ -43,7 +49,12 @@ class DepthView:
         self.curve = W.Dropdown(options=[(av.DEPTH_CURVES[c], c) for c in curves],
                                 value=curves[0] if curves else None, description="curve",
                                 layout=W.Layout(width="460px"), style={"description_width": "50px"})
-        self.by_class = W.Checkbox(value=False, description="per class", indent=False)
+        self.by_class = W.Checkbox(value=False, description="per class", indent=False,
+                                   layout=W.Layout(width="100px"))
+        self.outcome = W.Dropdown(options=list(OUTCOME_CHOICES), value=BOTH if len(classes) <= 2 else "correct",
+                                  layout=W.Layout(width="220px", display="none"))
+        if not av.has_class_curves(depth):
+            self.by_class.layout.display = "none"
         self._layers = list(depth.layers or layers)
         self.layer = W.SelectionSlider(options=self._layers or [NO_LAYERS],
                                        value=self._layers[-1] if self._layers else NO_LAYERS,
@@ -53,15 +64,17 @@ class DepthView:
         self.image.add_class("cvd-atlas-depth")
         guard = errors.guard
         self.curve.observe(guard("depth curve")(lambda _c: redraw(self)), "value")
-        self.by_class.observe(guard("depth curve")(lambda _c: redraw(self)), "value")
+        self.by_class.observe(guard("depth curve")(self._by_class_changed), "value")
+        self.outcome.observe(guard("depth curve")(lambda _c: redraw(self)), "value")
         self._on_slider = guard("depth layer")(self._slider_moved)
         self._on_link_layer = guard("layer")(self._link_layer)
         self.layer.observe(self._on_slider, "value")
         link.observe(self._on_link_layer, "layer")
-        note = W.HTML("<small>Mean per layer with its 95% interval, correct vs misclassified images. The slider "
-                      "under the plot moves the Explorer's layer slider (clicks on the picture do not reach "
-                      "the kernel).</small>")
-        self.widget = W.VBox([W.HBox([self.curve, self.by_class]), self.image, self.layer, note])
+        note = W.HTML("<small>Mean per layer with its 95% interval, correct vs misclassified images (or per true "
+                      "class). The slider under the plot moves the Explorer's layer slider (clicks on the picture "
+                      "do not reach the kernel).</small>")
+        self.widget = W.VBox([W.HBox([self.curve, self.by_class, self.outcome],
+                                     layout=W.Layout(align_items="center")), self.image, self.layer, note])
 
     def close(self) -> None:
         """Stop following the link (the view is replaced)."""
@@ -73,9 +86,14 @@ class DepthView:
         if not curve:
             self.image.value = b""
             return
-        series = av.depth_series(self._depth, curve, by_class=self.by_class.value)
+        outcome = None if self.outcome.value == BOTH else self.outcome.value
+        series = av.depth_series(self._depth, curve, by_class=self.by_class.value, outcome=outcome)
         self.image.value = depth_png(series, list(self._depth.layers), title=av.DEPTH_CURVES[curve],
                                      classes=self._classes, marker=self.layer.value)
+
+    def _by_class_changed(self, change: dict[str, Any]) -> None:
+        self.outcome.layout.display = None if change["new"] else "none"
+        self._redraw(self)
 
     def _slider_moved(self, change: dict[str, Any]) -> None:
         self._redraw(self)

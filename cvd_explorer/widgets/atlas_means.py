@@ -13,11 +13,13 @@ from cvd_explorer.explore.atlas_figures import mean_cams_png
 from cvd_explorer.widgets._errors import ErrorArea
 
 NO_BLOCKS = "(no blocks)"
+ALL_CLASSES = "all classes"
 
 
 class MeanMapsView:
-    """The block picker and the figure (:attr:`widget`); ``block`` and ``image`` are the Atlas's
-    ``mean_block`` and ``mean_image``.
+    """The block picker, the class picker (shown for more than two classes) and the figure (:attr:`widget`);
+    ``block``, ``klass`` and ``image`` are the Atlas's ``mean_block``, ``mean_class`` and ``mean_image``.
+    The maps come in rows of eight (four classes, correct and misclassified side by side).
 
     Args:
         atlas: the atlas (``mean_cams["blocks"]`` and ``mean_cam(block, group) -> (map, n)``).
@@ -32,10 +34,13 @@ class MeanMapsView:
         self.block = W.Dropdown(options=self._blocks or [NO_BLOCKS],
                                 value=self._blocks[-1] if self._blocks else NO_BLOCKS,
                                 description="block", layout=W.Layout(width="320px"))
+        self.klass = W.Dropdown(options=[ALL_CLASSES, *self._classes], value=ALL_CLASSES, description="class",
+                                layout=W.Layout(width="320px", display=None if len(self._classes) > 2 else "none"))
         self.image = W.Image(format="png")
         self.image.add_class("cvd-atlas-mean")
         self.block.observe(errors.guard("mean CAM")(lambda _c: redraw(self)), "value")
-        self.widget = W.VBox([self.block, self.image, W.HTML(
+        self.klass.observe(errors.guard("mean CAM")(lambda _c: redraw(self)), "value")
+        self.widget = W.VBox([W.HBox([self.block, self.klass]), self.image, W.HTML(
             "<small>Where the model looks on average: the mean unit-mass map of each group at the block's "
             "output (every image weighs the same).</small>")])
 
@@ -46,7 +51,8 @@ class MeanMapsView:
             self.image.value = b""
             return
         maps, titles = [], []
-        for group in av.mean_cam_groups(self._classes):
+        chosen = self._classes if self.klass.value == ALL_CLASSES else [self.klass.value]
+        for group in av.mean_cam_groups(chosen):
             values, n = self._atlas.mean_cam(block, group)
             maps.append(values)
             titles.append(f"{group} (n={n})")

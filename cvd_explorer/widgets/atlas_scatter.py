@@ -48,7 +48,13 @@ def quiet_jscatter() -> Iterator[None]:
 
 def build_scatter(points: Sequence[AtlasPoint], classes: Sequence[str], *, height: int = HEIGHT) -> Any:
     """A ``jscatter.Scatter`` of the points: colour by true class (misclassified images in the
-    class's dark shade), opacity by confidence, a legend, hover tooltips with the image's badge.
+    class's dark shade), opacity by confidence (from 1 / K to 1), hover tooltips with the image's
+    badge, and for two classes jupyter-scatter's own legend (with more, the panel's clickable legend
+    stands alone: jupyter-scatter's legend ignores the mouse and would cover the map).
+
+    jupyter-scatter encodes at most two data columns (here colour and opacity) and draws every point
+    as a disc: past 20 classes the colours repeat, and only the panel's legend, the tooltip and the
+    static figures tell the rounds apart by marker.
 
     Point ``i`` of the scatter is ``points[i]``.
     """
@@ -67,9 +73,9 @@ def build_scatter(points: Sequence[AtlasPoint], classes: Sequence[str], *, heigh
         scatter = jscatter.Scatter(x="x", y="y", data=frame, height=height, width=height, x_scale=(-0.02, 1.02),
                                    y_scale=(-0.02, 1.02))
         scatter.color(by="class", map=colours)
-        scatter.opacity(by="confidence", map=(0.35, 1.0), norm=(0.5, 1.0))
+        scatter.opacity(by="confidence", map=(0.35, 1.0), norm=(1.0 / max(2, len(classes)), 1.0))
         scatter.size(POINT_SIZE)
-        scatter.legend(True, position="top-right", size="small")
+        scatter.legend(len(classes) <= 2, position="top-right", size="small")
         scatter.tooltip(True, properties=["color", "opacity"], preview="image", preview_type="text",
                         preview_text_lines=3)
         scatter.axes(False)

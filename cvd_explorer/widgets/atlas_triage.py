@@ -32,6 +32,8 @@ class TriageView:
         export_to: the default file of the export.
         errors: the panel's error area.
         on_verdict: called after a verdict changed (the panel redraws the gallery's badges).
+        issue_filters: ``(label, filter)`` of the atlas's data-issue types
+            (:func:`~cvd_explorer.explore.atlas_view.issue_filters`), offered after the fixed filters.
 
     Attributes:
         filter, sort, apply_button, text, export_path, export_button, export_result: the triage
@@ -41,12 +43,13 @@ class TriageView:
 
     def __init__(
         self, link: AtlasLink, points: Sequence[av.AtlasPoint], verdicts: Verdicts, export_to: Path,
-        errors: ErrorArea, on_verdict: Callable[[], None],
+        errors: ErrorArea, on_verdict: Callable[[], None], issue_filters: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.link, self.points, self.verdicts, self._on_verdict = link, list(points), verdicts, on_verdict
         self._index = {p.key: p.index for p in self.points}
         guard = errors.guard
-        self.filter = W.Dropdown(options=list(av.TRIAGE_FILTERS), value="suspected label error",
+        self.filter = W.Dropdown(options=[(f, f) for f in av.TRIAGE_FILTERS] + list(issue_filters),
+                                 value="suspected label error",
                                  description="show", layout=W.Layout(width="300px"))
         self.sort = W.Dropdown(options=list(av.TRIAGE_SORTS), value="label-issue score",
                                description="sort by", layout=W.Layout(width="300px"))
@@ -62,7 +65,8 @@ class TriageView:
         self.widget = W.VBox([
             W.HBox([self.filter, self.sort, self.apply_button]),
             self.text,
-            W.HTML("<small>Badges in the gallery: ⚑ suspected label error (cleanlab), ⧉ copy in another split, "
+            W.HTML("<small>Badges in the gallery: ⚑ suspected label error (cleanlab, with its suggested class), "
+                   "⧉ copy in another split, ◌ data issue (outlier, near-duplicate, non-IID: cleanlab Datalab), "
                    "✎ verdict given. Verdicts are saved in <code>RUN/atlas/verdicts.csv</code>; the export is read "
                    "by <code>cvd-explorer split DATA --exclude VERDICTS.csv</code>.</small>"),
             W.HBox([self.export_path, self.export_button]), self.export_result,
@@ -131,7 +135,8 @@ class TriageView:
             return "", ""
         point = self.points[i]
         verdict = self.verdict_of(point.path)
-        marks = ("⚑" if point.suspect else "") + ("⧉" if point.copy_elsewhere else "") + ("✎" if verdict else "")
+        marks = ("⚑" if point.suspect else "") + ("⧉" if point.copy_elsewhere else "") + (
+            "◌" if point.issues else "") + ("✎" if verdict else "")
         return marks, "; ".join(av.flags(point, verdict)[0 if point.correct else 1:])
 
     def _update_counts(self) -> None:

@@ -2,7 +2,8 @@
 
 The scatter renders with one point per image (read from the widget's state in the page), a click on a
 misclassified point opens that image in the Explorer (its name in the prediction box, a new CAM image),
-a box selection filters the gallery to that many images. Screenshot: ``test-artifacts/atlas.png``.
+a box selection filters the gallery to that many images, and a click on a slice of the slices tab
+shows exactly that slice's images in the gallery. Screenshot: ``test-artifacts/atlas.png``.
 """
 
 from __future__ import annotations
@@ -115,6 +116,23 @@ def test_atlas_in_jupyterlab(lab, browser, atlas_run, artifacts_dir):
         assert 1 < selected < len(rows), count
         assert count.startswith(f"{selected:,} images of {len(rows):,} (atlas selection: {selected:,})"), count
         assert cam_src(page)
+
+        # the slices tab: a click on the first slice shows exactly its images in the Explorer's gallery
+        assert atlas_data.slices, "the small run's atlas should find an underperforming slice"
+        first = atlas_data.slices[0]
+        names = {path.rsplit("/", 1)[-1] for path in first["paths"]}
+        page.click(".cvd-atlas-tabs .lm-TabBar-tab:has-text('slices'), "
+                   ".cvd-atlas-tabs .p-TabBar-tab:has-text('slices')")
+        page.click(".cvd-atlas-slice:has-text('select slice 1')")
+        expected = f"{len(names):,} images of {len(rows):,} (atlas selection: {len(names):,})"
+        page.wait_for_function("t => (document.querySelector('.cvd-count') || {}).innerText?.trim().startsWith(t)",
+                               arg=expected, timeout=60_000)
+        page.wait_for_timeout(1000)
+        titles = page.eval_on_selector_all(
+            ".cvd-thumb-button", "els => els.filter(e => e.offsetParent !== null).map(e => e.title)")
+        shown = {t.split(":", 1)[0] for t in titles if t}
+        assert shown and shown <= names and len(shown) == min(len(names), 12), (shown, names)
+        assert not page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count()
         page.locator(".cvd-atlas").screenshot(path=str(artifacts_dir / "atlas.png"))
     except BaseException:
         page.screenshot(path=str(artifacts_dir / "atlas-failure.png"), full_page=True)
