@@ -54,6 +54,7 @@ FEATURES = 2048  # ResNet50's pooled features
 FINISH_LAYERS = 53  # ResNet50's conv layers
 FINISH_BLOCKS = 16  # and its block outputs
 CHUNK = 32  # images per streamed chunk (the atlas pass's default batch)
+GROUPS = 4  # mean-map groups of two classes: class x (correct, misclassified)
 
 
 def run_name(n: int) -> str:
@@ -142,7 +143,7 @@ def prepare(folder: Path, n: int = N) -> Path:
     (folder_a / store.LABEL_ISSUES).write_text("path,label,suggested,score\n")
     summary = dict(small.summary, images=n, misclassified=int((~correct).sum()),
                    depth=depth_curves(layers, stats, correct, labels, classes, with_masks=True).to_json(),
-                   suspected_label_errors=[])
+                   suspected_label_errors=[], slices=[], issues={})
     store.write_json(folder_a / store.SUMMARY, summary)
     index = store.read_index(small.folder) or {}
     key = dict(index["key"], manifest_sha256=meta["manifest"]["sha256"], masks=None)  # data4k has no masks
@@ -156,6 +157,7 @@ def synthetic_chunks(folder: Path, n: int) -> None:
     import numpy as np
 
     from cvd_explorer.atlas import compute, mapstats
+    from cvd_explorer.atlas.schema import Chunk
 
     rng = np.random.default_rng(2)
     centres = rng.normal(0, 1, (10, FEATURES)).astype(np.float32)
@@ -164,22 +166,24 @@ def synthetic_chunks(folder: Path, n: int) -> None:
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         cluster = rng.integers(0, 10, m)
-        chunk: dict[str, np.ndarray] = {
-            "indices": np.arange(start, start + m, dtype=np.int64),
-            "logits": rng.normal(0, 3, m).astype(np.float32),
-            "features": (centres[cluster] + rng.normal(0, 1.5, (m, FEATURES))).astype(np.float16),
-            "thumbs": rng.random((m, s, s)).astype(np.float16),
-            "has_mask": np.ones(m, bool),
-            "block_sums": rng.random((FINISH_BLOCKS, 4, s, s)),
-            "block_counts": rng.integers(0, m, (FINISH_BLOCKS, 4)),
-            "failed": np.zeros(0, np.int64),
-            "failed_reason": np.zeros(0, dtype="<U1"),
-        }
+        stats = {}
         for name in mapstats.STATISTICS:
             values = rng.random((m, FINISH_LAYERS)).astype(np.float32)
             if name in ("pointing_hit", "blank"):
                 values = (values > 0.7).astype(np.float32)
-            chunk[f"stat_{name}"] = values
+            stats[name] = values
+        chunk = Chunk(
+            indices=np.arange(start, start + m, dtype=np.int64),
+            logits=rng.normal(0, 3, m).astype(np.float32),
+            features=(centres[cluster] + rng.normal(0, 1.5, (m, FEATURES))).astype(np.float16),
+            thumbs=rng.random((m, s, s)).astype(np.float16),
+            has_mask=np.ones(m, bool),
+            stats=stats,
+            block_sums=rng.random((FINISH_BLOCKS, GROUPS, s, s)),
+            block_counts=rng.integers(0, m, (FINISH_BLOCKS, GROUPS)),
+            failed=np.zeros(0, np.int64),
+            failed_reason=np.zeros(0, dtype="<U1"),
+        )
         write(start, chunk)
 
 
@@ -190,7 +194,8 @@ def measure_finish(folder: Path, n: int) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from cvd_explorer.atlas import compute, depth, embed, labels, mapstats, store
+    from cvd_explorer.atlas import compute, depth, embed, labels, store
+    from cvd_explorer.atlas.findings import findings
     from cvd_explorer.atlas.finish import finish, gather
     from cvd_explorer.data.scan import scan
     from cvd_explorer.runs import Run
@@ -207,25 +212,29 @@ def measure_finish(folder: Path, n: int) -> dict[str, object]:
         (target / name).unlink(missing_ok=True)
     layers = [f"conv{i}" for i in range(FINISH_LAYERS)]
     blocks = [f"block{i}_out" for i in range(FINISH_BLOCKS)]
-    key = {"split": "test", "method": "gradcam"}
+    key = store.AtlasKey(split="test", method="gradcam", model_sha256=None, manifest_sha256=None, masks=None,
+                         image_size=run.config.image_size)
     t, c = time.perf_counter(), time.process_time()
     summary = finish(run, target, rows, y, layers, blocks, key, 0.0)
     finish_s, finish_cpu_s = time.perf_counter() - t, time.process_time() - c
     assert summary["images"] == n
 
-    data = gather(target, len(layers), len(blocks))
-    p = 1.0 / (1.0 + np.exp(-data["logits"].astype(np.float64)))
+    data = gather(target, len(layers), len(blocks), GROUPS)
+    p = 1.0 / (1.0 + np.exp(-data.logits.astype(np.float64)))
     steps = {}
     t = time.perf_counter()
-    coords = embed.embed(data["features"])
+    coords = embed.embed(data.features)
     steps["embedding"] = time.perf_counter() - t
     t = time.perf_counter()
     labels.find_label_issues(y, p)
     steps["cleanlab"] = time.perf_counter() - t
-    stats = {m: data[f"stat_{m}"] for m in mapstats.STATISTICS}
     t = time.perf_counter()
-    depth.depth_curves(layers, stats, (p > 0.5) == y, y, ("cat", "dog"), with_masks=True)
+    depth.depth_curves(layers, data.stats, (p > 0.5) == y, y, ("cat", "dog"), with_masks=True)
     steps["depth_curves"] = time.perf_counter() - t
+    t = time.perf_counter()
+    findings(data.features, y, (p > 0.5) == y, np.stack([1 - p, p], axis=1), ("cat", "dog"),
+             store.read_rows(target / store.IMAGES), data.thumbs)
+    steps["slices_and_issues"] = time.perf_counter() - t
     stored = store.read_npz(target / store.ARRAYS)["embedding"]
     return {"finish_s": round(finish_s, 1), "finish_cpu_s": round(finish_cpu_s, 1),
             "finish_load_average_1min": round(os.getloadavg()[0], 2),

@@ -21,3 +21,15 @@ def atlas_method(name: str | None) -> str:
             f"{spec.name} is a pixel attribution; the atlas measures layer maps across depth, choose a CAM"
         )
     return spec.name
+
+
+def method_name(name: str | None) -> str:
+    """``name`` as registered (None: the default method), without importing the method's class.
+
+    What reading an existing atlas needs: :func:`atlas_method`'s checks read the class's traits, which
+    imports TensorFlow; an atlas folder only exists for a method that passed them when it was computed.
+
+    Raises:
+        ExplainError: an unknown method.
+    """
+    return method_spec(DEFAULT_METHOD if name is None else name).name

@@ -213,9 +213,9 @@ def find_atlas(
     synthetic data's masks when present, as :func:`~cvd_explorer.atlas.compute_atlas`), or None when
     there is none, it is partial, or it is not current (:func:`~cvd_explorer.atlas.store.is_current`:
     another schema version, model, manifest, masks or size)."""
-    from cvd_explorer.atlas.methods import atlas_method
+    from cvd_explorer.atlas.methods import method_name
 
-    method = atlas_method(method)
+    method = method_name(method)  # no TensorFlow import: opening a panel on an atlas stays light
     folder = store.atlas_dir(run.path, split, method)
     index = store.read_index(folder)
     if index is None or index.get("state") != "complete":

@@ -310,3 +310,17 @@ def test_a_train_atlas_answers_which_training_images_look_like_a_test_image(
     assert distances == sorted(distances)
     assert main(["atlas", str(atlas_run), "--split", "train", "--similar", "nowhere.jpg"]) == 2
     assert "nowhere.jpg is in no atlas of the run" in capsys.readouterr().err
+
+
+def test_opening_the_atlas_panel_imports_no_tensorflow(atlas_run: Path) -> None:
+    """The panel reads the atlas files; the model (and TensorFlow) load only when an image is opened."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cvd_explorer.widgets import Atlas; "
+        f"panel = Atlas({str(atlas_run)!r}, background=False); "
+        "print(panel.data is not None, sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "True []", out.stdout + out.stderr
