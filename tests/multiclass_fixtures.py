@@ -8,12 +8,14 @@ again.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
 NAME = "04_multiclass.ipynb"
 # the parameters cell's environment variables for the tiny example (160 images of 48 px, 2 epochs)
 TINY = dict(CVD_MC_IMAGES=160, CVD_MC_SIZE=48, CVD_MC_EPOCHS=2, CVD_MC_STEPS=4)
@@ -40,5 +42,7 @@ def execute_multiclass(root: Path) -> MulticlassNotebook:
         mp.setenv("CVD_MC_RUNS", str(runs))
         for key, value in TINY.items():
             mp.setenv(key, str(value))
+        # the kernel imports this checkout's cvd_explorer, also where the installed one is another checkout's
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         nb = execute(NAME)
     return MulticlassNotebook(nb, data, runs)
