@@ -26,6 +26,7 @@ os.environ["CVD_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="cvd-explorer-test-ca
 
 import pytest  # noqa: E402
 
+from tests.multiclass_fixtures import MulticlassNotebook, execute_multiclass  # noqa: E402
 from tests.unit.report_fixtures import Report, build_test_report, make_runs  # noqa: E402
 from tests.widgets.compare_fixtures import train_other_split, train_run_b, training_copy  # noqa: E402
 from tests.widgets.helpers import small_run  # noqa: E402
@@ -39,6 +40,7 @@ TRAINING_FIXTURES = frozenset({
     "digits_run", "digits_run_b",  # tests/conftest.py: K = 10 classes
     "noisy_atlas",  # tests/unit/test_atlas_kclass_noise.py: a cached 5-class run with planted label errors
     "imported_digits_run", "imported_binary_run",  # tests/conftest.py: users' models imported beside trained runs
+    "multiclass_notebook",  # tests/conftest.py: notebooks/04_multiclass.ipynb trains two 4-class runs
 })
 NOTEBOOK_TESTS = REPO / "tests" / "notebooks"
 
@@ -150,3 +152,10 @@ def report_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def built_report(report_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Report:
     """The report of both runs, with metrics and two samples per group (read only!)."""
     return build_test_report(report_runs, tmp_path_factory.mktemp("report-out"))
+
+
+@pytest.fixture(scope="session")
+def multiclass_notebook(tmp_path_factory: pytest.TempPathFactory) -> MulticlassNotebook:
+    """notebooks/04_multiclass.ipynb executed once on its tiny 4-class example (tests/multiclass_fixtures.py):
+    the notebook test asserts on it, the browser test runs the notebook again on its folders (read only!)."""
+    return execute_multiclass(tmp_path_factory.mktemp("multiclass"))

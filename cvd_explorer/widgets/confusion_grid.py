@@ -12,6 +12,7 @@ import numpy as np
 MAX_CLASSES = 20
 """Above this many classes the grid is hidden (the filters and ``show_cell`` still select a cell)."""
 CELL_PX = 38
+NAME_PX = 8  # about the width of one bold character of a column name
 
 
 class ConfusionGrid:
@@ -66,17 +67,24 @@ class ConfusionGrid:
     def _build(self, classes: tuple[str, ...]) -> None:
         self.classes = classes
         self.cells = {}
+        widths = column_widths(classes)
         items: list[W.Widget] = [W.HTML("")]
-        items += [W.HTML(f"<b title='predicted'>{html.escape(c)}</b>", layout=W.Layout(width=f"{CELL_PX}px"))
-                  for c in classes]
+        items += [W.HTML(f"<b title='predicted'>{html.escape(c)}</b>", layout=W.Layout(width=f"{w}px"))
+                  for c, w in zip(classes, widths, strict=True)]
         for true in classes:
             items.append(W.HTML(f"<b title='true'>{html.escape(true)}</b>"))
-            for pred in classes:
-                button = W.Button(description="0", layout=W.Layout(width=f"{CELL_PX}px", height="24px", padding="0"))
+            for pred, w in zip(classes, widths, strict=True):
+                button = W.Button(description="0", layout=W.Layout(width=f"{w}px", height="24px", padding="0"))
                 button.add_class("cvd-confusion-cell")
                 button.on_click(lambda _b, t=true, p=pred: self._on_cell(t, p))
                 self.cells[(true, pred)] = button
                 items.append(button)
         self._grid.children = items
-        self._grid.layout = W.Layout(grid_template_columns=f"auto repeat({len(classes)}, {CELL_PX}px)",
-                                     grid_gap="2px", display="")
+        # packed at the start: the row names' column is as wide as the longest name, not the panel
+        self._grid.layout = W.Layout(grid_template_columns="auto " + " ".join(f"{w}px" for w in widths),
+                                     grid_gap="2px", justify_content="flex-start", display="")
+
+
+def column_widths(classes: Sequence[str]) -> list[int]:
+    """Pixel width of each class's column: :data:`CELL_PX`, wider for a name that would not fit in bold."""
+    return [max(CELL_PX, NAME_PX * len(c) + 8) for c in classes]

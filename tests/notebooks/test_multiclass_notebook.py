@@ -7,17 +7,8 @@ import json
 
 import nbformat
 
-from tests.notebooks.test_study_notebooks import (
-    NOTEBOOKS,
-    assert_clean_run,
-    execute,
-    outputs,
-    widget_htmls,
-    widget_views,
-)
-
-NAME = "04_multiclass.ipynb"
-TINY = dict(CVD_MC_IMAGES=160, CVD_MC_SIZE=48, CVD_MC_EPOCHS=2, CVD_MC_STEPS=4)
+from tests.multiclass_fixtures import NAME, MulticlassNotebook
+from tests.notebooks.test_study_notebooks import NOTEBOOKS, assert_clean_run, outputs, widget_htmls, widget_views
 
 
 def test_multiclass_notebook_is_clean():
@@ -30,18 +21,14 @@ def test_multiclass_notebook_is_clean():
     assert len(parameters) == 1 and "os.environ.get(" in parameters[0].source
 
 
-def test_multiclass_notebook_trains_four_classes_and_opens_the_three_panels(tmp_path, monkeypatch):
-    data, runs = tmp_path / "data", tmp_path / "runs"
-    monkeypatch.setenv("CVD_MC_DATA", str(data))
-    monkeypatch.setenv("CVD_MC_RUNS", str(runs))
-    for key, value in TINY.items():
-        monkeypatch.setenv(key, str(value))
-    nb = execute(NAME)
+def test_multiclass_notebook_trains_four_classes_and_opens_the_three_panels(multiclass_notebook: MulticlassNotebook):
+    nb, runs = multiclass_notebook.nb, multiclass_notebook.runs  # the first execution: it trained both runs
     assert_clean_run(nb)
     assert len(widget_views(nb)) == 3  # Explorer, Atlas, Compare
     summary = json.loads((runs / "a" / "summary.json").read_text())
     assert summary["classes"] == ["cat", "dog", "fox", "rabbit"]
     assert len(summary["confusion_matrix"]) == 4
+    assert json.loads((runs / "b" / "summary.json").read_text())["classes"] == summary["classes"]
     text = "".join(o.get("text", "") for o in outputs(nb) if o.output_type == "stream")
     assert "a: test accuracy" in text and "b: test accuracy" in text
     assert any("images of" in h for h in widget_htmls(nb))
