@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 
-import nbformat
-
 from tests.multiclass_fixtures import NAME, MulticlassNotebook
-from tests.notebooks.test_study_notebooks import NOTEBOOKS, assert_clean_run, outputs, widget_htmls, widget_views
+from tests.notebooks.test_study_notebooks import (
+    assert_clean_run,
+    assert_committed_clean,
+    outputs,
+    widget_htmls,
+    widget_views,
+)
 
 
 def test_multiclass_notebook_is_clean():
-    nb = nbformat.read(NOTEBOOKS / NAME, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
-    parameters = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(parameters) == 1 and "os.environ.get(" in parameters[0].source
+    assert_committed_clean(NAME)
 
 
 def test_multiclass_notebook_trains_four_classes_and_opens_the_three_panels(multiclass_notebook: MulticlassNotebook):

@@ -53,8 +53,9 @@ def assert_clean_run(nb: nbformat.NotebookNode) -> None:
     assert not shown, shown
 
 
-@pytest.mark.parametrize("name", STUDY)
-def test_notebook_is_clean(name):
+def assert_committed_clean(name: str) -> None:
+    """The committed notebook ``name`` is valid, has a kernelspec, no outputs and one parameters cell
+    that reads the environment."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.kernelspec.name == "python3"
@@ -62,6 +63,11 @@ def test_notebook_is_clean(name):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     parameters = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(parameters) == 1 and "os.environ.get(" in parameters[0].source
+
+
+@pytest.mark.parametrize("name", STUDY)
+def test_notebook_is_clean(name):
+    assert_committed_clean(name)
 
 
 @pytest.mark.slow
