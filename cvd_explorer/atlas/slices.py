@@ -7,8 +7,9 @@ their centres, :func:`merges`) are candidates too, so a group cut in two is also
 candidate of at least :data:`MIN_SIZE` images is scored by its error rate with a Wilson interval and a
 one-sided exact binomial test against the overall error rate; Benjamini-Hochberg q-values correct for the number of
 candidates tested. The slices are the candidates whose error rate is above the overall rate, ranked by
-q-value and then by the excess error rate; a candidate that mostly repeats a better-ranked one (at least
-:data:`OVERLAP` of its images lie in it: a part of a group found whole, or nearly the same group) is dropped.
+q-value and then by the excess error rate. A candidate is dropped when it mostly repeats a better-ranked slice:
+nearly the same group (Jaccard overlap at least :data:`OVERLAP`), or a part of it (at least :data:`OVERLAP` of its
+images lie in it) that errs no more than it; a part that errs more (the core of a wider group) stays.
 
 cleanlab Datalab's ``underperforming_group`` check scores a single k-NN clustering of the same features
 with one score per cluster and no test; the clusterings here cover it and add the statistics.
@@ -154,7 +155,7 @@ def find_slices(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, c
     label_array = np.asarray(labels, np.int64)
     for i in order:
         scope, members = found[i]
-        if any(_inside(members, s.indices) >= OVERLAP for s in kept):
+        if any(_repeats(members, rate[i], s) for s in kept):
             continue
         ci = tests[i].proportion_ci(confidence_level=0.95, method="wilson")
         counts = Counter(label_array[members].tolist())
@@ -206,6 +207,9 @@ def _mask_mass(mask_mass: np.ndarray | None, members: np.ndarray) -> dict[str, f
     return {"slice": float(slice_values.mean()), "rest": float(rest.mean())}
 
 
-def _inside(a: np.ndarray, b: np.ndarray) -> float:
-    """The share of the rows ``a`` that are rows of ``b``."""
-    return np.intersect1d(a, b, assume_unique=True).size / a.size
+def _repeats(members: np.ndarray, error_rate: float, better: Slice) -> bool:
+    """Whether a candidate (rows ``members``) mostly repeats the better-ranked slice ``better``."""
+    common = np.intersect1d(members, better.indices, assume_unique=True).size
+    if common / (members.size + better.size - common) >= OVERLAP:
+        return True
+    return common / members.size >= OVERLAP and error_rate <= better.error_rate

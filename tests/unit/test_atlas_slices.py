@@ -114,3 +114,14 @@ def test_merges_are_the_unions_up_a_ward_tree_of_the_centres():
     nodes = merges(centres, clusters)
     assert [sorted(n.tolist()) for n in nodes] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11],
                                                    list(range(12))]
+
+
+def test_a_part_of_a_better_slice_stays_only_when_it_errs_more():
+    from cvd_explorer.atlas.slices import Slice, _repeats
+
+    wide = Slice(0, "dog", np.arange(40), 36, 0.9, (0.77, 0.96), 0.2, 1e-20, 1e-19, {"dog": 40})
+    core = np.arange(20)
+    assert not _repeats(core, 1.0, wide)  # the core of the group: errs more, stays
+    assert _repeats(core, 0.9, wide) and _repeats(core, 0.5, wide)  # a part that errs no more: dropped
+    assert _repeats(np.arange(2, 42), 0.95, wide)  # nearly the same group (Jaccard 38 / 42)
+    assert not _repeats(np.arange(20, 60), 0.6, wide)  # half outside: another group
