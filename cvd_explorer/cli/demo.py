@@ -50,7 +50,7 @@ SHORTCUT_DATA: dict[str, Any] = {"n": 1200, "size": 64, "seed": 0, "shortcut": "
                                  "shortcut_place": "bottom-right"}
 """The notebook's "Find the shortcut" run: options of :func:`cvd_explorer.data.synthetic.generate`."""
 SHORTCUT_TRAIN: dict[str, Any] = {"epochs": 20, "steps_per_epoch": 52, "image_size": 64}
-"""... and what its training changes in :func:`demo_config` (about 200 s on 2 shared cores)."""
+"""... and what its training changes in :func:`demo_config` (120 to 145 s of training measured on 2 shared cores)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -359,10 +359,10 @@ atlas
 
 A *shortcut* (a "Clever Hans" cue): in this data a small magenta square sits in the bottom-right
 corner of half of the cats in every split, and on no dog, except in the test split, where a third of
-the dogs carry it too. Training and validation reward a model that learned "square means cat"; in test it
-calls the marked dogs cats. The atlas's **slices** find such groups without being told: clusters of the test images'
-pooled features whose error rate is well above the overall one (Wilson interval; one-sided binomial
-test, Benjamini–Hochberg q-value), best first.
+the dogs carry it too. Training and validation reward a model that learned "square means cat"; in
+test it calls the marked dogs cats. The atlas's **slices** find such groups without being told:
+clusters of the test images' pooled features whose error rate is well above the overall one (Wilson
+interval; one-sided binomial test, Benjamini–Hochberg q-value), best first.
 
 **Cost**: about 3 minutes on 2 cores, once: 1,200 images of 64 px are written and a second small run is
 trained into `demo-runs/shortcut` (2 to 2.5 minutes; reused when finished, like the demo's), then its atlas
