@@ -2,12 +2,14 @@
 
 Candidates come from k-means (scikit-learn, seeded) on the pooled features' unit rows reduced to at most
 50 principal components, clustered twice: within each true class and across all classes. The number of
-clusters grows with the group's size (:func:`cluster_count`). Each candidate of at least
-:data:`MIN_SIZE` images is scored by its error rate with a Wilson interval and a one-sided exact
-binomial test against the overall error rate; Benjamini-Hochberg q-values correct for the number of
+clusters grows with the group's size (:func:`cluster_count`); the unions of neighbouring clusters (a Ward tree over
+their centres, :func:`merges`) are candidates too, so a group cut in two is also scored whole. Each
+candidate of at least :data:`MIN_SIZE` images is scored by its error rate with a Wilson interval and a
+one-sided exact binomial test against the overall error rate; Benjamini-Hochberg q-values correct for the number of
 candidates tested. The slices are the candidates whose error rate is above the overall rate, ranked by
-q-value and then by the excess error rate; a candidate that mostly repeats a better-ranked one (Jaccard
-overlap at least :data:`OVERLAP`) is dropped.
+q-value and then by the excess error rate. A candidate is dropped when it mostly repeats a better-ranked slice:
+nearly the same group (Jaccard overlap at least :data:`OVERLAP`), or a part of it (at least :data:`OVERLAP` of its
+images lie in it) that errs no more than it; a part that errs more (the core of a wider group) stays.
 
 cleanlab Datalab's ``underperforming_group`` check scores a single k-NN clustering of the same features
 with one score per cluster and no test; the clusterings here cover it and add the statistics.
@@ -99,9 +101,29 @@ def candidates(features: np.ndarray, labels: np.ndarray, classes: Sequence[str],
         k = cluster_count(members.size)
         if k < 2:
             continue
-        assigned = KMeans(k, n_init=3, random_state=seed).fit_predict(x[members])
-        found += [(scope, members[assigned == c]) for c in range(k) if (assigned == c).sum() >= MIN_SIZE]
+        kmeans = KMeans(k, n_init=3, random_state=seed).fit(x[members])
+        clusters = [members[kmeans.labels_ == c] for c in range(k)]
+        found += [(scope, c) for c in clusters + merges(kmeans.cluster_centers_, clusters) if c.size >= MIN_SIZE]
     return found
+
+
+def merges(centres: np.ndarray, clusters: list[np.ndarray]) -> list[np.ndarray]:
+    """The unions of neighbouring clusters: every inner node but the root of a Ward tree over their centres.
+
+    A group the fixed number of clusters cut in two (the images that carry one cue, say) is whole again
+    in one of them, and the test scores it with all its evidence.
+
+    Args:
+        centres: ``(k, d)`` cluster centres; clusters: the ``k`` clusters' int64 row indices.
+    Returns:
+        ``k - 2`` int64 index arrays, smallest merge first.
+    """
+    from scipy.cluster.hierarchy import linkage
+
+    nodes = list(clusters)
+    for a, b, _, _ in linkage(np.asarray(centres, np.float64), "ward")[:-1]:
+        nodes.append(np.concatenate([nodes[int(a)], nodes[int(b)]]))
+    return nodes[len(clusters):]
 
 
 def find_slices(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, classes: Sequence[str],
@@ -133,7 +155,7 @@ def find_slices(features: np.ndarray, labels: np.ndarray, correct: np.ndarray, c
     label_array = np.asarray(labels, np.int64)
     for i in order:
         scope, members = found[i]
-        if any(_jaccard(members, s.indices) >= OVERLAP for s in kept):
+        if any(_repeats(members, rate[i], s) for s in kept):
             continue
         ci = tests[i].proportion_ci(confidence_level=0.95, method="wilson")
         counts = Counter(label_array[members].tolist())
@@ -185,6 +207,9 @@ def _mask_mass(mask_mass: np.ndarray | None, members: np.ndarray) -> dict[str, f
     return {"slice": float(slice_values.mean()), "rest": float(rest.mean())}
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    common = np.intersect1d(a, b, assume_unique=True).size
-    return common / (a.size + b.size - common)
+def _repeats(members: np.ndarray, error_rate: float, better: Slice) -> bool:
+    """Whether a candidate (rows ``members``) mostly repeats the better-ranked slice ``better``."""
+    common = np.intersect1d(members, better.indices, assume_unique=True).size
+    if common / (members.size + better.size - common) >= OVERLAP:
+        return True
+    return common / members.size >= OVERLAP and error_rate <= better.error_rate

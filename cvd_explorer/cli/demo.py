@@ -45,6 +45,12 @@ RUN_ENV = "CVD_DEMO_RUN"
 # first epoch and decayed along a cosine to 0: with a constant 0.05 the validation loss jumped
 # (2.8 at epoch 10, 1.56 at epoch 19), so which epoch came out best, and its accuracy, was luck.
 DEMO_LR_SCHEDULE = "warmup-cosine"
+SHORTCUT_RUN_ENV = "CVD_DEMO_SHORTCUT_RUN"
+SHORTCUT_DATA: dict[str, Any] = {"n": 1200, "size": 64, "seed": 0, "shortcut": "square",
+                                 "shortcut_place": "bottom-right"}
+"""The notebook's "Find the shortcut" run: options of :func:`cvd_explorer.data.synthetic.generate`."""
+SHORTCUT_TRAIN: dict[str, Any] = {"epochs": 20, "steps_per_epoch": 52, "image_size": 64}
+"""... and what its training changes in :func:`demo_config` (120 to 145 s of training measured on 2 shared cores)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +76,50 @@ def demo_config() -> TrainConfig:
     from cvd_explorer.data.synthetic import DEMO_TRAIN
 
     return TrainConfig(**{**DEMO_TRAIN, "lr_schedule": DEMO_LR_SCHEDULE})
+
+
+def shortcut_config() -> TrainConfig:
+    """The shortcut run's :class:`~cvd_explorer.config.TrainConfig`: :func:`demo_config` with ``SHORTCUT_TRAIN``."""
+    import dataclasses
+
+    return dataclasses.replace(demo_config(), **SHORTCUT_TRAIN)
+
+
+def shortcut_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | None = None,
+                 progress: bool = True, *, cue: str = "square", place: str = "bottom-right") -> Path:
+    """The finished planted-shortcut run at ``run_dir``: reused when finished, else its data written
+    (``SHORTCUT_DATA``) and the run trained or resumed (``shortcut_config()``); returns its absolute path.
+
+    Args:
+        data: the data folder (default: ``<run_dir>-data`` beside the run; reused when there).
+        progress: print progress on stdout (a notebook shows stderr in red).
+        cue, place: the mark and its corner (``cvd_explorer.data.synthetic.shortcut.CUE_KINDS`` and
+            ``PLACES``) when the data is written.
+
+    Raises:
+        RunError: the training did not finish (interrupted: call again to resume).
+    """
+    import contextlib
+
+    from cvd_explorer.data.synthetic import generate
+    from cvd_explorer.errors import RunError
+    from cvd_explorer.runs import Run, train
+
+    run_dir = Path(run_dir).absolute()
+    if run_dir.is_dir() and Run(run_dir).state == "finished":
+        return run_dir
+    data = Path(data).absolute() if data is not None else run_dir.with_name(run_dir.name + "-data")
+    start = time.monotonic()
+    generate(data, **{**SHORTCUT_DATA, "shortcut": cue, "shortcut_place": place})
+    if progress:
+        print(f"data: {data}; training {run_dir} (about 3 minutes on 2 cores, once)", flush=True)
+    with contextlib.redirect_stderr(sys.stdout) if progress else contextlib.nullcontext():
+        result = train(shortcut_config(), data, run_dir, resume=run_dir.exists(), progress=progress)
+    if result.state != "finished":
+        raise RunError(f"the shortcut run {run_dir} is {result.state}: call shortcut_run again to resume it")
+    if progress:
+        print(f"trained in {time.monotonic() - start:.0f} s", flush=True)
+    return run_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -224,7 +274,11 @@ def demo_notebook(run: str = "../demo-runs/resnet-mini") -> dict[str, Any]:
     Args:
         run: default of ``RUN`` when ``$CVD_DEMO_RUN`` is unset, relative to the notebook's folder
             (the tracked ``notebooks/00_demo.ipynb`` holds the default).
+            The "Find the shortcut" section's ``SHORTCUT_RUN`` defaults to ``shortcut`` beside it.
     """
+    import posixpath
+
+    shortcut = posixpath.join(posixpath.dirname(run), "shortcut")
 
     ids = iter(f"demo-{i}" for i in range(100))
 
@@ -299,6 +353,56 @@ from cvd_explorer import Atlas
 
 atlas = Atlas(RUN, explorer=explorer)  # linked to the Explorer above
 atlas
+"""),
+        md("""
+## Find the shortcut (a second small run)
+
+A *shortcut* (a "Clever Hans" cue): in this data a small magenta square sits in the bottom-right
+corner of half of the cats in every split, and on no dog, except in the test split, where a third of
+the dogs carry it too. Training and validation reward a model that learned "square means cat"; in
+test it calls the marked dogs cats. The atlas's **slices** find such groups without being told:
+clusters of the test images' pooled features whose error rate is well above the overall one (Wilson
+interval; one-sided binomial test, Benjamini–Hochberg q-value), best first.
+
+**Cost**: about 3 minutes on 2 cores, once: 1,200 images of 64 px are written and a second small run is
+trained into `demo-runs/shortcut` (2 to 2.5 minutes; reused when finished, like the demo's), then its atlas
+(half a minute). `cvd-explorer demo` does not do it, and *Run All* skips it so the panels above stay
+responsive: set `FIND_THE_SHORTCUT = True` below and run the two cells.
+"""),
+        code(f"""
+from cvd_explorer.atlas import compute_atlas
+from cvd_explorer.cli.demo import SHORTCUT_RUN_ENV, shortcut_run
+
+FIND_THE_SHORTCUT = False  # True: train (once) and compute; ${SHORTCUT_RUN_ENV} names a finished run
+SHORTCUT_RUN = os.environ.get(SHORTCUT_RUN_ENV, {json.dumps(shortcut)})
+
+shortcut = None
+if FIND_THE_SHORTCUT or SHORTCUT_RUN_ENV in os.environ:
+    shortcut = compute_atlas(shortcut_run(SHORTCUT_RUN))
+    for i, s in enumerate(shortcut.slices[:3]):
+        lo, hi = s["interval"]
+        print(f"slice {{i}}: {{s['size']}} images, error rate {{s['error_rate']:.2f}} [{{lo:.2f}}, {{hi:.2f}}] "
+              f"(overall {{s['overall_error_rate']:.2f}}), q = {{s['q_value']:.1g}}, true classes {{s['classes']}}")
+else:
+    print("skipped: set FIND_THE_SHORTCUT = True and run this cell again")
+"""),
+        md("""
+The first slice should be mostly dogs that the model calls cats. The Explorer below shows only its
+images: click one and slide the layer slider down from the deepest layer (whose maps are only 2×2 cells at
+64 px) to the `conv4` and `conv3` blocks. Grad-CAM for the predicted class (*cat*) sits on the square in the
+corner, not on the dog: the model learned the mark. *More like this*
+on one of them fills the gallery with its nearest images: marked ones. `shortcut.slices` holds every
+slice with its images' paths, and `shortcut.slice_maps(0)` the first slice's mean Grad-CAM next to that of
+the correctly classified images of its class.
+"""),
+        code("""
+from cvd_explorer.runs import Run
+
+if shortcut is not None:
+    root = Run(SHORTCUT_RUN).data_root
+    hans = Explorer(SHORTCUT_RUN)
+    hans.restrict([str(root / p) for p in shortcut.slices[0]["paths"]])  # the first slice's images
+    display(hans)
 """),
     ]
     return {

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cvd_explorer.atlas.slices import MIN_SIZE, cluster_count, find_slices, slice_maps
+from cvd_explorer.atlas.slices import MIN_SIZE, cluster_count, find_slices, merges, slice_maps
 
 CLASSES = ("cat", "dog", "fox")
 
@@ -92,3 +92,36 @@ def test_mask_mass_compares_the_slice_with_the_rest():
     first = find_slices(features, labels, correct, CLASSES, mask_mass=mass)[0]
     assert first.mask_mass is not None
     assert first.mask_mass["slice"] < 0.3 < first.mask_mass["rest"]
+
+
+def test_a_failing_group_the_clustering_cuts_is_found_whole():
+    """40 failing dogs in one tight blob, among 160 others in blobs of 20: k-means (7 clusters for
+    100 dogs) cuts the blob, and without the merged candidates the first slice held 15 to 28 of its 40 images."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        centres = rng.normal(size=(10, 64)) * 3
+        features = (centres[np.repeat(np.arange(10), 20)] + rng.normal(size=(200, 64))).astype(np.float32)
+        features[100:140] = centres[5] + rng.normal(size=(40, 64))
+        wrong = rng.random(200) < 0.08
+        wrong[100:140] = rng.random(40) < 0.85
+        first = find_slices(features, np.repeat([0, 1], 100), ~wrong, ("cat", "dog"))[0]
+        assert np.array_equal(first.indices, np.arange(100, 140)), (seed, first.indices)
+
+
+def test_merges_are_the_unions_up_a_ward_tree_of_the_centres():
+    centres = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [5.2, 0.0], [20.0, 0.0]])
+    clusters = [np.arange(3 * c, 3 * c + 3) for c in range(5)]
+    nodes = merges(centres, clusters)
+    assert [sorted(n.tolist()) for n in nodes] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11],
+                                                   list(range(12))]
+
+
+def test_a_part_of_a_better_slice_stays_only_when_it_errs_more():
+    from cvd_explorer.atlas.slices import Slice, _repeats
+
+    wide = Slice(0, "dog", np.arange(40), 36, 0.9, (0.77, 0.96), 0.2, 1e-20, 1e-19, {"dog": 40})
+    core = np.arange(20)
+    assert not _repeats(core, 1.0, wide)  # the core of the group: errs more, stays
+    assert _repeats(core, 0.9, wide) and _repeats(core, 0.5, wide)  # a part that errs no more: dropped
+    assert _repeats(np.arange(2, 42), 0.95, wide)  # nearly the same group (Jaccard 38 / 42)
+    assert not _repeats(np.arange(20, 60), 0.6, wide)  # half outside: another group

@@ -109,8 +109,11 @@ def draw_cue(image: np.ndarray, kind: str, place: str, rng: np.random.Generator)
         centre = (x0 + side // 2, y0 + side // 2)
         cv2.circle(image, centre, side // 2, CUE_COLOUR, max(1, side // 4), lineType=cv2.LINE_AA)
     else:  # bars: three short horizontal bars, like a printed watermark
-        bar = max(1, side // 5)
+        # at least 2 px: JPEG's chroma subsampling (2x2) washes the colour out of 1 px bars (at 64 px no
+        # pixel of the box stayed magenta; 2 px keep 0.29 of it, as 3 px bars do at 128 px)
+        bar = max(2, side // 5)
+        step = min(2 * bar, (side - bar) // 2)
         for k in range(3):
-            top = y0 + k * 2 * bar
+            top = y0 + k * step
             image[top:top + bar, x0:x1] = CUE_COLOUR
     return [int(x0), int(y0), int(x1), int(y1)]
