@@ -72,8 +72,9 @@ def predicted_of_logits(logits: np.ndarray) -> np.ndarray:
 
 
 def confusion(classes: Sequence[str], labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
-    """``{"classes": [K], "matrix": K x K int lists}``: row i the true class i, column j the predicted j."""
-    k = len(classes)
-    matrix = np.zeros((k, k), np.int64)
-    np.add.at(matrix, (np.asarray(labels, np.int64), np.asarray(predicted, np.int64)), 1)
-    return {"classes": list(classes), "matrix": matrix.tolist()}
+    """``{"classes": [K], "matrix": K x K int lists}``: row i the true class i, column j the predicted j
+    (the run's :func:`~cvd_explorer.runs.evaluate.class_metrics`, so summary.json and the atlas count alike)."""
+    from cvd_explorer.runs.evaluate import class_metrics
+
+    metrics = class_metrics(classes, labels, predicted)
+    return {"classes": metrics["classes"], "matrix": metrics["confusion_matrix"]}

@@ -226,12 +226,12 @@ def count_text(
 
 def confusion_counts(rows: Sequence[SampleRow], classes: Sequence[str]) -> np.ndarray:
     """int64 ``(K, K)`` counts of the labelled ``rows``: row i the true class i, column j the predicted class j."""
-    index = {str(c): i for i, c in enumerate(classes)}
-    counts = np.zeros((len(index), len(index)), np.int64)
-    for r in rows:
-        if r.label in index and r.predicted in index:
-            counts[index[r.label], index[r.predicted]] += 1
-    return counts
+    from cvd_explorer.stats import confusion_matrix
+
+    names = {str(c) for c in classes}
+    labelled = [r for r in rows if r.label in names and r.predicted in names]
+    return confusion_matrix([str(r.label) for r in labelled], [r.predicted for r in labelled],
+                            [str(c) for c in classes])
 
 
 def restrict_rows(rows: Sequence[SampleRow], keys: Iterable[str] | None) -> list[SampleRow]:
