@@ -85,3 +85,11 @@ def test_damaged_maps_are_a_clear_error(tmp_path: Path) -> None:
     store.write_npz(tmp_path / "slices.npz", {"maps": np.zeros((2, 8, 8), np.float32)})
     with pytest.raises(ValueError, match="expected one \\(S, 2, h, w\\)"):
         slice_blocks(summary, tmp_path, lambda p: tmp_path / "data" / p, outcome, "run")
+
+
+def test_the_page_title_names_the_classes_unless_they_are_cats_and_dogs() -> None:
+    from cvd_explorer.report import TITLE, page_title
+
+    assert page_title(("cat", "dog")) == page_title(("Cats", "Dogs")) == TITLE
+    assert page_title(("cat", "dog", "fox", "rabbit")) == "Where does the CNN look? 4 classes: cat, dog, fox, rabbit"
+    assert page_title(tuple(str(i) for i in range(10))).endswith("10 classes: 0, 1, 2, 3, 4, 5, ...")
