@@ -74,7 +74,7 @@ def _intro(runs: Sequence[Run]) -> list[Text]:
     synthetic = [r.name for r in runs if is_synthetic(r)]
     if synthetic:
         blocks.append(Text(
-            f"{', '.join(synthetic)}: results on {SYNTHETIC} (generated cats and dogs with known masks), not on the "
+            f"{', '.join(synthetic)}: results on {SYNTHETIC} (generated cartoon animals with known masks), not on the "
             "Kaggle photos; they show how the tool works, not how the study's models behave.", "warn", "synthetic-note",
         ))
     return blocks
